@@ -1,0 +1,77 @@
+use std::time::Duration;
+
+use crate::api::{ChannelRole, ChannelType};
+
+/// Which channel to use: by name (described, and created if missing) or by ARN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChannelRef {
+    /// A channel name; the client describes it and creates it when it does not exist.
+    Name(String),
+    /// A channel ARN; the client skips DescribeSignalingChannel.
+    Arn(String),
+}
+
+/// Everything the signaling client needs to know before it starts, mirroring the C SDK's
+/// `ChannelInfo` and `SignalingClientInfo`.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// The channel.
+    pub channel: ChannelRef,
+    /// AWS region, e.g. `us-west-2`.
+    pub region: String,
+    /// MASTER or VIEWER.
+    pub role: ChannelRole,
+    /// The viewer's client id (`[a-zA-Z0-9_.-]{1,256}`); unused for a master.
+    pub client_id: String,
+    /// Channel type used when the client creates the channel.
+    pub channel_type: ChannelType,
+    /// Message TTL used when the client creates the channel (default: the service's, 60 s).
+    pub message_ttl_seconds: Option<u32>,
+    /// Create the channel when DescribeSignalingChannel says it does not exist (default true).
+    pub create_if_missing: bool,
+    /// The control-plane endpoint, e.g. `https://kinesisvideo.us-west-2.amazonaws.com`.
+    pub endpoint: String,
+    /// How long one API call or WebSocket connect may take (default 15 s, as the C SDK).
+    pub call_timeout: Duration,
+    /// Validity of the presigned WebSocket URL (default 299 s, as the JS SDK).
+    pub presign_expires: Duration,
+    /// Retries of a failing step before the client stops; the full reconnect policy builds on
+    /// this seam (default 5).
+    pub max_retries: u32,
+    /// First retry delay, doubled on each further retry up to `retry_cap` (default 100 ms).
+    pub retry_base: Duration,
+    /// Longest retry delay (default 10 s).
+    pub retry_cap: Duration,
+}
+
+impl ClientConfig {
+    /// A config with the defaults above, talking to the public regional endpoint.
+    pub fn new(channel: ChannelRef, region: impl Into<String>, role: ChannelRole) -> Self {
+        let region = region.into();
+        Self {
+            endpoint: default_endpoint(&region),
+            channel,
+            region,
+            role,
+            client_id: String::new(),
+            channel_type: ChannelType::SingleMaster,
+            message_ttl_seconds: None,
+            create_if_missing: true,
+            call_timeout: Duration::from_secs(15),
+            presign_expires: Duration::from_secs(299),
+            max_retries: 5,
+            retry_base: Duration::from_millis(100),
+            retry_cap: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The public KVS control-plane endpoint of a region.
+pub fn default_endpoint(region: &str) -> String {
+    let suffix = if region.starts_with("cn-") {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    };
+    format!("https://kinesisvideo.{region}.{suffix}")
+}

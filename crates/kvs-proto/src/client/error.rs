@@ -1,0 +1,160 @@
+use crate::wire::FrameError;
+
+use super::State;
+
+/// Why a step of the signaling session failed. Each message names the cause and the fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The credential provider could not produce credentials.
+    #[error(
+        "authentication error: no credentials ({0}); set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or configure a provider"
+    )]
+    Credentials(String),
+    /// The service answered an API call or the WebSocket upgrade with an error status.
+    #[error("{}", describe_service_error(*.during, *.status, .error_type.as_deref(), .message))]
+    Service {
+        /// The step that failed.
+        during: State,
+        /// HTTP status.
+        status: u16,
+        /// The AWS exception name, when the service sent one.
+        error_type: Option<String>,
+        /// The service's message.
+        message: String,
+    },
+    /// The request never got an answer: DNS, TCP, TLS or WebSocket failure.
+    #[error(
+        "connection error during {during}: {message}; check network connectivity, the endpoint URL and the CA bundle"
+    )]
+    Transport {
+        /// The step that failed.
+        during: State,
+        /// What the transport reported.
+        message: String,
+    },
+    /// The step took longer than the call timeout.
+    #[error(
+        "timeout error: {during} got no answer within {secs} s; check network connectivity or raise the timeout"
+    )]
+    Timeout {
+        /// The step that timed out.
+        during: State,
+        /// The timeout, in seconds.
+        secs: u64,
+    },
+    /// The service answered 200 with a body we cannot use.
+    #[error("the service's {during} answer is unusable: {message}")]
+    InvalidResponse {
+        /// The step whose answer was bad.
+        during: State,
+        /// What was wrong with it.
+        message: String,
+    },
+    /// The service sent a WebSocket frame we could not parse; it was skipped.
+    #[error("skipped an unreadable message from the service: {0}")]
+    Frame(FrameError),
+    /// The channel does not exist and creating it was not allowed.
+    #[error("channel '{0}' does not exist; create it first or allow the client to create it")]
+    ChannelNotFound(String),
+    /// The step kept failing; the last failure is attached.
+    #[error("gave up after {attempts} attempts: {last}")]
+    GaveUp {
+        /// How many times the step was tried.
+        attempts: u32,
+        /// The last failure.
+        last: Box<Error>,
+    },
+}
+
+fn describe_service_error(
+    during: State,
+    status: u16,
+    error_type: Option<&str>,
+    message: &str,
+) -> String {
+    let name = error_type.unwrap_or("error");
+    let hint = match (status, error_type) {
+        (_, Some("InvalidSignatureException"))
+            if message.contains("Signature expired") || message.contains("not yet current") =>
+        {
+            "; the device clock is off: sync it (NTP)"
+        }
+        (_, Some("InvalidSignatureException")) => {
+            "; signature rejected: check the secret access key and the region"
+        }
+        (_, Some("UnrecognizedClientException")) => {
+            "; the access key id is unknown to the service: check AWS_ACCESS_KEY_ID"
+        }
+        (401 | 403, _) => {
+            "; authentication error: check that the credentials are valid and allow kinesisvideo actions on this channel"
+        }
+        (404, _) => "; the channel or endpoint does not exist",
+        (429, _) | (_, Some("ClientLimitExceededException")) => "; throttled: retry later",
+        (500..=599, _) => "; service-side failure: retry later",
+        _ => "",
+    };
+    format!("{during} failed with HTTP {status} {name}: {message}{hint}")
+}
+
+impl Error {
+    /// True for failures a later retry may fix (network, timeouts, throttling, 5xx).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Transport { .. } | Self::Timeout { .. } => true,
+            Self::Service {
+                status, error_type, ..
+            } => {
+                *status >= 500
+                    || *status == 429
+                    || error_type.as_deref() == Some("ClientLimitExceededException")
+            }
+            _ => false,
+        }
+    }
+
+    /// True for authentication and authorisation failures (bad keys, clock skew, no permission).
+    pub fn is_auth(&self) -> bool {
+        match self {
+            Self::Credentials(_) => true,
+            Self::Service { status, .. } => matches!(status, 401 | 403),
+            Self::GaveUp { last, .. } => last.is_auth(),
+            _ => false,
+        }
+    }
+
+    /// True for "the channel does not exist".
+    pub fn is_not_found(&self) -> bool {
+        matches!(
+            self,
+            Self::ChannelNotFound(_) | Self::Service { status: 404, .. }
+        )
+    }
+}
+
+/// Why `send` refused a message; nothing was sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The WebSocket is not open.
+    #[error("cannot send in state {0}: the signaling client is not connected")]
+    NotConnected(State),
+    /// The base64 payload exceeds the service's 10,000-byte limit.
+    #[error("payload is {len} bytes of base64, {} over the service's 10000-byte limit; trim the SDP (fewer codecs or candidates)", len - crate::wire::MAX_PAYLOAD_LEN)]
+    PayloadTooLarge {
+        /// Base64 length.
+        len: usize,
+    },
+    /// The payload is empty.
+    #[error("payload is empty")]
+    EmptyPayload,
+    /// A master must name the viewer it addresses.
+    #[error("a master must name the recipient viewer's client id")]
+    MissingRecipient,
+    /// A viewer can only talk to its master.
+    #[error("a viewer cannot choose a recipient; its messages always go to the master")]
+    RecipientNotAllowed,
+    /// A client id or correlation id breaks `[a-zA-Z0-9_.-]{1,256}`.
+    #[error("{0} must match [a-zA-Z0-9_.-]{{1,256}}")]
+    InvalidId(&'static str),
+}

@@ -1,0 +1,87 @@
+use crate::api::IceServer;
+use crate::wire::{MessageType, StatusResponse};
+
+use super::Error;
+
+/// The client's public state, named as in the C SDK's `SIGNALING_CLIENT_STATE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum State {
+    /// Created, not started.
+    New,
+    /// Waiting for credentials from the provider.
+    GetCredentials,
+    /// DescribeSignalingChannel in flight.
+    Describe,
+    /// CreateSignalingChannel in flight.
+    Create,
+    /// GetSignalingChannelEndpoint in flight.
+    GetEndpoint,
+    /// GetIceServerConfig in flight.
+    GetIceConfig,
+    /// Endpoints and ICE servers known; about to connect.
+    Ready,
+    /// WebSocket upgrade in flight.
+    Connecting,
+    /// WebSocket open: messages flow.
+    Connected,
+    /// WebSocket closed.
+    Disconnected,
+}
+
+impl State {
+    /// The C SDK's upper-case name, e.g. `GET_ICE_CONFIG`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::New => "NEW",
+            Self::GetCredentials => "GET_CREDENTIALS",
+            Self::Describe => "DESCRIBE",
+            Self::Create => "CREATE",
+            Self::GetEndpoint => "GET_ENDPOINT",
+            Self::GetIceConfig => "GET_ICE_CONFIG",
+            Self::Ready => "READY",
+            Self::Connecting => "CONNECTING",
+            Self::Connected => "CONNECTED",
+            Self::Disconnected => "DISCONNECTED",
+        }
+    }
+}
+
+impl std::fmt::Display for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A peer message delivered by the service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedMessage {
+    /// SDP_OFFER, SDP_ANSWER or ICE_CANDIDATE.
+    pub message_type: MessageType,
+    /// The viewer that sent it; `None` when it came from the master.
+    pub sender_client_id: Option<String>,
+    /// The decoded payload (usually JSON such as `{"type":"offer","sdp":"…"}`).
+    pub payload: Vec<u8>,
+}
+
+/// Something the application should know about.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Event {
+    /// The client entered a new state.
+    StateChanged(State),
+    /// The ICE servers for this session are known (or changed).
+    IceServers(Vec<IceServer>),
+    /// A peer sent an offer, answer or candidate.
+    Message(ReceivedMessage),
+    /// A message sent with a correlation id could not be delivered.
+    StatusResponse(StatusResponse),
+    /// The service asked this connection to go away soon.
+    GoAway,
+    /// The service asked for the ICE servers to be fetched again.
+    ReconnectIceServer,
+    /// Something went wrong; the client carries on (it retries, or skips a bad message).
+    Error(Error),
+    /// The session ended: `None` after `close()`, otherwise the error that stopped it.
+    Closed(Option<Error>),
+}

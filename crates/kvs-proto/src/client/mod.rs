@@ -1,0 +1,736 @@
+//! The signaling client as a sans-IO state machine.
+//!
+//! Drive it like this: call [`Client::connect`], then loop: drain [`Client::poll_output`] and
+//! perform each [`Output`] (fetch credentials, make the HTTP request, open the WebSocket…),
+//! feed results back with [`Client::handle_input`], and wake up at [`Client::poll_timeout`]
+//! with [`Input::Timeout`]. Every method takes the current monotonic time; the wall clock used
+//! for signatures is derived from the one given to [`Client::new`].
+
+mod config;
+mod error;
+mod event;
+
+use std::collections::VecDeque;
+use std::time::{Instant, SystemTime};
+
+pub use config::{ChannelRef, ClientConfig, default_endpoint};
+pub use error::{Error, SendError};
+pub use event::{Event, ReceivedMessage, State};
+
+use crate::Credentials;
+use crate::api::{
+    ChannelProtocol, ChannelRole, CreateSignalingChannelInput, DescribeSignalingChannelInput,
+    DescribeSignalingChannelOutput, ErrorBody, GetIceServerConfigInput, GetIceServerConfigOutput,
+    GetSignalingChannelEndpointInput, GetSignalingChannelEndpointOutput, Operation,
+    SingleMasterChannelEndpointConfiguration, SingleMasterConfiguration,
+};
+use crate::sigv4::{self, RequestToSign};
+use crate::wire::{self, Action, ClientFrame, MessageType, ServiceFrame};
+
+/// Identifies an HTTP request so its answer can be matched (late answers are ignored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RequestId(pub u64);
+
+/// A signed HTTP request for the driver to make.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    /// Echo this in [`Input::HttpResponse`] or [`Input::HttpFailed`].
+    pub id: RequestId,
+    /// Which API call this is.
+    pub operation: Operation,
+    /// Absolute URL.
+    pub url: String,
+    /// Headers to send, signature included.
+    pub headers: Vec<(String, String)>,
+    /// The JSON body.
+    pub body: Vec<u8>,
+}
+
+/// An HTTP answer as the core needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpResponse<'a> {
+    /// Status code.
+    pub status: u16,
+    /// The `x-amzn-ErrorType` header, if any.
+    pub error_type: Option<&'a str>,
+    /// The body.
+    pub body: &'a [u8],
+}
+
+/// Something the driver observed.
+#[derive(Debug, Clone)]
+pub enum Input<'a> {
+    /// The deadline from [`Client::poll_timeout`] passed.
+    Timeout,
+    /// The credential provider answered [`Output::FetchCredentials`].
+    Credentials(Result<Credentials, String>),
+    /// An HTTP request got an answer.
+    HttpResponse(RequestId, HttpResponse<'a>),
+    /// An HTTP request failed before any answer (DNS, TCP, TLS).
+    HttpFailed(RequestId, String),
+    /// The WebSocket upgrade succeeded.
+    WsOpened,
+    /// The upgrade was refused (`status` set) or the connection failed.
+    WsConnectFailed {
+        /// HTTP status of a refused upgrade.
+        status: Option<u16>,
+        /// The refusal's `x-amzn-ErrorType` header.
+        error_type: Option<&'a str>,
+        /// The refusal body or the transport error.
+        message: String,
+    },
+    /// A text frame arrived.
+    WsText(&'a str),
+    /// The WebSocket closed or broke.
+    WsClosed(String),
+}
+
+/// Something the driver must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Ask the credential provider; answer with [`Input::Credentials`].
+    FetchCredentials,
+    /// Make this HTTP request.
+    Http(HttpRequest),
+    /// Open a WebSocket to this presigned URL.
+    WsConnect(String),
+    /// Send this text frame on the open WebSocket.
+    WsSend(String),
+    /// Close the WebSocket.
+    WsClose,
+    /// Tell the application.
+    Event(Event),
+}
+
+/// A message for a peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingMessage {
+    /// SDP_OFFER, SDP_ANSWER or ICE_CANDIDATE.
+    pub action: Action,
+    /// Master only: the viewer to deliver to.
+    pub recipient_client_id: Option<String>,
+    /// Echoed in a STATUS_RESPONSE if delivery fails.
+    pub correlation_id: Option<String>,
+    /// The raw payload (usually JSON); the client base64-encodes it.
+    pub payload: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    /// The in-flight call or connect must finish by then.
+    Call,
+    /// Retry the current step then.
+    Retry,
+}
+
+/// What the session learned so far; reused across reconnects.
+#[derive(Debug, Default)]
+struct Session {
+    credentials: Option<Credentials>,
+    channel_arn: Option<String>,
+    wss_endpoint: Option<String>,
+    https_endpoint: Option<String>,
+}
+
+/// The signaling client state machine. See the module docs for the driving loop.
+#[derive(Debug)]
+pub struct Client {
+    config: ClientConfig,
+    state: State,
+    session: Session,
+    outputs: VecDeque<Output>,
+    timers: [Option<Instant>; 2],
+    in_flight: Option<RequestId>,
+    next_request: u64,
+    failures: u32,
+    auth_failures: u32,
+    closed: bool,
+    mono_anchor: Instant,
+    wall_anchor: SystemTime,
+}
+
+impl Client {
+    /// A client in state NEW. `now` and `wall_now` must be read at the same moment; later
+    /// wall-clock times are derived from monotonic time.
+    pub fn new(config: ClientConfig, now: Instant, wall_now: SystemTime) -> Self {
+        let channel_arn = match &config.channel {
+            ChannelRef::Arn(arn) => Some(arn.clone()),
+            ChannelRef::Name(_) => None,
+        };
+        Self {
+            config,
+            state: State::New,
+            session: Session {
+                channel_arn,
+                ..Session::default()
+            },
+            outputs: VecDeque::new(),
+            timers: [None; 2],
+            in_flight: None,
+            next_request: 0,
+            failures: 0,
+            auth_failures: 0,
+            closed: false,
+            mono_anchor: now,
+            wall_anchor: wall_now,
+        }
+    }
+
+    /// The current state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The channel ARN, once known.
+    pub fn channel_arn(&self) -> Option<&str> {
+        self.session.channel_arn.as_deref()
+    }
+
+    /// True once the session ended (after `close` or a fatal error).
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Starts the flow towards CONNECTED.
+    pub fn connect(&mut self, now: Instant) {
+        if self.state == State::New {
+            self.enter(now, State::GetCredentials);
+        }
+    }
+
+    /// Ends the session: closes the WebSocket if open and emits `Closed(None)`.
+    pub fn close(&mut self) {
+        if self.closed {
+            return;
+        }
+        if matches!(self.state, State::Connected | State::Connecting) {
+            self.outputs.push_back(Output::WsClose);
+        }
+        self.finish(None);
+    }
+
+    /// Queues a message for a peer. Fails without sending anything if the client is not
+    /// connected or the message breaks a service rule.
+    pub fn send(&mut self, msg: OutgoingMessage) -> Result<(), SendError> {
+        if self.state != State::Connected {
+            return Err(SendError::NotConnected(self.state));
+        }
+        let recipient = match (self.config.role, msg.recipient_client_id) {
+            (ChannelRole::Master, None) => return Err(SendError::MissingRecipient),
+            (ChannelRole::Viewer, Some(_)) => return Err(SendError::RecipientNotAllowed),
+            (_, r) => r,
+        };
+        if recipient.as_deref().is_some_and(|r| !wire::is_valid_id(r)) {
+            return Err(SendError::InvalidId("recipientClientId"));
+        }
+        if msg
+            .correlation_id
+            .as_deref()
+            .is_some_and(|c| !wire::is_valid_id(c))
+        {
+            return Err(SendError::InvalidId("correlationId"));
+        }
+        if msg.payload.is_empty() {
+            return Err(SendError::EmptyPayload);
+        }
+        let message_payload = wire::encode_payload(&msg.payload);
+        if message_payload.len() > wire::MAX_PAYLOAD_LEN {
+            return Err(SendError::PayloadTooLarge {
+                len: message_payload.len(),
+            });
+        }
+        let frame = ClientFrame {
+            action: msg.action,
+            recipient_client_id: recipient,
+            message_payload,
+            correlation_id: msg.correlation_id,
+        };
+        self.outputs.push_back(Output::WsSend(frame.to_json()));
+        Ok(())
+    }
+
+    /// The next thing to do, if any. Drain it after every call that takes `now`.
+    #[must_use]
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// When to call back with [`Input::Timeout`].
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.iter().flatten().min().copied()
+    }
+
+    /// Feeds an observation into the state machine.
+    pub fn handle_input(&mut self, now: Instant, input: Input<'_>) {
+        if self.closed {
+            return;
+        }
+        match input {
+            Input::Timeout => self.handle_timeout(now),
+            Input::Credentials(result) => self.handle_credentials(now, result),
+            Input::HttpResponse(id, resp) if self.take_in_flight(id) => self.handle_http(now, resp),
+            Input::HttpFailed(id, message) if self.take_in_flight(id) => {
+                let during = self.state;
+                self.fail(now, Error::Transport { during, message })
+            }
+            Input::HttpResponse(..) | Input::HttpFailed(..) => {} // a stale answer
+            Input::WsOpened if self.state == State::Connecting => {
+                self.set_timer(Timer::Call, None);
+                self.failures = 0;
+                self.auth_failures = 0;
+                self.enter(now, State::Connected);
+            }
+            Input::WsConnectFailed {
+                status,
+                error_type,
+                message,
+            } if self.state == State::Connecting => {
+                self.set_timer(Timer::Call, None);
+                let during = self.state;
+                let err = match status {
+                    Some(status) => service_error(during, status, error_type, message.as_bytes()),
+                    None => Error::Transport { during, message },
+                };
+                self.fail(now, err);
+            }
+            Input::WsText(text) if self.state == State::Connected => self.handle_frame(text),
+            Input::WsClosed(reason) if self.state == State::Connected => {
+                let during = self.state;
+                self.enter(now, State::Disconnected);
+                self.fail(
+                    now,
+                    Error::Transport {
+                        during,
+                        message: format!("the WebSocket closed: {reason}"),
+                    },
+                );
+            }
+            Input::WsOpened
+            | Input::WsConnectFailed { .. }
+            | Input::WsText(_)
+            | Input::WsClosed(_) => {}
+        }
+    }
+
+    fn take_in_flight(&mut self, id: RequestId) -> bool {
+        if self.in_flight == Some(id) {
+            self.in_flight = None;
+            self.set_timer(Timer::Call, None);
+            true
+        } else {
+            false
+        }
+    }
+
+    fn set_timer(&mut self, timer: Timer, at: Option<Instant>) {
+        self.timers[timer as usize] = at;
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        if self.timers[Timer::Retry as usize].is_some_and(|t| t <= now) {
+            self.set_timer(Timer::Retry, None);
+            let state = self.state;
+            self.run_step(now, state);
+        }
+        if self.timers[Timer::Call as usize].is_some_and(|t| t <= now) {
+            self.set_timer(Timer::Call, None);
+            self.in_flight = None;
+            let during = self.state;
+            if during == State::Connecting {
+                self.outputs.push_back(Output::WsClose);
+            }
+            let secs = self.config.call_timeout.as_secs();
+            self.fail(now, Error::Timeout { during, secs });
+        }
+    }
+
+    fn wall_time(&self, now: Instant) -> SystemTime {
+        self.wall_anchor + now.saturating_duration_since(self.mono_anchor)
+    }
+
+    fn emit(&mut self, event: Event) {
+        self.outputs.push_back(Output::Event(event));
+    }
+
+    /// Moves to `state`, announces it and starts its work.
+    fn enter(&mut self, now: Instant, state: State) {
+        if self.state != state {
+            self.state = state;
+            self.emit(Event::StateChanged(state));
+        }
+        self.run_step(now, state);
+    }
+
+    /// Starts the work of `state` (also used to retry it).
+    fn run_step(&mut self, now: Instant, state: State) {
+        match state {
+            State::GetCredentials => self.outputs.push_back(Output::FetchCredentials),
+            State::Describe => {
+                let input = match &self.config.channel {
+                    ChannelRef::Name(name) => DescribeSignalingChannelInput {
+                        channel_name: Some(name.clone()),
+                        channel_arn: None,
+                    },
+                    ChannelRef::Arn(arn) => DescribeSignalingChannelInput {
+                        channel_name: None,
+                        channel_arn: Some(arn.clone()),
+                    },
+                };
+                self.call(now, Operation::DescribeSignalingChannel, &input);
+            }
+            State::Create => {
+                let ChannelRef::Name(name) = &self.config.channel else {
+                    unreachable!("CREATE is entered only for channels given by name")
+                };
+                let input = CreateSignalingChannelInput {
+                    channel_name: name.clone(),
+                    channel_type: Some(self.config.channel_type),
+                    single_master_configuration: self.config.message_ttl_seconds.map(|ttl| {
+                        SingleMasterConfiguration {
+                            message_ttl_seconds: Some(ttl),
+                        }
+                    }),
+                    tags: None,
+                };
+                self.call(now, Operation::CreateSignalingChannel, &input);
+            }
+            State::GetEndpoint => {
+                let input = GetSignalingChannelEndpointInput {
+                    channel_arn: self.arn().to_owned(),
+                    single_master_channel_endpoint_configuration: Some(
+                        SingleMasterChannelEndpointConfiguration {
+                            protocols: Some(vec![ChannelProtocol::Wss, ChannelProtocol::Https]),
+                            role: Some(self.config.role),
+                        },
+                    ),
+                };
+                self.call(now, Operation::GetSignalingChannelEndpoint, &input);
+            }
+            State::GetIceConfig => {
+                let input = GetIceServerConfigInput {
+                    channel_arn: self.arn().to_owned(),
+                    client_id: (self.config.role == ChannelRole::Viewer)
+                        .then(|| self.config.client_id.clone()),
+                    service: Some("TURN".into()),
+                    username: None,
+                };
+                self.call(now, Operation::GetIceServerConfig, &input);
+            }
+            State::Ready => self.enter(now, State::Connecting),
+            State::Connecting => self.open_websocket(now),
+            State::New | State::Connected | State::Disconnected => {}
+        }
+    }
+
+    fn arn(&self) -> &str {
+        self.session
+            .channel_arn
+            .as_deref()
+            .expect("the ARN is known before any per-channel call")
+    }
+
+    fn credentials(&self) -> &Credentials {
+        self.session
+            .credentials
+            .as_ref()
+            .expect("credentials are fetched before any signed call")
+    }
+
+    /// Signs and emits one API call, and arms its timeout.
+    fn call(&mut self, now: Instant, operation: Operation, input: &impl serde::Serialize) {
+        let base = match operation {
+            Operation::GetIceServerConfig => self
+                .session
+                .https_endpoint
+                .clone()
+                .expect("GetIceServerConfig runs after GetSignalingChannelEndpoint"),
+            _ => self.config.endpoint.clone(),
+        };
+        let url = format!("{}{}", base.trim_end_matches('/'), operation.path());
+        let body = serde_json::to_vec(input).expect("API inputs always serialise");
+        let content_type = [("content-type", "application/json")];
+        let request = RequestToSign {
+            method: "POST",
+            url: &url,
+            headers: &content_type,
+            body: &body,
+        };
+        let signed = sigv4::sign_headers(
+            request,
+            self.credentials(),
+            &self.config.region,
+            self.wall_time(now),
+        );
+        let signature_headers = match signed {
+            Ok(h) => h,
+            Err(e) => {
+                let during = self.state;
+                return self.fail(
+                    now,
+                    Error::InvalidResponse {
+                        during,
+                        message: format!("{e} (is the endpoint URL '{base}' valid?)"),
+                    },
+                );
+            }
+        };
+        let id = RequestId(self.next_request);
+        self.next_request += 1;
+        self.in_flight = Some(id);
+        self.set_timer(Timer::Call, Some(now + self.config.call_timeout));
+        let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
+        headers.extend(
+            signature_headers
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v)),
+        );
+        self.outputs.push_back(Output::Http(HttpRequest {
+            id,
+            operation,
+            url,
+            headers,
+            body,
+        }));
+    }
+
+    fn open_websocket(&mut self, now: Instant) {
+        let endpoint = self
+            .session
+            .wss_endpoint
+            .clone()
+            .expect("CONNECTING follows GET_ENDPOINT");
+        let mut params = vec![("X-Amz-ChannelARN", self.arn())];
+        if self.config.role == ChannelRole::Viewer {
+            params.push(("X-Amz-ClientId", self.config.client_id.as_str()));
+        }
+        let url = format!("{endpoint}?{}", sigv4::encode_query(params));
+        let presigned = sigv4::presign_url(
+            &url,
+            self.credentials(),
+            &self.config.region,
+            self.wall_time(now),
+            self.config.presign_expires,
+        );
+        match presigned {
+            Ok(url) => {
+                self.set_timer(Timer::Call, Some(now + self.config.call_timeout));
+                self.outputs.push_back(Output::WsConnect(url));
+            }
+            Err(e) => self.fail(
+                now,
+                Error::InvalidResponse {
+                    during: State::GetEndpoint,
+                    message: format!("the WSS endpoint '{endpoint}' cannot be presigned: {e}"),
+                },
+            ),
+        }
+    }
+
+    fn handle_credentials(&mut self, now: Instant, result: Result<Credentials, String>) {
+        if self.state != State::GetCredentials {
+            return;
+        }
+        match result {
+            Ok(creds) => {
+                self.session.credentials = Some(creds);
+                let next = if self.session.channel_arn.is_some() {
+                    State::GetEndpoint
+                } else {
+                    State::Describe
+                };
+                self.enter(now, next);
+            }
+            Err(message) => self.fail(now, Error::Credentials(message)),
+        }
+    }
+
+    fn handle_http(&mut self, now: Instant, resp: HttpResponse<'_>) {
+        let during = self.state;
+        if resp.status != 200 {
+            let err = service_error(during, resp.status, resp.error_type, resp.body);
+            return self.fail(now, err);
+        }
+        let next = match during {
+            State::Describe => {
+                parse::<DescribeSignalingChannelOutput>(during, resp.body).map(|out| {
+                    self.session.channel_arn = Some(out.channel_info.channel_arn);
+                    State::GetEndpoint
+                })
+            }
+            State::Create => Ok(State::Describe),
+            State::GetEndpoint => parse::<GetSignalingChannelEndpointOutput>(during, resp.body)
+                .and_then(|out| self.store_endpoints(out)),
+            State::GetIceConfig => {
+                parse::<GetIceServerConfigOutput>(during, resp.body).map(|out| {
+                    self.emit(Event::IceServers(out.ice_server_list));
+                    State::Ready
+                })
+            }
+            _ => return,
+        };
+        match next {
+            Ok(state) => self.enter(now, state),
+            Err(err) => self.fail(now, err),
+        }
+    }
+
+    fn store_endpoints(&mut self, out: GetSignalingChannelEndpointOutput) -> Result<State, Error> {
+        for item in out.resource_endpoint_list {
+            match item.protocol {
+                ChannelProtocol::Wss => self.session.wss_endpoint = Some(item.resource_endpoint),
+                ChannelProtocol::Https => {
+                    self.session.https_endpoint = Some(item.resource_endpoint)
+                }
+                ChannelProtocol::Webrtc => {}
+            }
+        }
+        if self.session.wss_endpoint.is_none() || self.session.https_endpoint.is_none() {
+            return Err(Error::InvalidResponse {
+                during: State::GetEndpoint,
+                message: "ResourceEndpointList lacks the WSS or HTTPS endpoint".into(),
+            });
+        }
+        Ok(State::GetIceConfig)
+    }
+
+    fn handle_frame(&mut self, text: &str) {
+        let frame = match ServiceFrame::parse(text) {
+            Ok(frame) => frame,
+            Err(e) => return self.emit(Event::Error(Error::Frame(e))),
+        };
+        let event = match frame.message_type {
+            MessageType::SdpOffer | MessageType::SdpAnswer | MessageType::IceCandidate => {
+                let b64 = frame.message_payload.unwrap_or_default();
+                match wire::decode_payload(&b64) {
+                    Ok(payload) => Event::Message(ReceivedMessage {
+                        message_type: frame.message_type,
+                        sender_client_id: frame.sender_client_id,
+                        payload,
+                    }),
+                    Err(e) => Event::Error(Error::Frame(e)),
+                }
+            }
+            MessageType::StatusResponse => {
+                Event::StatusResponse(frame.status_response.unwrap_or_default())
+            }
+            MessageType::GoAway => Event::GoAway,
+            MessageType::ReconnectIceServer => Event::ReconnectIceServer,
+        };
+        self.emit(event);
+    }
+
+    /// Routes a failure: auth errors re-fetch credentials once, a missing channel is
+    /// described or created, other failures retry the step with backoff until the budget
+    /// is spent.
+    fn fail(&mut self, now: Instant, err: Error) {
+        let during = err_state(&err).unwrap_or(self.state);
+        let next = match &err {
+            Error::Service {
+                status: 401 | 403, ..
+            } if self.auth_failures == 0 => {
+                self.auth_failures += 1;
+                Some(State::GetCredentials)
+            }
+            e if e.is_auth() => return self.finish(Some(err)),
+            Error::Service { status: 404, .. } => match during {
+                State::Describe if self.config.create_if_missing => Some(State::Create),
+                State::Describe => {
+                    let name = match &self.config.channel {
+                        ChannelRef::Name(n) | ChannelRef::Arn(n) => n.clone(),
+                    };
+                    return self.finish(Some(Error::ChannelNotFound(name)));
+                }
+                State::Create => None,
+                _ if matches!(self.config.channel, ChannelRef::Name(_)) => {
+                    self.session.channel_arn = None;
+                    Some(State::Describe)
+                }
+                _ => None,
+            },
+            Error::Service {
+                status: 400,
+                error_type: Some(t),
+                ..
+            } if during == State::Create && t == "ResourceInUseException" => {
+                Some(State::Describe) // someone else created it meanwhile
+            }
+            _ => None,
+        };
+        self.emit(Event::Error(err.clone()));
+        if let Some(state) = next {
+            return self.enter(now, state);
+        }
+        if !err.is_retryable()
+            && !matches!(
+                err,
+                Error::Service { status: 404, .. } | Error::InvalidResponse { .. }
+            )
+        {
+            return self.finish(Some(err));
+        }
+        if self.failures >= self.config.max_retries {
+            return self.finish(Some(Error::GaveUp {
+                attempts: self.failures + 1,
+                last: Box::new(err),
+            }));
+        }
+        let delay = self
+            .config
+            .retry_base
+            .saturating_mul(1 << self.failures.min(16))
+            .min(self.config.retry_cap);
+        self.failures += 1;
+        let retry_state = match during {
+            State::Connected | State::Disconnected => State::Ready,
+            State::Connecting => State::GetEndpoint,
+            s => s,
+        };
+        self.state = retry_state;
+        self.emit(Event::StateChanged(retry_state));
+        self.set_timer(Timer::Retry, Some(now + delay));
+    }
+
+    fn finish(&mut self, err: Option<Error>) {
+        self.timers = [None; 2];
+        self.in_flight = None;
+        self.closed = true;
+        if self.state != State::Disconnected {
+            self.state = State::Disconnected;
+            self.emit(Event::StateChanged(State::Disconnected));
+        }
+        self.emit(Event::Closed(err));
+    }
+}
+
+fn err_state(err: &Error) -> Option<State> {
+    match err {
+        Error::Service { during, .. }
+        | Error::Transport { during, .. }
+        | Error::Timeout { during, .. }
+        | Error::InvalidResponse { during, .. } => Some(*during),
+        _ => None,
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(during: State, body: &[u8]) -> Result<T, Error> {
+    serde_json::from_slice(body).map_err(|e| Error::InvalidResponse {
+        during,
+        message: e.to_string(),
+    })
+}
+
+fn service_error(during: State, status: u16, error_type: Option<&str>, body: &[u8]) -> Error {
+    let message = serde_json::from_slice::<ErrorBody>(body)
+        .map(|b| b.message)
+        .unwrap_or_else(|_| String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned());
+    Error::Service {
+        during,
+        status,
+        error_type: error_type.map(|t| t.split(':').next().unwrap_or(t).to_owned()),
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests;

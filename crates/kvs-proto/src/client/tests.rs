@@ -1,0 +1,419 @@
+//! The state machine on virtual time, answered by a scripted service.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use super::*;
+use crate::api::ChannelRole;
+
+const ARN: &str = "arn:aws:kinesisvideo:us-west-2:123456789012:channel/demo/1700000000000";
+
+fn config(role: ChannelRole) -> ClientConfig {
+    let mut c = ClientConfig::new(ChannelRef::Name("demo".into()), "us-west-2", role);
+    c.endpoint = "https://127.0.0.1:4443".into();
+    c.client_id = "viewer-1".into();
+    c
+}
+
+fn describe_ok() -> String {
+    format!(
+        r#"{{"ChannelInfo":{{"ChannelName":"demo","ChannelARN":"{ARN}","ChannelType":"SINGLE_MASTER","ChannelStatus":"ACTIVE","CreationTime":1700000000.0,"SingleMasterConfiguration":{{"MessageTtlSeconds":60}},"Version":"v1"}}}}"#
+    )
+}
+
+const ENDPOINTS: &str = r#"{"ResourceEndpointList":[{"Protocol":"WSS","ResourceEndpoint":"wss://127.0.0.1:4443/v"},{"Protocol":"HTTPS","ResourceEndpoint":"https://127.0.0.1:4443"}]}"#;
+const ICE: &str = r#"{"IceServerList":[{"Uris":["turn:127.0.0.1:3478?transport=udp"],"Username":"1:djE=","Password":"p","Ttl":300}]}"#;
+
+/// A test harness: virtual clock plus everything the client emitted.
+struct Harness {
+    client: Client,
+    now: Instant,
+    events: Vec<Event>,
+    requests: Vec<HttpRequest>,
+    ws_urls: Vec<String>,
+    sent: Vec<String>,
+    credential_fetches: u32,
+}
+
+impl Harness {
+    fn new(config: ClientConfig) -> Self {
+        let now = Instant::now();
+        let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let mut h = Self {
+            client: Client::new(config, now, wall),
+            now,
+            events: vec![],
+            requests: vec![],
+            ws_urls: vec![],
+            sent: vec![],
+            credential_fetches: 0,
+        };
+        h.client.connect(now);
+        h.drain();
+        h
+    }
+
+    fn drain(&mut self) {
+        while let Some(out) = self.client.poll_output() {
+            match out {
+                Output::FetchCredentials => self.credential_fetches += 1,
+                Output::Http(r) => self.requests.push(r),
+                Output::WsConnect(url) => self.ws_urls.push(url),
+                Output::WsSend(text) => self.sent.push(text),
+                Output::WsClose => {}
+                Output::Event(e) => self.events.push(e),
+            }
+        }
+    }
+
+    fn input(&mut self, input: Input<'_>) {
+        self.client.handle_input(self.now, input);
+        self.drain();
+    }
+
+    fn credentials(&mut self) {
+        self.input(Input::Credentials(Ok(Credentials::new(
+            "AKID", "SECRET", None, None,
+        ))));
+    }
+
+    fn last_request(&self) -> &HttpRequest {
+        self.requests.last().expect("a request was made")
+    }
+
+    fn answer(&mut self, status: u16, error_type: Option<&str>, body: &str) {
+        let id = self.last_request().id;
+        self.input(Input::HttpResponse(
+            id,
+            HttpResponse {
+                status,
+                error_type,
+                body: body.as_bytes(),
+            },
+        ));
+    }
+
+    /// Jumps virtual time to the next deadline and fires it.
+    fn advance(&mut self) {
+        self.now = self.client.poll_timeout().expect("a timer is armed");
+        self.input(Input::Timeout);
+    }
+
+    fn states(&self) -> Vec<State> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::StateChanged(s) => Some(*s),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn closed_with(&self) -> Option<&Option<Error>> {
+        self.events.iter().find_map(|e| match e {
+            Event::Closed(err) => Some(err),
+            _ => None,
+        })
+    }
+
+    fn connect_happy(&mut self) {
+        self.credentials();
+        self.answer(200, None, &describe_ok());
+        self.answer(200, None, ENDPOINTS);
+        self.answer(200, None, ICE);
+        self.input(Input::WsOpened);
+    }
+}
+
+#[test]
+fn happy_path_reaches_connected_with_signed_requests() {
+    let mut h = Harness::new(config(ChannelRole::Viewer));
+    assert_eq!(h.credential_fetches, 1);
+    h.connect_happy();
+    use State::*;
+    assert_eq!(
+        h.states(),
+        [
+            GetCredentials,
+            Describe,
+            GetEndpoint,
+            GetIceConfig,
+            Ready,
+            Connecting,
+            Connected
+        ]
+    );
+    let ops: Vec<Operation> = h.requests.iter().map(|r| r.operation).collect();
+    assert_eq!(
+        ops,
+        [
+            Operation::DescribeSignalingChannel,
+            Operation::GetSignalingChannelEndpoint,
+            Operation::GetIceServerConfig
+        ]
+    );
+    assert_eq!(
+        h.requests[0].url,
+        "https://127.0.0.1:4443/describeSignalingChannel"
+    );
+    assert_eq!(
+        h.requests[2].url,
+        "https://127.0.0.1:4443/v1/get-ice-server-config"
+    );
+    assert!(h.requests.iter().all(|r| r.headers.iter().any(|(k, v)| k == "authorization" && v.starts_with("AWS4-HMAC-SHA256 Credential=AKID/20231114/us-west-2/kinesisvideo/aws4_request"))));
+    let endpoint_body: serde_json::Value = serde_json::from_slice(&h.requests[1].body).unwrap();
+    assert_eq!(
+        endpoint_body["SingleMasterChannelEndpointConfiguration"]["Role"],
+        "VIEWER"
+    );
+    let url = &h.ws_urls[0];
+    assert!(
+        url.starts_with("wss://127.0.0.1:4443/v?X-Amz-ChannelARN=arn%3Aaws%3Akinesisvideo"),
+        "{url}"
+    );
+    assert!(
+        url.contains("X-Amz-ClientId=viewer-1") && url.contains("X-Amz-Signature="),
+        "{url}"
+    );
+    assert!(
+        h.events
+            .iter()
+            .any(|e| matches!(e, Event::IceServers(s) if s.len() == 1))
+    );
+    assert_eq!(
+        h.client.poll_timeout(),
+        None,
+        "no timer while idle and connected"
+    );
+}
+
+#[test]
+fn messages_flow_both_ways_once_connected() {
+    let mut h = Harness::new(config(ChannelRole::Master));
+    let offer = OutgoingMessage {
+        action: Action::SdpAnswer,
+        recipient_client_id: Some("viewer-1".into()),
+        correlation_id: Some("c1".into()),
+        payload: br#"{"type":"answer","sdp":"v=0"}"#.to_vec(),
+    };
+    assert_eq!(
+        h.client.send(offer.clone()),
+        Err(SendError::NotConnected(State::GetCredentials))
+    );
+    h.connect_happy();
+    h.client.send(offer).unwrap();
+    h.drain();
+    let frame = ClientFrame::parse(&h.sent[0]).unwrap();
+    assert_eq!(frame.recipient_client_id.as_deref(), Some("viewer-1"));
+    assert_eq!(
+        wire::decode_payload(&frame.message_payload).unwrap(),
+        br#"{"type":"answer","sdp":"v=0"}"#
+    );
+
+    h.input(Input::WsText(r#"{"senderClientId":"viewer-1","messageType":"SDP_OFFER","messagePayload":"eyJ0eXBlIjoib2ZmZXIifQ=="}"#));
+    h.input(Input::WsText("not json"));
+    h.input(Input::WsText(r#"{"messageType":"STATUS_RESPONSE","statusResponse":{"correlationId":"c1","errorType":"InvalidArgumentException","statusCode":"400"}}"#));
+    let tail = &h.events[h.events.len() - 3..];
+    assert!(
+        matches!(&tail[0], Event::Message(m) if m.sender_client_id.as_deref() == Some("viewer-1") && m.payload == br#"{"type":"offer"}"#)
+    );
+    assert!(matches!(&tail[1], Event::Error(Error::Frame(_))));
+    assert!(
+        matches!(&tail[2], Event::StatusResponse(s) if s.correlation_id.as_deref() == Some("c1"))
+    );
+    assert_eq!(
+        h.client.state(),
+        State::Connected,
+        "garbage does not drop the connection"
+    );
+}
+
+#[test]
+fn send_guards_name_the_problem() {
+    let mut h = Harness::new(config(ChannelRole::Viewer));
+    h.connect_happy();
+    let msg = |recipient: Option<&str>, payload: Vec<u8>| OutgoingMessage {
+        action: Action::SdpOffer,
+        recipient_client_id: recipient.map(str::to_owned),
+        correlation_id: None,
+        payload,
+    };
+    assert_eq!(
+        h.client.send(msg(Some("x"), b"{}".to_vec())),
+        Err(SendError::RecipientNotAllowed)
+    );
+    let err = h.client.send(msg(None, vec![b'a'; 7_503])).unwrap_err();
+    assert_eq!(err, SendError::PayloadTooLarge { len: 10_004 });
+    assert!(err.to_string().contains("4 over"), "{err}");
+    assert!(h.client.send(msg(None, vec![b'a'; 7_500])).is_ok());
+}
+
+#[test]
+fn missing_channel_is_created_then_described() {
+    let mut h = Harness::new(config(ChannelRole::Master));
+    h.credentials();
+    h.answer(
+        404,
+        Some("ResourceNotFoundException"),
+        r#"{"Message":"The requested channel is not found or not active."}"#,
+    );
+    assert_eq!(
+        h.last_request().operation,
+        Operation::CreateSignalingChannel
+    );
+    h.answer(200, None, &format!(r#"{{"ChannelARN":"{ARN}"}}"#));
+    assert_eq!(
+        h.last_request().operation,
+        Operation::DescribeSignalingChannel
+    );
+    h.answer(200, None, &describe_ok());
+    h.answer(200, None, ENDPOINTS);
+    h.answer(200, None, ICE);
+    h.input(Input::WsOpened);
+    use State::*;
+    assert_eq!(
+        h.states(),
+        [
+            GetCredentials,
+            Describe,
+            Create,
+            Describe,
+            GetEndpoint,
+            GetIceConfig,
+            Ready,
+            Connecting,
+            Connected
+        ]
+    );
+}
+
+#[test]
+fn forbidden_once_refetches_credentials_then_succeeds() {
+    let mut h = Harness::new(config(ChannelRole::Master));
+    h.credentials();
+    h.answer(
+        403,
+        Some("UnrecognizedClientException"),
+        r#"{"Message":"The security token included in the request is invalid."}"#,
+    );
+    assert_eq!(h.credential_fetches, 2);
+    assert_eq!(h.client.state(), State::GetCredentials);
+    h.connect_happy();
+    assert_eq!(h.client.state(), State::Connected);
+}
+
+#[test]
+fn wrong_secret_stops_with_an_auth_error_not_a_loop() {
+    let mut h = Harness::new(config(ChannelRole::Master));
+    let sig = r#"{"Message":"The request signature we calculated does not match the signature you provided."}"#;
+    h.credentials();
+    h.answer(403, Some("InvalidSignatureException"), sig);
+    h.credentials();
+    h.answer(403, Some("InvalidSignatureException"), sig);
+    let err = h
+        .closed_with()
+        .expect("closed")
+        .clone()
+        .expect("with an error");
+    assert!(err.is_auth());
+    assert!(err.to_string().contains("signature rejected"), "{err}");
+    assert!(h.client.is_closed());
+    assert_eq!(h.client.poll_timeout(), None);
+    assert_eq!(h.requests.len(), 2);
+}
+
+#[test]
+fn not_found_without_create_is_final() {
+    let mut c = config(ChannelRole::Viewer);
+    c.create_if_missing = false;
+    let mut h = Harness::new(c);
+    h.credentials();
+    h.answer(
+        404,
+        Some("ResourceNotFoundException"),
+        r#"{"Message":"not found"}"#,
+    );
+    assert!(matches!(h.closed_with(), Some(Some(Error::ChannelNotFound(n))) if n == "demo"));
+}
+
+#[test]
+fn server_errors_retry_with_growing_backoff_then_give_up() {
+    let mut h = Harness::new(config(ChannelRole::Master));
+    h.credentials();
+    let start = h.now;
+    for _ in 0..=5 {
+        h.answer(500, Some("InternalFailure"), r#"{"Message":"boom"}"#);
+        if h.client.is_closed() {
+            break;
+        }
+        h.advance();
+    }
+    // 100 + 200 + 400 + 800 + 1600 ms of backoff before the sixth failure ends it.
+    assert_eq!(h.now - start, Duration::from_millis(3_100));
+    assert!(matches!(
+        h.closed_with(),
+        Some(Some(Error::GaveUp { attempts: 6, .. }))
+    ));
+    assert_eq!(h.requests.len(), 6);
+}
+
+#[test]
+fn call_timeout_fires_and_late_answers_are_ignored() {
+    let mut h = Harness::new(config(ChannelRole::Master));
+    h.credentials();
+    let stale = h.last_request().id;
+    h.advance(); // the 15 s call timeout
+    assert!(h.events.iter().any(|e| matches!(
+        e,
+        Event::Error(Error::Timeout {
+            during: State::Describe,
+            secs: 15
+        })
+    )));
+    h.input(Input::HttpResponse(
+        stale,
+        HttpResponse {
+            status: 200,
+            error_type: None,
+            body: describe_ok().as_bytes(),
+        },
+    ));
+    assert_eq!(
+        h.client.state(),
+        State::Describe,
+        "a stale answer changes nothing"
+    );
+    h.advance(); // the retry
+    assert_ne!(h.last_request().id, stale);
+    h.answer(200, None, &describe_ok());
+    assert_eq!(h.client.state(), State::GetEndpoint);
+}
+
+#[test]
+fn socket_loss_reconnects_through_a_fresh_presign() {
+    let mut h = Harness::new(config(ChannelRole::Master));
+    h.connect_happy();
+    h.input(Input::WsClosed("reset".into()));
+    h.advance();
+    assert_eq!(h.client.state(), State::Connecting);
+    assert_eq!(h.ws_urls.len(), 2);
+    h.input(Input::WsOpened);
+    assert_eq!(h.client.state(), State::Connected);
+}
+
+#[test]
+fn close_ends_the_session_once() {
+    let mut h = Harness::new(config(ChannelRole::Master));
+    h.connect_happy();
+    h.client.close();
+    h.client.close();
+    h.drain();
+    assert_eq!(
+        h.events
+            .iter()
+            .filter(|e| matches!(e, Event::Closed(None)))
+            .count(),
+        1
+    );
+    h.input(Input::WsText(r#"{"messageType":"GO_AWAY"}"#));
+    assert!(!h.events.iter().any(|e| matches!(e, Event::GoAway)));
+}
