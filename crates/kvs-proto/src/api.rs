@@ -5,7 +5,6 @@ use serde::{Deserialize, Serialize};
 
 /// A POST operation and its fixed request path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum Operation {
     /// `POST /createSignalingChannel`
     CreateSignalingChannel,

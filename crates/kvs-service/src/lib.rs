@@ -1,14 +1,144 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! A local, KVS-compatible WebRTC signaling service.
+//!
+//! It serves the control-plane operations of `kinesisvideo` (restJson1 `POST`s), the
+//! signaling HTTPS API (`/v1/get-ice-server-config`) and the WebSocket data plane on one
+//! listener, with SigV4 verified on every request, so the official AWS SDKs and our own
+//! client work against it unchanged. Embed it with [`start`]; the `kvs-signaling serve`
+//! command runs it standalone.
+
+mod channels;
+mod relay;
+mod server;
+mod tls;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+pub use channels::{ApiError, Channels, EndpointBase, MASTER_PATH, VIEWER_PATH, arn_channel_name};
+pub use relay::{ConnId, ConnectError, MAX_VIEWERS, Relay, Routed};
+
+/// The access key id AWS documents as an example; the service accepts it by default.
+pub const EXAMPLE_ACCESS_KEY_ID: &str = "AKIAIOSFODNN7EXAMPLE";
+/// The secret key AWS documents with [`EXAMPLE_ACCESS_KEY_ID`].
+pub const EXAMPLE_SECRET_ACCESS_KEY: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+
+/// How to run the service.
+#[derive(Clone)]
+pub struct ServiceConfig {
+    /// Address to listen on (default `127.0.0.1:4443`; port 0 picks a free one).
+    pub listen: SocketAddr,
+    /// The region the service claims to be (default `us-west-2`); signatures must be scoped to it.
+    pub region: String,
+    /// The account id in channel ARNs (default `123456789012`).
+    pub account_id: String,
+    /// Where the CA is kept across restarts; `None` makes a throwaway CA in memory.
+    pub state_dir: Option<PathBuf>,
+    /// Key pairs (access key id, secret) whose signatures are accepted.
+    pub credentials: Vec<(String, String)>,
+    /// Serve HTTPS/WSS (default) or plain HTTP/WS.
+    pub tls: bool,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+impl std::fmt::Debug for ServiceConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys: Vec<&str> = self.credentials.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("ServiceConfig")
+            .field("listen", &self.listen)
+            .field("region", &self.region)
+            .field("account_id", &self.account_id)
+            .field("state_dir", &self.state_dir)
+            .field("access_key_ids", &keys)
+            .field("tls", &self.tls)
+            .finish()
     }
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 4443)),
+            region: "us-west-2".into(),
+            account_id: "123456789012".into(),
+            state_dir: None,
+            credentials: vec![(
+                EXAMPLE_ACCESS_KEY_ID.into(),
+                EXAMPLE_SECRET_ACCESS_KEY.into(),
+            )],
+            tls: true,
+        }
+    }
+}
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServiceError {
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}; pick another port with --listen")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The certificate authority or server certificate could not be made or loaded.
+    #[error("TLS setup failed: {0}")]
+    Tls(String),
+    /// The state directory could not be used.
+    #[error("state directory error: {0}")]
+    StateDir(String),
+}
+
+/// A running service. Dropping it stops the service.
+pub struct ServiceHandle {
+    endpoint: String,
+    local_addr: SocketAddr,
+    ca_pem: Option<String>,
+    ca_path: Option<PathBuf>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl ServiceHandle {
+    /// The control-plane endpoint URL, e.g. `https://127.0.0.1:4443`.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The PEM of the CA that signed the server certificate (`None` in plain mode).
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
+
+    /// Where the CA certificate is stored, when there is a state directory.
+    pub fn ca_path(&self) -> Option<&Path> {
+        self.ca_path.as_deref()
+    }
+
+    /// Stops accepting, closes every connection and waits for the listener to end.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for ServiceHandle {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+/// Starts the service on the current tokio runtime.
+pub async fn start(config: ServiceConfig) -> Result<ServiceHandle, ServiceError> {
+    server::start(config).await
 }

@@ -1,0 +1,595 @@
+//! The tokio/hyper side of the service: accept, TLS, authenticate, dispatch, relay.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use futures_util::{SinkExt, StreamExt};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use kvs_proto::api::{ChannelRole, ErrorBody, ErrorCode, Operation};
+use kvs_proto::sigv4::{self, IncomingRequest, Verified};
+use kvs_proto::wire::is_valid_id;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tracing::{debug, info, warn};
+
+use crate::channels::{ApiError, Channels, EndpointBase, MASTER_PATH, VIEWER_PATH};
+use crate::relay::{ConnId, ConnectError, Relay, Routed};
+use crate::{ServiceConfig, ServiceError, ServiceHandle, tls};
+
+/// Largest control-plane request body accepted.
+const MAX_BODY: usize = 64 * 1024;
+/// Largest WebSocket message accepted (a 10,000-byte payload plus JSON framing fits easily).
+const MAX_WS_MESSAGE: usize = 64 * 1024;
+/// Frames queued for a connection that is not reading before new ones are refused.
+const OUTBOX_CAPACITY: usize = 1024;
+/// A TLS handshake must finish within this.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+type Body = Full<Bytes>;
+
+/// Live connections: the routing table plus each connection's outbox.
+#[derive(Default)]
+struct Hub {
+    relay: Relay,
+    outboxes: HashMap<ConnId, mpsc::Sender<String>>,
+}
+
+struct Shared {
+    config: ServiceConfig,
+    scheme: (&'static str, &'static str),
+    channels: Mutex<Channels>,
+    hub: Mutex<Hub>,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl Shared {
+    fn secret_for(&self, access_key_id: &str) -> Option<String> {
+        self.config
+            .credentials
+            .iter()
+            .find(|(k, _)| k == access_key_id)
+            .map(|(_, s)| s.clone())
+    }
+}
+
+pub(crate) async fn start(config: ServiceConfig) -> Result<ServiceHandle, ServiceError> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServiceError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let local_addr = listener.local_addr().map_err(|source| ServiceError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let identity = if config.tls {
+        let mut hosts = vec![
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+            "::1".to_owned(),
+        ];
+        let ip = local_addr.ip().to_string();
+        if !local_addr.ip().is_unspecified() && !hosts.contains(&ip) {
+            hosts.push(ip);
+        }
+        Some(tls::identity(config.state_dir.as_deref(), &hosts)?)
+    } else {
+        None
+    };
+    let scheme = if config.tls {
+        ("https", "wss")
+    } else {
+        ("http", "ws")
+    };
+    let endpoint = format!("{}://{local_addr}", scheme.0);
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        channels: Mutex::new(Channels::new(&config.region, &config.account_id)),
+        hub: Mutex::new(Hub::default()),
+        scheme,
+        config,
+        shutdown: shutdown_rx,
+    });
+    let acceptor = identity
+        .as_ref()
+        .map(|id| tokio_rustls::TlsAcceptor::from(id.server_config.clone()));
+    info!(%endpoint, region = %shared.config.region, "signaling service listening");
+    let task = tokio::spawn(accept_loop(listener, acceptor, shared));
+    Ok(ServiceHandle {
+        endpoint,
+        local_addr,
+        ca_pem: identity.as_ref().map(|i| i.ca_pem.clone()),
+        ca_path: identity.and_then(|i| i.ca_path),
+        shutdown: shutdown_tx,
+        task: Some(task),
+    })
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    shared: Arc<Shared>,
+) {
+    let mut shutdown = shared.shutdown.clone();
+    loop {
+        let (tcp, peer) = tokio::select! {
+            _ = shutdown.changed() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = tcp.set_nodelay(true);
+        let shared = shared.clone();
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            match acceptor {
+                Some(acceptor) => {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                        Ok(Ok(tls)) => serve_connection(tls, peer, shared).await,
+                        Ok(Err(e)) => debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => debug!(%peer, "TLS handshake timed out"),
+                    }
+                }
+                None => serve_connection(tcp, peer, shared).await,
+            }
+        });
+    }
+}
+
+async fn serve_connection<S>(io: S, peer: SocketAddr, shared: Arc<Shared>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let mut shutdown = shared.shutdown.clone();
+    let service = hyper::service::service_fn(move |req| {
+        let shared = shared.clone();
+        async move { Ok::<_, Infallible>(handle(shared, req).await) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(10))
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        result = conn.as_mut() => if let Err(e) = result {
+            debug!(%peer, error = %e, "HTTP connection ended with an error");
+        },
+        _ = shutdown.changed() => conn.as_mut().graceful_shutdown(),
+    }
+}
+
+fn request_id() -> String {
+    let n: u128 = rand::random();
+    let h = format!("{n:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+fn json_response(status: u16, body: Vec<u8>) -> Response<Body> {
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(
+        "x-amzn-requestid",
+        HeaderValue::from_str(&request_id()).expect("hex is a valid header"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("x-amzn-requestid, x-amzn-errortype, date"),
+    );
+    resp
+}
+
+/// An AWS error answer: status, `x-amzn-ErrorType`, `{"Message": ...}`.
+fn error_response(status: u16, exception: &str, message: &str) -> Response<Body> {
+    let body = serde_json::to_vec(&ErrorBody {
+        message: message.to_owned(),
+    })
+    .expect("a string serialises");
+    let mut resp = json_response(status, body);
+    resp.headers_mut().insert(
+        "x-amzn-errortype",
+        HeaderValue::from_str(exception).expect("exception names are ASCII"),
+    );
+    resp
+}
+
+fn api_error_response(e: &ApiError) -> Response<Body> {
+    error_response(e.code.http_status(), e.code.name(), &e.message)
+}
+
+/// The request's parts as the SigV4 verifier sees them.
+struct Parts {
+    method: String,
+    host: String,
+    path: String,
+    query: Option<String>,
+    headers: Vec<(String, String)>,
+}
+
+impl Parts {
+    fn of(req: &Request<Incoming>) -> Self {
+        let headers = req
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect();
+        Self {
+            method: req.method().as_str().to_owned(),
+            host: req
+                .headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or_default()
+                .to_owned(),
+            path: req.uri().path().to_owned(),
+            query: req.uri().query().map(str::to_owned),
+            headers,
+        }
+    }
+
+    fn verify(&self, shared: &Shared, body: &[u8]) -> Result<Verified, sigv4::VerifyError> {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let req = IncomingRequest {
+            method: &self.method,
+            host: &self.host,
+            path: &self.path,
+            query: self.query.as_deref(),
+            headers: &headers,
+            body,
+        };
+        sigv4::verify(
+            &req,
+            |ak| shared.secret_for(ak),
+            &shared.config.region,
+            SystemTime::now(),
+        )
+    }
+}
+
+async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
+    let parts = Parts::of(&req);
+    let is_upgrade = req
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if is_upgrade && req.method() == Method::GET {
+        return websocket(shared, parts, req);
+    }
+    if req.method() == Method::OPTIONS {
+        return cors_preflight(&req);
+    }
+    let operation = Operation::from_path(&parts.path).filter(|_| req.method() == Method::POST);
+    let Some(operation) = operation else {
+        info!(method = %parts.method, path = %parts.path, decision = "UnknownOperationException", "request refused");
+        return error_response(
+            404,
+            ErrorCode::UnknownOperation.name(),
+            "Unknown operation: use POST on a KVS signaling path",
+        );
+    };
+    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return error_response(
+                400,
+                ErrorCode::InvalidArgument.name(),
+                &format!("request body exceeds {MAX_BODY} bytes or was cut off"),
+            );
+        }
+    };
+    if let Err(e) = parts.verify(&shared, &body) {
+        info!(?operation, decision = e.exception_name(), reason = %e, "request refused");
+        return error_response(e.http_status(), e.exception_name(), &e.to_string());
+    }
+    let result = dispatch(&shared, operation, &parts.host, &body);
+    match &result {
+        Ok(_) => info!(?operation, decision = "accepted", "request"),
+        Err(e) => {
+            info!(?operation, decision = e.code.name(), reason = %e.message, "request refused")
+        }
+    }
+    match result {
+        Ok(body) => json_response(200, body),
+        Err(e) => api_error_response(&e),
+    }
+}
+
+fn cors_preflight(req: &Request<Incoming>) -> Response<Body> {
+    let mut resp = json_response(200, Vec::new());
+    let h = resp.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("POST, GET, OPTIONS"),
+    );
+    if let Some(asked) = req.headers().get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
+        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, asked.clone());
+    }
+    resp
+}
+
+fn parse_input<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let body = if body.is_empty() {
+        b"{}".as_slice()
+    } else {
+        body
+    };
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            ErrorCode::InvalidArgument,
+            format!("the request body is not a valid input: {e}"),
+        )
+    })
+}
+
+fn dispatch(shared: &Shared, op: Operation, host: &str, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    let mut channels = shared.channels.lock().expect("channel table lock");
+    let out: Vec<u8> = match op {
+        Operation::CreateSignalingChannel => {
+            json(&channels.create(parse_input(body)?, SystemTime::now())?)
+        }
+        Operation::DescribeSignalingChannel => json(&channels.describe(parse_input(body)?)?),
+        Operation::GetSignalingChannelEndpoint => {
+            let https = format!("{}://{host}", shared.scheme.0);
+            let wss = format!("{}://{host}", shared.scheme.1);
+            json(&channels.endpoint(
+                parse_input(body)?,
+                EndpointBase {
+                    https: &https,
+                    wss: &wss,
+                },
+            )?)
+        }
+        Operation::GetIceServerConfig => json(&channels.ice_config(parse_input(body)?)?),
+        Operation::DeleteSignalingChannel => {
+            channels.delete(parse_input(body)?)?;
+            b"{}".to_vec()
+        }
+    };
+    Ok(out)
+}
+
+fn json(v: &impl serde::Serialize) -> Vec<u8> {
+    serde_json::to_vec(v).expect("outputs always serialise")
+}
+
+fn websocket(shared: Arc<Shared>, parts: Parts, req: Request<Incoming>) -> Response<Body> {
+    let role = match parts.path.as_str() {
+        MASTER_PATH => ChannelRole::Master,
+        VIEWER_PATH => ChannelRole::Viewer,
+        _ => {
+            return error_response(
+                404,
+                ErrorCode::UnknownOperation.name(),
+                "no WebSocket endpoint at this path",
+            );
+        }
+    };
+    let refuse = |status: u16, exception: &str, reason: &str| {
+        info!(path = %parts.path, decision = exception, %reason, "WebSocket connect refused");
+        error_response(status, exception, reason)
+    };
+    let verified = match parts.verify(&shared, &[]) {
+        Ok(v) => v,
+        Err(e) => return refuse(e.http_status(), e.exception_name(), &e.to_string()),
+    };
+    let Some(arn) = verified.params.get("X-Amz-ChannelARN") else {
+        return refuse(
+            400,
+            ErrorCode::InvalidArgument.name(),
+            "X-Amz-ChannelARN is required",
+        );
+    };
+    if shared
+        .channels
+        .lock()
+        .expect("channel table lock")
+        .by_arn(arn)
+        .is_none()
+    {
+        return refuse(
+            404,
+            ErrorCode::ResourceNotFound.name(),
+            &format!("The requested channel is not found or not active: {arn}"),
+        );
+    }
+    let client_id = match role {
+        ChannelRole::Master => None,
+        ChannelRole::Viewer => match verified.params.get("X-Amz-ClientId") {
+            Some(id) if is_valid_id(id) && !id.to_ascii_uppercase().starts_with("AWS_") => {
+                Some(id.clone())
+            }
+            Some(id) => {
+                return refuse(
+                    400,
+                    ErrorCode::InvalidArgument.name(),
+                    &format!(
+                        "X-Amz-ClientId '{id}' must match [a-zA-Z0-9_.-]{{1,256}} and not start with AWS_"
+                    ),
+                );
+            }
+            None => {
+                return refuse(
+                    400,
+                    ErrorCode::InvalidArgument.name(),
+                    "a viewer must pass X-Amz-ClientId",
+                );
+            }
+        },
+    };
+    let Some(key) = req.headers().get(header::SEC_WEBSOCKET_KEY) else {
+        return refuse(
+            400,
+            ErrorCode::InvalidArgument.name(),
+            "missing Sec-WebSocket-Key",
+        );
+    };
+    let accept = derive_accept_key(key.as_bytes());
+
+    let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
+    let id = {
+        let mut hub = shared.hub.lock().expect("hub lock");
+        let (id, replaced) = match hub.relay.connect(arn, role, client_id.clone()) {
+            Ok(ids) => ids,
+            Err(ConnectError::TooManyViewers) => {
+                drop(hub);
+                return refuse(
+                    400,
+                    ErrorCode::ClientLimitExceeded.name(),
+                    "the channel already has the maximum of 10 viewers",
+                );
+            }
+        };
+        if let Some(old) = replaced {
+            hub.outboxes.remove(&old); // its task sees the outbox close and hangs up
+            info!(?old, new = ?id, "a newer connection replaced an older one");
+        }
+        hub.outboxes.insert(id, tx);
+        id
+    };
+    info!(?id, ?role, client_id = client_id.as_deref().unwrap_or(""), channel = %arn, decision = "accepted", "WebSocket connect");
+    tokio::spawn(async move {
+        match hyper::upgrade::on(req).await {
+            Ok(upgraded) => {
+                let mut config = WebSocketConfig::default();
+                config.max_message_size = Some(MAX_WS_MESSAGE);
+                config.max_frame_size = Some(MAX_WS_MESSAGE);
+                let ws = WebSocketStream::from_raw_socket(
+                    TokioIo::new(upgraded),
+                    Role::Server,
+                    Some(config),
+                )
+                .await;
+                run_connection(&shared, id, ws, rx).await;
+            }
+            Err(e) => debug!(?id, error = %e, "upgrade failed"),
+        }
+        let mut hub = shared.hub.lock().expect("hub lock");
+        hub.relay.disconnect(id);
+        hub.outboxes.remove(&id);
+        info!(?id, "WebSocket disconnected");
+    });
+
+    let mut resp = Response::new(Full::new(Bytes::new()));
+    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = resp.headers_mut();
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    h.insert(
+        header::SEC_WEBSOCKET_ACCEPT,
+        HeaderValue::from_str(&accept).expect("base64 is a valid header"),
+    );
+    resp
+}
+
+async fn run_connection<S>(
+    shared: &Shared,
+    id: ConnId,
+    mut ws: WebSocketStream<S>,
+    mut outbox: mpsc::Receiver<String>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut shutdown = shared.shutdown.clone();
+    loop {
+        tokio::select! {
+            incoming = ws.next() => match incoming {
+                Some(Ok(Message::Text(text))) => {
+                    if let Some(reply) = relay_frame(shared, id, text.as_str()) {
+                        if ws.send(Message::text(reply)).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+                Some(Ok(Message::Binary(_))) => warn!(?id, "binary frame ignored: KVS signaling uses text frames"),
+                Some(Ok(Message::Close(_))) | None => break,
+                Some(Ok(_)) => {} // ping/pong are answered by tungstenite
+                Some(Err(e)) => {
+                    debug!(?id, error = %e, "WebSocket read failed");
+                    break;
+                }
+            },
+            out = outbox.recv() => match out {
+                Some(frame) => if ws.send(Message::text(frame)).await.is_err() { break },
+                None => {
+                    let _ = ws.close(None).await;
+                    break;
+                }
+            },
+            _ = shutdown.changed() => {
+                let _ = ws.close(None).await;
+                break;
+            }
+        }
+    }
+}
+
+/// Routes one frame; returns a STATUS_RESPONSE for the sender when delivery failed.
+fn relay_frame(shared: &Shared, from: ConnId, text: &str) -> Option<String> {
+    let hub = shared.hub.lock().expect("hub lock");
+    match hub.relay.route(from, text) {
+        Routed::Deliver { to, frame } => {
+            let sent = hub.outboxes.get(&to).map(|tx| tx.try_send(frame));
+            match sent {
+                Some(Ok(())) => {
+                    debug!(?from, ?to, "relayed");
+                    None
+                }
+                _ => {
+                    warn!(
+                        ?from,
+                        ?to,
+                        "recipient is gone or not reading; message dropped"
+                    );
+                    None
+                }
+            }
+        }
+        Routed::Reply(status) => {
+            info!(?from, "message refused; STATUS_RESPONSE sent");
+            Some(status)
+        }
+        Routed::Dropped { reason } => {
+            info!(?from, %reason, "message refused; no correlationId to answer");
+            None
+        }
+    }
+}

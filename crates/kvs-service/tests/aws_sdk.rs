@@ -1,0 +1,228 @@
+//! The official AWS SDK for Rust, unmodified, against the local service over loopback TLS.
+
+use aws_sdk_kinesisvideo::config::SharedHttpClient;
+use aws_sdk_kinesisvideo::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_kinesisvideo::types::{
+    ChannelProtocol, ChannelRole, ChannelType, SingleMasterChannelEndpointConfiguration,
+};
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
+use aws_smithy_http_client::{Builder, tls::rustls_provider::CryptoMode};
+use kvs_service::{EXAMPLE_ACCESS_KEY_ID, EXAMPLE_SECRET_ACCESS_KEY, ServiceConfig, ServiceHandle};
+
+async fn service() -> ServiceHandle {
+    let config = ServiceConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..ServiceConfig::default()
+    };
+    kvs_service::start(config).await.expect("service starts")
+}
+
+fn http_client(svc: &ServiceHandle) -> SharedHttpClient {
+    let trust = TrustStore::empty().with_pem_certificate(svc.ca_pem().unwrap().as_bytes());
+    Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+        .tls_context(
+            TlsContext::builder()
+                .with_trust_store(trust)
+                .build()
+                .unwrap(),
+        )
+        .build_https()
+}
+
+fn control(svc: &ServiceHandle, secret: &str) -> aws_sdk_kinesisvideo::Client {
+    let conf = aws_sdk_kinesisvideo::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-west-2"))
+        .credentials_provider(Credentials::new(
+            EXAMPLE_ACCESS_KEY_ID,
+            secret,
+            None,
+            None,
+            "test",
+        ))
+        .endpoint_url(svc.endpoint())
+        .http_client(http_client(svc))
+        .build();
+    aws_sdk_kinesisvideo::Client::from_conf(conf)
+}
+
+fn endpoint_config(role: ChannelRole) -> SingleMasterChannelEndpointConfiguration {
+    SingleMasterChannelEndpointConfiguration::builder()
+        .protocols(ChannelProtocol::Wss)
+        .protocols(ChannelProtocol::Https)
+        .role(role)
+        .build()
+}
+
+#[tokio::test]
+async fn sdk_creates_describes_and_gets_endpoints_and_ice_servers() {
+    let svc = service().await;
+    let kv = control(&svc, EXAMPLE_SECRET_ACCESS_KEY);
+
+    let created = kv
+        .create_signaling_channel()
+        .channel_name("sdk-channel")
+        .channel_type(ChannelType::SingleMaster)
+        .send()
+        .await
+        .unwrap();
+    let arn = created.channel_arn().unwrap().to_owned();
+    assert!(
+        arn.starts_with("arn:aws:kinesisvideo:us-west-2:123456789012:channel/sdk-channel/"),
+        "{arn}"
+    );
+
+    let described = kv
+        .describe_signaling_channel()
+        .channel_name("sdk-channel")
+        .send()
+        .await
+        .unwrap();
+    let info = described.channel_info().unwrap();
+    assert_eq!(info.channel_arn(), Some(arn.as_str()));
+    assert_eq!(info.channel_status().map(|s| s.as_str()), Some("ACTIVE"));
+    assert_eq!(
+        info.single_master_configuration()
+            .and_then(|c| c.message_ttl_seconds()),
+        Some(60)
+    );
+    assert!(info.creation_time().is_some());
+    assert!(info.version().is_some());
+
+    let mut wss = Vec::new();
+    let mut https = None;
+    for role in [ChannelRole::Master, ChannelRole::Viewer] {
+        let out = kv
+            .get_signaling_channel_endpoint()
+            .channel_arn(&arn)
+            .single_master_channel_endpoint_configuration(endpoint_config(role))
+            .send()
+            .await
+            .unwrap();
+        for e in out.resource_endpoint_list() {
+            match e.protocol().unwrap() {
+                ChannelProtocol::Wss => wss.push(e.resource_endpoint().unwrap().to_owned()),
+                ChannelProtocol::Https => https = Some(e.resource_endpoint().unwrap().to_owned()),
+                other => panic!("unexpected protocol {other:?}"),
+            }
+        }
+    }
+    assert_eq!(wss.len(), 2);
+    assert_ne!(wss[0], wss[1], "master and viewer get distinct WSS URLs");
+    assert!(wss.iter().all(|u| u.starts_with("wss://127.0.0.1:")));
+    let https = https.unwrap();
+
+    let signaling_conf = aws_sdk_kinesisvideosignaling::Config::builder()
+        .behavior_version(aws_sdk_kinesisvideosignaling::config::BehaviorVersion::latest())
+        .region(aws_sdk_kinesisvideosignaling::config::Region::new(
+            "us-west-2",
+        ))
+        .credentials_provider(aws_sdk_kinesisvideosignaling::config::Credentials::new(
+            EXAMPLE_ACCESS_KEY_ID,
+            EXAMPLE_SECRET_ACCESS_KEY,
+            None,
+            None,
+            "test",
+        ))
+        .endpoint_url(&https)
+        .http_client(http_client(&svc))
+        .build();
+    let signaling = aws_sdk_kinesisvideosignaling::Client::from_conf(signaling_conf);
+    let ice = signaling
+        .get_ice_server_config()
+        .channel_arn(&arn)
+        .client_id("viewer-1")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        ice.ice_server_list().is_empty(),
+        "no TURN server is configured"
+    );
+
+    kv.delete_signaling_channel()
+        .channel_arn(&arn)
+        .current_version(info.version().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let gone = kv
+        .describe_signaling_channel()
+        .channel_arn(&arn)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        gone.as_service_error()
+            .unwrap()
+            .is_resource_not_found_exception()
+    );
+}
+
+#[tokio::test]
+async fn sdk_sees_the_modelled_errors() {
+    let svc = service().await;
+    let kv = control(&svc, EXAMPLE_SECRET_ACCESS_KEY);
+    kv.create_signaling_channel()
+        .channel_name("dup")
+        .send()
+        .await
+        .unwrap();
+    let dup = kv
+        .create_signaling_channel()
+        .channel_name("dup")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        dup.as_service_error()
+            .unwrap()
+            .is_resource_in_use_exception(),
+        "{dup:?}"
+    );
+
+    let missing = kv
+        .describe_signaling_channel()
+        .channel_name("nope")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        missing
+            .as_service_error()
+            .unwrap()
+            .is_resource_not_found_exception()
+    );
+
+    let bad_ttl = kv
+        .create_signaling_channel()
+        .channel_name("ttl")
+        .single_master_configuration(
+            aws_sdk_kinesisvideo::types::SingleMasterConfiguration::builder()
+                .message_ttl_seconds(500)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        bad_ttl
+            .as_service_error()
+            .unwrap()
+            .is_invalid_argument_exception()
+    );
+
+    let wrong = control(&svc, "not-the-secret");
+    let denied = wrong
+        .describe_signaling_channel()
+        .channel_name("dup")
+        .send()
+        .await
+        .unwrap_err();
+    let raw = denied.raw_response().expect("an HTTP answer");
+    assert_eq!(raw.status().as_u16(), 403);
+    let meta = aws_sdk_kinesisvideo::error::ProvideErrorMetadata::meta(&denied);
+    assert_eq!(meta.code(), Some("InvalidSignatureException"));
+    assert!(meta.message().unwrap().contains("does not match"));
+}
