@@ -1,14 +1,206 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! The KVS WebRTC signaling client for tokio.
+//!
+//! [`SignalingClient::start`] spawns one driver task that runs the sans-IO state machine of
+//! `kvs-proto`: it fetches credentials, describes (or creates) the channel, gets its
+//! endpoints and ICE servers, and opens the SigV4-presigned WebSocket. The handle is cheap to
+//! clone; [`Events`] yields every state change, message and error.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use kvs_client::{ClientOptions, EnvironmentProvider, SignalingClient};
+//! use kvs_proto::api::ChannelRole;
+//! use kvs_proto::client::{ChannelRef, ClientConfig, Event};
+//!
+//! let config = ClientConfig::new(ChannelRef::Name("my-channel".into()), "us-west-2", ChannelRole::Master);
+//! let options = ClientOptions::new(config, Arc::new(EnvironmentProvider));
+//! let (client, mut events) = SignalingClient::start(options)?;
+//! while let Some(event) = events.recv().await {
+//!     if let Event::Message(m) = event {
+//!         println!("{:?} from {:?}", m.message_type, m.sender_client_id);
+//!     }
+//! }
+//! client.disconnect().await;
+//! # Ok(()) }
+//! ```
+
+mod credentials;
+mod driver;
+mod transport;
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use kvs_proto::api::ChannelRole;
+use kvs_proto::client::{Client, ClientConfig, Event, OutgoingMessage, SendError, State};
+use kvs_proto::wire::Action;
+use tokio::sync::{mpsc, oneshot, watch};
+
+pub use credentials::{
+    CredentialsError, EnvironmentProvider, ProvideCredentials, ProvideFuture, StaticProvider,
+};
+pub use transport::{HttpClient, TlsOptions, TransportError, resolve_endpoint};
+
+use driver::{Command, Driver};
+
+/// What a signaling session needs: the core config, a credential provider and the transport.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Channel, role, region, endpoint, timeouts.
+    pub config: ClientConfig,
+    /// Where credentials come from.
+    pub credentials: Arc<dyn ProvideCredentials>,
+    /// Which CAs to trust (ignored when `http` is set).
+    pub tls: TlsOptions,
+    /// An HTTPS client to share pooled connections with other sessions.
+    pub http: Option<HttpClient>,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+impl ClientOptions {
+    /// Options trusting the public roots, with a fresh HTTPS client.
+    pub fn new(config: ClientConfig, credentials: Arc<dyn ProvideCredentials>) -> Self {
+        Self {
+            config,
+            credentials,
+            tls: TlsOptions::default(),
+            http: None,
+        }
+    }
+}
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+/// A handle to a running signaling session. Clones share the session; it ends on
+/// [`disconnect`](Self::disconnect), on a fatal error, or when every handle is dropped.
+#[derive(Debug, Clone)]
+pub struct SignalingClient {
+    commands: mpsc::Sender<Command>,
+    state: watch::Receiver<State>,
+    role: ChannelRole,
+}
+
+/// The session's events, in order. Ends after [`Event::Closed`].
+#[derive(Debug)]
+pub struct Events(mpsc::UnboundedReceiver<Event>);
+
+impl Events {
+    /// The next event, or `None` once the session has ended.
+    pub async fn recv(&mut self) -> Option<Event> {
+        self.0.recv().await
+    }
+}
+
+impl futures_util::Stream for Events {
+    type Item = Event;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        self.0.poll_recv(cx)
+    }
+}
+
+impl SignalingClient {
+    /// Starts a session on the current tokio runtime and begins connecting.
+    pub fn start(options: ClientOptions) -> Result<(Self, Events), TransportError> {
+        let http = match options.http {
+            Some(http) => http,
+            None => HttpClient::new(&options.tls)?,
+        };
+        let role = options.config.role;
+        let (command_tx, command_rx) = mpsc::channel(64);
+        let (event_tx, event_rx) = mpsc::unbounded_channel();
+        let (state_tx, state_rx) = watch::channel(State::New);
+        let now = tokio::time::Instant::now().into_std();
+        let driver = Driver {
+            client: Client::new(options.config, now, Driver::wall_now()),
+            credentials: options.credentials,
+            http,
+            commands: command_rx,
+            events: event_tx,
+            state: state_tx,
+        };
+        tokio::spawn(driver.run());
+        let client = Self {
+            commands: command_tx,
+            state: state_rx,
+            role,
+        };
+        Ok((client, Events(event_rx)))
+    }
+
+    /// The current state.
+    pub fn state(&self) -> State {
+        *self.state.borrow()
+    }
+
+    /// Sends a message to a peer. See [`SendError`] for what is refused up front.
+    pub async fn send(&self, message: OutgoingMessage) -> Result<(), SendError> {
+        let (tx, rx) = oneshot::channel();
+        if self
+            .commands
+            .send(Command::Send(message, tx))
+            .await
+            .is_err()
+        {
+            return Err(SendError::NotConnected(State::Disconnected));
+        }
+        rx.await
+            .unwrap_or(Err(SendError::NotConnected(State::Disconnected)))
+    }
+
+    async fn send_action(
+        &self,
+        action: Action,
+        payload: impl Into<Vec<u8>>,
+        recipient: Option<&str>,
+        correlation_id: Option<&str>,
+    ) -> Result<(), SendError> {
+        let recipient = match self.role {
+            ChannelRole::Master => recipient,
+            ChannelRole::Viewer => None,
+        };
+        self.send(OutgoingMessage {
+            action,
+            recipient_client_id: recipient.map(str::to_owned),
+            correlation_id: correlation_id.map(str::to_owned),
+            payload: payload.into(),
+        })
+        .await
+    }
+
+    /// Sends an SDP offer (`payload` is the offer's JSON). `recipient` is used by a master only.
+    pub async fn send_offer(
+        &self,
+        payload: impl Into<Vec<u8>>,
+        recipient: Option<&str>,
+        correlation_id: Option<&str>,
+    ) -> Result<(), SendError> {
+        self.send_action(Action::SdpOffer, payload, recipient, correlation_id)
+            .await
+    }
+
+    /// Sends an SDP answer. `recipient` is used by a master only.
+    pub async fn send_answer(
+        &self,
+        payload: impl Into<Vec<u8>>,
+        recipient: Option<&str>,
+        correlation_id: Option<&str>,
+    ) -> Result<(), SendError> {
+        self.send_action(Action::SdpAnswer, payload, recipient, correlation_id)
+            .await
+    }
+
+    /// Sends an ICE candidate. `recipient` is used by a master only.
+    pub async fn send_ice_candidate(
+        &self,
+        payload: impl Into<Vec<u8>>,
+        recipient: Option<&str>,
+        correlation_id: Option<&str>,
+    ) -> Result<(), SendError> {
+        self.send_action(Action::IceCandidate, payload, recipient, correlation_id)
+            .await
+    }
+
+    /// Closes the WebSocket and ends the session; returns once the driver has stopped.
+    pub async fn disconnect(&self) {
+        let _ = self.commands.send(Command::Close).await;
+        self.commands.closed().await;
     }
 }

@@ -1,0 +1,293 @@
+//! The one task that runs a session: it feeds the sans-IO core with what the network and the
+//! credential provider report, and carries out what the core asks for.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use futures_util::{SinkExt, StreamExt};
+use kvs_proto::Credentials;
+use kvs_proto::client::{
+    Client, Event, HttpRequest, HttpResponse, Input, OutgoingMessage, Output, RequestId, SendError,
+    State,
+};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
+use tracing::{debug, info, warn};
+
+use crate::credentials::ProvideCredentials;
+use crate::transport::HttpClient;
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Requests from the handle.
+pub(crate) enum Command {
+    Send(OutgoingMessage, oneshot::Sender<Result<(), SendError>>),
+    Close,
+}
+
+/// Results of work the driver started in the background.
+enum Done {
+    Credentials(Result<Credentials, String>),
+    Http(RequestId, Result<(u16, Option<String>, Vec<u8>), String>),
+    WsOpened(Box<Ws>),
+    WsFailed {
+        status: Option<u16>,
+        error_type: Option<String>,
+        message: String,
+    },
+}
+
+pub(crate) struct Driver {
+    pub client: Client,
+    pub credentials: Arc<dyn ProvideCredentials>,
+    pub http: HttpClient,
+    pub commands: mpsc::Receiver<Command>,
+    pub events: mpsc::UnboundedSender<Event>,
+    pub state: watch::Sender<State>,
+}
+
+fn now() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+impl Driver {
+    pub(crate) fn wall_now() -> SystemTime {
+        SystemTime::now()
+    }
+
+    pub(crate) async fn run(mut self) {
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
+        let mut ws: Option<Ws> = None;
+        let mut connecting: Option<JoinHandle<()>> = None;
+        let mut commands_open = true;
+        self.client.connect(now());
+        loop {
+            while let Some(output) = self.client.poll_output() {
+                match output {
+                    Output::FetchCredentials => {
+                        let provider = self.credentials.clone();
+                        let tx = done_tx.clone();
+                        tokio::spawn(async move {
+                            let result = provider.provide().await.map_err(|e| e.to_string());
+                            let _ = tx.send(Done::Credentials(result));
+                        });
+                    }
+                    Output::Http(request) => self.spawn_http(request, done_tx.clone()),
+                    Output::WsConnect(url) => {
+                        connecting = Some(self.spawn_ws_connect(url, done_tx.clone()));
+                    }
+                    Output::WsSend(text) => {
+                        let failed = match ws.as_mut() {
+                            Some(socket) => socket.send(Message::text(text)).await.err(),
+                            None => Some(tungstenite::Error::AlreadyClosed),
+                        };
+                        if let Some(e) = failed {
+                            ws = None;
+                            self.client
+                                .handle_input(now(), Input::WsClosed(e.to_string()));
+                        }
+                    }
+                    Output::WsClose => {
+                        if let Some(task) = connecting.take() {
+                            task.abort();
+                        }
+                        if let Some(mut socket) = ws.take() {
+                            let _ = socket.close(None).await;
+                        }
+                    }
+                    Output::Event(event) => {
+                        if let Event::StateChanged(state) = &event {
+                            info!(state = %state, "signaling state");
+                            self.state.send_replace(*state);
+                        }
+                        let _ = self.events.send(event);
+                    }
+                }
+            }
+            if self.client.is_closed() {
+                break;
+            }
+            let deadline = self
+                .client
+                .poll_timeout()
+                .map(tokio::time::Instant::from_std);
+            tokio::select! {
+                command = self.commands.recv(), if commands_open => match command {
+                    Some(Command::Send(message, reply)) => {
+                        let _ = reply.send(self.client.send(message));
+                    }
+                    Some(Command::Close) => self.client.close(),
+                    None => {
+                        commands_open = false;
+                        self.client.close();
+                    }
+                },
+                Some(done) = done_rx.recv() => self.feed(done, &mut ws),
+                frame = next_frame(&mut ws) => {
+                    match frame {
+                        Some(Ok(Message::Text(text))) => self.client.handle_input(now(), Input::WsText(text.as_str())),
+                        Some(Ok(Message::Close(close))) => {
+                            ws = None;
+                            let reason = close.map(|c| format!("code {} {}", u16::from(c.code), c.reason)).unwrap_or_else(|| "no close frame".into());
+                            self.client.handle_input(now(), Input::WsClosed(reason));
+                        }
+                        Some(Ok(Message::Binary(_))) => warn!("ignored a binary WebSocket frame"),
+                        Some(Ok(_)) => {}
+                        Some(Err(e)) => {
+                            ws = None;
+                            self.client.handle_input(now(), Input::WsClosed(e.to_string()));
+                        }
+                        None => {
+                            ws = None;
+                            self.client.handle_input(now(), Input::WsClosed("connection ended".into()));
+                        }
+                    }
+                }
+                _ = sleep_until(deadline) => self.client.handle_input(now(), Input::Timeout),
+            }
+        }
+        if let Some(task) = connecting {
+            task.abort();
+        }
+        if let Some(mut socket) = ws {
+            let _ = socket.close(None).await;
+        }
+        debug!("signaling driver stopped");
+    }
+
+    fn feed(&mut self, done: Done, ws: &mut Option<Ws>) {
+        let now = now();
+        match done {
+            Done::Credentials(result) => self.client.handle_input(now, Input::Credentials(result)),
+            Done::Http(id, Ok((status, error_type, body))) => {
+                let response = HttpResponse {
+                    status,
+                    error_type: error_type.as_deref(),
+                    body: &body,
+                };
+                self.client
+                    .handle_input(now, Input::HttpResponse(id, response));
+            }
+            Done::Http(id, Err(message)) => self
+                .client
+                .handle_input(now, Input::HttpFailed(id, message)),
+            Done::WsOpened(socket) => {
+                if self.client.state() == State::Connecting {
+                    *ws = Some(*socket);
+                }
+                self.client.handle_input(now, Input::WsOpened);
+            }
+            Done::WsFailed {
+                status,
+                error_type,
+                message,
+            } => self.client.handle_input(
+                now,
+                Input::WsConnectFailed {
+                    status,
+                    error_type: error_type.as_deref(),
+                    message,
+                },
+            ),
+        }
+    }
+
+    fn spawn_http(&self, request: HttpRequest, tx: mpsc::UnboundedSender<Done>) {
+        let http = self.http.inner.clone();
+        tokio::spawn(async move {
+            let HttpRequest {
+                id,
+                operation,
+                url,
+                headers,
+                body,
+            } = request;
+            debug!(?operation, %url, "API call");
+            let mut builder = http.post(&url).body(body);
+            for (name, value) in &headers {
+                builder = builder.header(name, value);
+            }
+            let result = async {
+                let response = builder.send().await.map_err(|e| error_chain(&e))?;
+                let status = response.status().as_u16();
+                let error_type = response
+                    .headers()
+                    .get("x-amzn-errortype")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                let body = response.bytes().await.map_err(|e| error_chain(&e))?;
+                Ok((status, error_type, body.to_vec()))
+            }
+            .await;
+            let _ = tx.send(Done::Http(id, result));
+        });
+    }
+
+    fn spawn_ws_connect(&self, url: String, tx: mpsc::UnboundedSender<Done>) -> JoinHandle<()> {
+        let connector = Connector::Rustls(self.http.tls.clone());
+        tokio::spawn(async move {
+            let done = match tokio_tungstenite::connect_async_tls_with_config(
+                url,
+                None,
+                true,
+                Some(connector),
+            )
+            .await
+            {
+                Ok((socket, _)) => Done::WsOpened(Box::new(socket)),
+                Err(tungstenite::Error::Http(response)) => {
+                    let status = response.status().as_u16();
+                    let error_type = response
+                        .headers()
+                        .get("x-amzn-errortype")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned);
+                    let body = response.body().as_deref().unwrap_or_default();
+                    Done::WsFailed {
+                        status: Some(status),
+                        error_type,
+                        message: String::from_utf8_lossy(body).into_owned(),
+                    }
+                }
+                Err(e) => Done::WsFailed {
+                    status: None,
+                    error_type: None,
+                    message: error_chain(&e),
+                },
+            };
+            let _ = tx.send(done);
+        })
+    }
+}
+
+/// An error and its sources, e.g. "error sending request: tcp connect error: Connection refused".
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = s.source();
+    }
+    text
+}
+
+async fn next_frame(ws: &mut Option<Ws>) -> Option<Result<Message, tungstenite::Error>> {
+    match ws {
+        Some(socket) => socket.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

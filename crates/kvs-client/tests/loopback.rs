@@ -1,0 +1,190 @@
+//! The real client against the real local service over loopback TLS.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kvs_client::{ClientOptions, Events, SignalingClient, StaticProvider, TlsOptions};
+use kvs_proto::Credentials;
+use kvs_proto::api::ChannelRole;
+use kvs_proto::client::{ChannelRef, ClientConfig, Error, Event, ReceivedMessage, State};
+use kvs_proto::wire::MessageType;
+use kvs_service::{EXAMPLE_ACCESS_KEY_ID, EXAMPLE_SECRET_ACCESS_KEY, ServiceConfig, ServiceHandle};
+
+async fn service() -> ServiceHandle {
+    let config = ServiceConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..ServiceConfig::default()
+    };
+    kvs_service::start(config).await.unwrap()
+}
+
+fn options(svc: &ServiceHandle, role: ChannelRole, client_id: &str, secret: &str) -> ClientOptions {
+    let mut config = ClientConfig::new(ChannelRef::Name("loopback".into()), "us-west-2", role);
+    config.endpoint = svc.endpoint().to_owned();
+    config.client_id = client_id.to_owned();
+    let creds = Credentials::new(EXAMPLE_ACCESS_KEY_ID, secret, None, None);
+    let mut options = ClientOptions::new(config, Arc::new(StaticProvider::new(creds)));
+    options.tls = TlsOptions {
+        extra_ca_pem: svc.ca_pem().unwrap().as_bytes().to_vec(),
+    };
+    options
+}
+
+/// Waits (bounded, so a bug fails the test instead of hanging it) for the first event `f` accepts.
+async fn wait_for<T>(events: &mut Events, mut f: impl FnMut(&Event) -> Option<T>) -> T {
+    tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let event = events.recv().await.expect("session ended early");
+            if let Some(found) = f(&event) {
+                return found;
+            }
+        }
+    })
+    .await
+    .expect("event did not arrive")
+}
+
+async fn connected(options: ClientOptions) -> (SignalingClient, Events) {
+    let (client, mut events) = SignalingClient::start(options).unwrap();
+    wait_for(&mut events, |e| match e {
+        Event::StateChanged(State::Connected) => Some(()),
+        Event::Closed(err) => panic!("closed before connecting: {err:?}"),
+        _ => None,
+    })
+    .await;
+    (client, events)
+}
+
+fn message(events_item: &Event) -> Option<ReceivedMessage> {
+    match events_item {
+        Event::Message(m) => Some(m.clone()),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn master_and_viewer_exchange_offer_answer_and_candidates_intact() {
+    let svc = service().await;
+    let (master, mut master_events) = connected(options(
+        &svc,
+        ChannelRole::Master,
+        "",
+        EXAMPLE_SECRET_ACCESS_KEY,
+    ))
+    .await;
+    let (viewer, mut viewer_events) = connected(options(
+        &svc,
+        ChannelRole::Viewer,
+        "viewer-1",
+        EXAMPLE_SECRET_ACCESS_KEY,
+    ))
+    .await;
+
+    let offer = r#"{"type":"offer","sdp":"v=0\r\no=- 4215 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"}"#;
+    let candidates: Vec<String> = (0..5)
+        .map(|i| format!(r#"{{"candidate":"candidate:{i} 1 udp 2122260223 127.0.0.1 5{i}000 typ host","sdpMid":"0","sdpMLineIndex":0}}"#))
+        .collect();
+    viewer
+        .send_offer(offer, None, Some("offer-1"))
+        .await
+        .unwrap();
+    for c in &candidates {
+        viewer
+            .send_ice_candidate(c.as_str(), None, None)
+            .await
+            .unwrap();
+    }
+
+    let got = wait_for(&mut master_events, message).await;
+    assert_eq!(got.message_type, MessageType::SdpOffer);
+    assert_eq!(got.sender_client_id.as_deref(), Some("viewer-1"));
+    assert_eq!(got.payload, offer.as_bytes());
+    for c in &candidates {
+        let got = wait_for(&mut master_events, message).await;
+        assert_eq!(got.message_type, MessageType::IceCandidate);
+        assert_eq!(
+            got.payload,
+            c.as_bytes(),
+            "candidates arrive intact and in order"
+        );
+    }
+
+    let answer = r#"{"type":"answer","sdp":"v=0\r\na=setup:active\r\n"}"#;
+    master
+        .send_answer(answer, Some("viewer-1"), Some("answer-1"))
+        .await
+        .unwrap();
+    master
+        .send_ice_candidate(candidates[0].as_str(), Some("viewer-1"), None)
+        .await
+        .unwrap();
+    let got = wait_for(&mut viewer_events, message).await;
+    assert_eq!(got.message_type, MessageType::SdpAnswer);
+    assert_eq!(
+        got.sender_client_id, None,
+        "master-to-viewer events carry no sender"
+    );
+    assert_eq!(got.payload, answer.as_bytes());
+    let got = wait_for(&mut viewer_events, message).await;
+    assert_eq!(got.message_type, MessageType::IceCandidate);
+
+    // An undeliverable message with a correlation id comes back as STATUS_RESPONSE, and the
+    // connection keeps working afterwards.
+    master
+        .send_answer(answer, Some("nobody"), Some("lost-1"))
+        .await
+        .unwrap();
+    let status = wait_for(&mut master_events, |e| match e {
+        Event::StatusResponse(s) => Some(s.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(status.correlation_id.as_deref(), Some("lost-1"));
+    assert_eq!(status.status_code.as_deref(), Some("400"));
+    viewer.send_offer(offer, None, None).await.unwrap();
+    assert_eq!(
+        wait_for(&mut master_events, message).await.message_type,
+        MessageType::SdpOffer
+    );
+
+    viewer.disconnect().await;
+    master.disconnect().await;
+    assert_eq!(master.state(), State::Disconnected);
+}
+
+#[tokio::test]
+async fn wrong_secret_ends_with_a_named_auth_error() {
+    let svc = service().await;
+    let (_client, mut events) =
+        SignalingClient::start(options(&svc, ChannelRole::Master, "", "wrong-secret")).unwrap();
+    let err = wait_for(&mut events, |e| match e {
+        Event::Closed(err) => Some(err.clone()),
+        _ => None,
+    })
+    .await
+    .expect("closed with an error");
+    assert!(err.is_auth(), "{err}");
+    assert!(matches!(err, Error::Service { status: 403, .. }), "{err:?}");
+    assert!(err.to_string().contains("signature rejected"), "{err}");
+    assert!(events.recv().await.is_none(), "the session is over");
+}
+
+#[tokio::test]
+async fn untrusted_certificate_is_a_connection_error_naming_tls() {
+    let svc = service().await;
+    let mut opts = options(&svc, ChannelRole::Master, "", EXAMPLE_SECRET_ACCESS_KEY);
+    opts.tls = TlsOptions::default();
+    opts.config.max_retries = 0;
+    let (_client, mut events) = SignalingClient::start(opts).unwrap();
+    let err = wait_for(&mut events, |e| match e {
+        Event::Closed(err) => Some(err.clone()),
+        _ => None,
+    })
+    .await
+    .expect("closed with an error");
+    let text = err.to_string();
+    assert!(
+        text.contains("connection error") && text.to_lowercase().contains("certificate"),
+        "{text}"
+    );
+}
