@@ -1,3 +1,144 @@
-fn main() {
-    println!("Hello, world!");
+//! `kvs-signaling`: the KVS WebRTC signaling client, a local KVS-compatible signaling
+//! service, a self-contained demo and a benchmark, in one binary.
+
+mod bench;
+mod demo;
+mod pipe;
+mod serve;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use kvs_client::{ClientOptions, EnvironmentProvider, TlsOptions, resolve_endpoint};
+use kvs_proto::api::ChannelRole;
+use kvs_proto::client::{ChannelRef, ClientConfig};
+
+/// Amazon Kinesis Video Streams WebRTC signaling: client, local service, demo and benchmark.
+///
+/// Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=debug) for more detail.
+#[derive(Parser, Debug)]
+#[command(name = "kvs-signaling", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a master and a viewer against an in-process service and print the timeline.
+    ///
+    /// Needs no AWS account and no arguments. Exits 0 when both sides reached CONNECTED and
+    /// exchanged offer, answer and ICE candidates.
+    Demo,
+    /// Run the local KVS-compatible signaling service until interrupted.
+    Serve(serve::ServeArgs),
+    /// Connect as the channel's master and act as a JSON-lines signaling pipe.
+    Master(MasterArgs),
+    /// Connect as a viewer and act as a JSON-lines signaling pipe.
+    Viewer(ViewerArgs),
+    /// Measure connect time and relay round trip against the in-process service.
+    Bench(bench::BenchArgs),
+}
+
+/// Options shared by the master and viewer pipes.
+#[derive(Args, Debug, Clone)]
+struct ClientArgs {
+    /// Signaling channel name (created if it does not exist).
+    #[arg(long)]
+    channel: String,
+    /// AWS region.
+    #[arg(long, env = "AWS_REGION", default_value = "us-west-2")]
+    region: String,
+    /// Control-plane endpoint, e.g. https://127.0.0.1:4443 for the local service.
+    /// Defaults to AWS_ENDPOINT_URL_KINESIS_VIDEO, then AWS_ENDPOINT_URL, then the public endpoint.
+    #[arg(long)]
+    endpoint_url: Option<String>,
+    /// PEM file of extra CAs to trust (the local service prints its own). Defaults to AWS_CA_BUNDLE.
+    #[arg(long)]
+    ca_bundle: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct MasterArgs {
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(Args, Debug)]
+struct ViewerArgs {
+    #[command(flatten)]
+    client: ClientArgs,
+    /// This viewer's client id ([a-zA-Z0-9_.-], at most 256 characters).
+    #[arg(long)]
+    client_id: String,
+}
+
+impl ClientArgs {
+    /// Client options with credentials from the standard AWS environment variables.
+    fn options(&self, role: ChannelRole, client_id: &str) -> anyhow::Result<ClientOptions> {
+        let mut config =
+            ClientConfig::new(ChannelRef::Name(self.channel.clone()), &self.region, role);
+        config.endpoint = resolve_endpoint(self.endpoint_url.as_deref(), &self.region);
+        config.client_id = client_id.to_owned();
+        let mut options = ClientOptions::new(config, Arc::new(EnvironmentProvider));
+        options.tls = TlsOptions::resolve(self.ca_bundle.as_deref())?;
+        Ok(options)
+    }
+}
+
+fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Demo => {
+            init_logging("warn");
+            demo::run().await
+        }
+        Command::Serve(args) => {
+            init_logging("info");
+            serve::run(args).await
+        }
+        Command::Master(args) => {
+            init_logging("warn");
+            match args.client.options(ChannelRole::Master, "") {
+                Ok(options) => pipe::run(options).await,
+                Err(e) => Err(e),
+            }
+        }
+        Command::Viewer(args) => {
+            init_logging("warn");
+            match args.client.options(ChannelRole::Viewer, &args.client_id) {
+                Ok(options) => pipe::run(options).await,
+                Err(e) => Err(e),
+            }
+        }
+        Command::Bench(args) => {
+            init_logging("warn");
+            bench::run(args).await
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A loopback address on a free port.
+fn any_loopback_port() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
 }

@@ -657,7 +657,10 @@ impl Client {
             }
             _ => None,
         };
-        self.emit(Event::Error(err.clone()));
+        // A missing channel that we are about to create is the normal path, not an error.
+        if next != Some(State::Create) {
+            self.emit(Event::Error(err.clone()));
+        }
         if let Some(state) = next {
             return self.enter(now, state);
         }
