@@ -5,6 +5,7 @@ use kvs_client::{ClientOptions, SignalingClient};
 use kvs_proto::client::{Event, OutgoingMessage};
 use kvs_proto::wire::Action;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -15,7 +16,7 @@ struct SendLine {
     action: String,
     recipient_client_id: Option<String>,
     correlation_id: Option<String>,
-    payload: Value,
+    payload: Box<RawValue>,
 }
 
 /// Parses a stdin line into a message; the error says what is wrong with it.
@@ -28,9 +29,12 @@ pub fn parse_line(line: &str) -> Result<OutgoingMessage, String> {
             parsed.action
         )
     })?;
-    let payload = match parsed.payload {
-        Value::String(text) => text.into_bytes(),
-        other => other.to_string().into_bytes(),
+    // Forward the payload's own bytes, so key order and spacing survive; a JSON string is
+    // sent as its text (for payloads that are not JSON).
+    let raw = parsed.payload.get();
+    let payload = match serde_json::from_str::<String>(raw) {
+        Ok(text) => text.into_bytes(),
+        Err(_) => raw.as_bytes().to_vec(),
     };
     Ok(OutgoingMessage {
         action,

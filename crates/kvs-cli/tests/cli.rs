@@ -1,0 +1,231 @@
+//! The `kvs-signaling` binary as other tools script it: `serve`, then `master` and `viewer`
+//! pipes speaking JSON lines.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+
+const BIN: &str = env!("CARGO_BIN_EXE_kvs-signaling");
+
+struct Proc {
+    child: Child,
+    out: Lines<BufReader<ChildStdout>>,
+}
+
+impl Proc {
+    fn spawn(args: &[&str]) -> Self {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .env("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
+            .env(
+                "AWS_SECRET_ACCESS_KEY",
+                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            )
+            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("AWS_ENDPOINT_URL_KINESIS_VIDEO")
+            .env_remove("AWS_CA_BUNDLE")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the binary runs");
+        let out = BufReader::new(child.stdout.take().unwrap()).lines();
+        Self { child, out }
+    }
+
+    async fn line(&mut self) -> String {
+        tokio::time::timeout(Duration::from_secs(30), self.out.next_line())
+            .await
+            .expect("a line within 30 s")
+            .unwrap()
+            .expect("the process is still writing")
+    }
+
+    /// The first JSON event line for which `f` holds.
+    async fn event(&mut self, f: impl Fn(&Value) -> bool) -> Value {
+        loop {
+            let line = self.line().await;
+            let value: Value =
+                serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+            if f(&value) {
+                return value;
+            }
+        }
+    }
+
+    async fn send(&mut self, line: &str) {
+        let stdin = self.child.stdin.as_mut().unwrap();
+        stdin.write_all(line.as_bytes()).await.unwrap();
+        stdin.write_all(b"\n").await.unwrap();
+        stdin.flush().await.unwrap();
+    }
+
+    async fn close_stdin_and_wait(mut self) -> std::process::ExitStatus {
+        drop(self.child.stdin.take());
+        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .unwrap()
+            .unwrap()
+    }
+}
+
+async fn serve(state_dir: &Path) -> (Proc, String, String) {
+    let mut serve = Proc::spawn(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--state-dir",
+        state_dir.to_str().unwrap(),
+    ]);
+    let endpoint = serve
+        .line()
+        .await
+        .strip_prefix("endpoint: ")
+        .expect("endpoint line first")
+        .to_owned();
+    let ca = serve
+        .line()
+        .await
+        .strip_prefix("ca: ")
+        .expect("ca line second")
+        .to_owned();
+    (serve, endpoint, ca)
+}
+
+fn connected(v: &Value) -> bool {
+    v == &json!({"event": "state", "state": "CONNECTED"})
+}
+
+#[tokio::test]
+async fn serve_then_master_and_viewer_pipes_exchange_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_serve, endpoint, ca) = serve(dir.path()).await;
+    assert!(endpoint.starts_with("https://127.0.0.1:"), "{endpoint}");
+    assert!(Path::new(&ca).exists());
+
+    let common = [
+        "--channel",
+        "cli-channel",
+        "--endpoint-url",
+        &endpoint,
+        "--ca-bundle",
+        &ca,
+    ];
+    let mut master = Proc::spawn(&[&["master"], &common[..]].concat());
+    master.event(connected).await;
+    let mut viewer = Proc::spawn(&[&["viewer", "--client-id", "v1"], &common[..]].concat());
+    viewer.event(connected).await;
+
+    viewer.send("this is not json").await;
+    let err = viewer.event(|v| v["event"] == "error").await;
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("unreadable stdin line"),
+        "{err}"
+    );
+
+    let offer = json!({"type": "offer", "sdp": "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n"});
+    viewer
+        .send(&json!({"action": "SDP_OFFER", "correlationId": "c1", "payload": offer}).to_string())
+        .await;
+    let got = master.event(|v| v["event"] == "message").await;
+    assert_eq!(
+        got,
+        json!({"event": "message", "type": "SDP_OFFER", "senderClientId": "v1", "correlationId": null, "payload": offer})
+    );
+
+    let answer = json!({"type": "answer", "sdp": "v=0\r\n"});
+    master.send(&json!({"action": "SDP_ANSWER", "recipientClientId": "v1", "correlationId": "c2", "payload": answer}).to_string()).await;
+    let got = viewer.event(|v| v["event"] == "message").await;
+    assert_eq!(got["type"], "SDP_ANSWER");
+    assert_eq!(got["senderClientId"], Value::Null);
+    assert_eq!(got["payload"], answer);
+
+    master.send(&json!({"action": "ICE_CANDIDATE", "recipientClientId": "ghost", "correlationId": "c3", "payload": {"candidate": ""}}).to_string()).await;
+    let status = master.event(|v| v["event"] == "status").await;
+    assert_eq!(status["correlationId"], "c3");
+    assert_eq!(status["statusCode"], "400");
+
+    assert!(viewer.close_stdin_and_wait().await.success());
+    assert!(master.close_stdin_and_wait().await.success());
+}
+
+#[tokio::test]
+async fn serve_keeps_its_ca_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, _, ca) = serve(dir.path()).await;
+    let pem = std::fs::read(&ca).unwrap();
+    drop(first);
+    let (_second, _, ca_again) = serve(dir.path()).await;
+    assert_eq!(ca, ca_again);
+    assert_eq!(std::fs::read(&ca_again).unwrap(), pem);
+}
+
+#[tokio::test]
+async fn demo_succeeds() {
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        Command::new(BIN).arg("demo").output(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for needle in [
+        "master  state  CONNECTED",
+        "viewer  state  CONNECTED",
+        "master  recv   SDP_OFFER from demo-viewer",
+        "viewer  recv   SDP_ANSWER from master",
+        "ok:",
+    ] {
+        assert!(text.contains(needle), "missing '{needle}' in:\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn wrong_secret_exits_non_zero_naming_the_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_serve, endpoint, ca) = serve(dir.path()).await;
+    // stdin stays open: the pipe must end on its own because of the error, not because of EOF.
+    let mut child = Command::new(BIN)
+        .args([
+            "master",
+            "--channel",
+            "x",
+            "--endpoint-url",
+            &endpoint,
+            "--ca-bundle",
+            &ca,
+        ])
+        .env("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "wrong")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let _stdin = child.stdin.take(); // wait_with_output would close it
+    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(r#""event":"error""#) && stdout.contains("signature rejected"),
+        "{stdout}"
+    );
+}
