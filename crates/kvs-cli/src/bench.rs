@@ -1,8 +1,466 @@
-//! placeholder
+//! `kvs-signaling bench`: our client against the in-process service, next to a floor that does
+//! the same requests and WebSocket messages with the bare libraries (reqwest and
+//! tokio-tungstenite on the same rustls config). Runs alternate between the two so machine
+//! noise hits both alike; results are printed as ratios to the floor.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, anyhow, bail};
 use clap::Args;
+use futures_util::{SinkExt, StreamExt};
+use kvs_client::{ClientOptions, Events, HttpClient, SignalingClient, StaticProvider, TlsOptions};
+use kvs_proto::Credentials;
+use kvs_proto::api::ChannelRole;
+use kvs_proto::client::{ChannelRef, ClientConfig, Event, State};
+use kvs_proto::sigv4::{self, RequestToSign};
+use kvs_proto::wire::{self, MessageType};
+use kvs_service::{EXAMPLE_ACCESS_KEY_ID, EXAMPLE_SECRET_ACCESS_KEY, ServiceConfig, ServiceHandle};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
+
+type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+
+const CHANNEL: &str = "bench-channel";
+const FLOOR_CHANNEL: &str = "bench-floor";
+const VIEWER_ID: &str = "bench-viewer";
+const REGION: &str = "us-west-2";
+const OFFER: &str = r#"{"type":"offer","sdp":"v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\na=ice-ufrag:vwr1\r\na=ice-pwd:viewerpasswordviewerpass\r\na=setup:actpass\r\na=mid:0\r\na=sctp-port:5000\r\n"}"#;
+const ANSWER: &str = r#"{"type":"answer","sdp":"v=0\r\no=- 2890844526 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\na=ice-ufrag:mst1\r\na=ice-pwd:masterpasswordmasterpass\r\na=setup:active\r\na=mid:0\r\na=sctp-port:5000\r\n"}"#;
+
 /// Benchmark options.
 #[derive(Args, Debug)]
-pub struct BenchArgs {}
-pub async fn run(_args: BenchArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not yet")
+pub struct BenchArgs {
+    /// Connects measured per variant (cold client, warm client, and their floors).
+    #[arg(long, default_value_t = 40)]
+    connects: usize,
+    /// Offer→answer round trips measured for the client and for the floor.
+    #[arg(long, default_value_t = 4000)]
+    round_trips: usize,
+    /// Run on tokio's multi-thread runtime instead of one thread (adds cross-thread wake-ups
+    /// between the in-process service, the clients and the floor).
+    #[arg(long)]
+    pub multi_thread: bool,
+}
+
+fn creds() -> Credentials {
+    Credentials::new(EXAMPLE_ACCESS_KEY_ID, EXAMPLE_SECRET_ACCESS_KEY, None, None)
+}
+
+struct Setup {
+    svc: ServiceHandle,
+    tls: TlsOptions,
+}
+
+impl Setup {
+    fn options(
+        &self,
+        role: ChannelRole,
+        client_id: &str,
+        http: Option<HttpClient>,
+    ) -> ClientOptions {
+        let mut config = ClientConfig::new(ChannelRef::Name(CHANNEL.into()), REGION, role);
+        config.endpoint = self.svc.endpoint().to_owned();
+        config.client_id = client_id.to_owned();
+        let mut options = ClientOptions::new(config, Arc::new(StaticProvider::new(creds())));
+        options.tls = self.tls.clone();
+        options.http = http;
+        options
+    }
+}
+
+async fn wait_connected(events: &mut Events) -> anyhow::Result<()> {
+    loop {
+        match events.recv().await {
+            Some(Event::StateChanged(State::Connected)) => return Ok(()),
+            Some(Event::Closed(err)) => bail!("client closed: {err:?}"),
+            Some(_) => {}
+            None => bail!("client ended"),
+        }
+    }
+}
+
+/// Start → CONNECTED with our client; `http` shared means pooled HTTPS connections.
+async fn client_connect(setup: &Setup, http: Option<HttpClient>) -> anyhow::Result<Duration> {
+    let start = Instant::now();
+    let (client, mut events) =
+        SignalingClient::start(setup.options(ChannelRole::Master, "", http))?;
+    wait_connected(&mut events).await?;
+    let took = start.elapsed();
+    client.disconnect().await;
+    Ok(took)
+}
+
+/// The floor's signed POST: the same request our client makes, with bare reqwest.
+async fn floor_post(http: &reqwest::Client, url: &str, body: Value) -> anyhow::Result<Value> {
+    let body = serde_json::to_vec(&body)?;
+    let content_type = [("content-type", "application/json")];
+    let signed = sigv4::sign_headers(
+        RequestToSign {
+            method: "POST",
+            url,
+            headers: &content_type,
+            body: &body,
+        },
+        &creds(),
+        REGION,
+        SystemTime::now(),
+    )?;
+    let mut req = http
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body);
+    for (k, v) in signed {
+        req = req.header(k, v);
+    }
+    let resp = req.send().await?;
+    let status = resp.status();
+    let bytes = resp.bytes().await?;
+    if !status.is_success() {
+        bail!(
+            "floor request to {url} failed: {status} {}",
+            String::from_utf8_lossy(&bytes)
+        );
+    }
+    Ok(serde_json::from_slice(&bytes)?)
+}
+
+async fn floor_ws(
+    tls: Arc<rustls::ClientConfig>,
+    wss: &str,
+    arn: &str,
+    client_id: Option<&str>,
+) -> anyhow::Result<Ws> {
+    let mut params = vec![("X-Amz-ChannelARN", arn)];
+    if let Some(id) = client_id {
+        params.push(("X-Amz-ClientId", id));
+    }
+    let url = format!("{wss}?{}", sigv4::encode_query(params));
+    let url = sigv4::presign_url(
+        &url,
+        &creds(),
+        REGION,
+        SystemTime::now(),
+        Duration::from_secs(299),
+    )?;
+    let (ws, _) = tokio_tungstenite::connect_async_tls_with_config(
+        url,
+        None,
+        true,
+        Some(Connector::Rustls(tls)),
+    )
+    .await?;
+    Ok(ws)
+}
+
+/// The floor's connect: Describe, GetSignalingChannelEndpoint, GetIceServerConfig, upgrade.
+async fn floor_connect(
+    endpoint: &str,
+    http: &reqwest::Client,
+    tls: Arc<rustls::ClientConfig>,
+    channel: &str,
+    role: &str,
+    client_id: Option<&str>,
+) -> anyhow::Result<Ws> {
+    let described = floor_post(
+        http,
+        &format!("{endpoint}/describeSignalingChannel"),
+        json!({"ChannelName": channel}),
+    )
+    .await?;
+    let arn = described["ChannelInfo"]["ChannelARN"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no ARN"))?
+        .to_owned();
+    let endpoints = floor_post(
+        http,
+        &format!("{endpoint}/getSignalingChannelEndpoint"),
+        json!({"ChannelARN": arn, "SingleMasterChannelEndpointConfiguration": {"Protocols": ["WSS", "HTTPS"], "Role": role}}),
+    )
+    .await?;
+    let find = |p: &str| {
+        endpoints["ResourceEndpointList"]
+            .as_array()
+            .and_then(|l| l.iter().find(|e| e["Protocol"] == p))
+            .and_then(|e| e["ResourceEndpoint"].as_str())
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow!("no {p} endpoint"))
+    };
+    let (wss, https) = (find("WSS")?, find("HTTPS")?);
+    floor_post(
+        http,
+        &format!("{https}/v1/get-ice-server-config"),
+        json!({"ChannelARN": arn, "Service": "TURN"}),
+    )
+    .await?;
+    floor_ws(tls, &wss, &arn, client_id).await
+}
+
+fn bare_reqwest(tls: &Arc<rustls::ClientConfig>) -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .tls_backend_preconfigured((**tls).clone())
+        .tcp_nodelay(true)
+        .build()?)
+}
+
+/// `shared` reuses one reqwest client and TLS config (pooled connections), as the warm client does.
+async fn floor_connect_timed(
+    setup: &Setup,
+    shared: Option<&(reqwest::Client, Arc<rustls::ClientConfig>)>,
+) -> anyhow::Result<Duration> {
+    let start = Instant::now();
+    let fresh;
+    let (http, tls) = match shared {
+        Some(pair) => pair,
+        None => {
+            let tls = setup.tls.client_config()?;
+            fresh = (bare_reqwest(&tls)?, tls);
+            &fresh
+        }
+    };
+    let mut ws = floor_connect(
+        setup.svc.endpoint(),
+        http,
+        tls.clone(),
+        CHANNEL,
+        "MASTER",
+        None,
+    )
+    .await?;
+    let took = start.elapsed();
+    ws.close(None).await.ok();
+    Ok(took)
+}
+
+fn median(v: &mut [Duration]) -> Duration {
+    percentile(v, 50)
+}
+
+fn percentile(v: &mut [Duration], p: usize) -> Duration {
+    v.sort_unstable();
+    v[((v.len() * p) / 100).min(v.len() - 1)]
+}
+
+fn fmt(d: Duration) -> String {
+    if d < Duration::from_millis(1) {
+        format!("{:.1} µs", d.as_secs_f64() * 1e6)
+    } else {
+        format!("{:.2} ms", d.as_secs_f64() * 1e3)
+    }
+}
+
+fn row(label: &str, ours: Duration, floor: Duration, goal: f64) {
+    let ratio = ours.as_secs_f64() / floor.as_secs_f64();
+    let verdict = if ratio <= goal { "meets" } else { "MISSES" };
+    println!(
+        "  {label:<22} client {:>10}   floor {:>10}   ratio {ratio:.2}  ({verdict} goal ≤ {goal})",
+        fmt(ours),
+        fmt(floor)
+    );
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.connects == 0 || args.round_trips < 100 {
+        bail!("use --connects ≥ 1 and --round-trips ≥ 100");
+    }
+    let svc = kvs_service::start(ServiceConfig {
+        listen: crate::any_loopback_port(),
+        ..ServiceConfig::default()
+    })
+    .await
+    .context("the local service did not start")?;
+    let tls = TlsOptions {
+        extra_ca_pem: svc.ca_pem().unwrap_or_default().as_bytes().to_vec(),
+    };
+    let setup = Setup { svc, tls };
+    let runtime = if args.multi_thread {
+        "multi-thread"
+    } else {
+        "current-thread"
+    };
+    println!(
+        "kvs-signaling bench: in-process service at {} (TLS 1.3, aws-lc-rs), {runtime} runtime, {} cores",
+        setup.svc.endpoint(),
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+
+    // Create the channel and warm both paths once.
+    client_connect(&setup, None).await?;
+    floor_connect_timed(&setup, None).await?;
+
+    let warm_http = HttpClient::new(&setup.tls)?;
+    let warm_tls = setup.tls.client_config()?;
+    let warm_floor = (bare_reqwest(&warm_tls)?, warm_tls);
+    client_connect(&setup, Some(warm_http.clone())).await?;
+    floor_connect_timed(&setup, Some(&warm_floor)).await?;
+
+    let (mut cold, mut cold_floor, mut warm, mut warm_floor_t) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..args.connects {
+        cold.push(client_connect(&setup, None).await?);
+        cold_floor.push(floor_connect_timed(&setup, None).await?);
+        warm.push(client_connect(&setup, Some(warm_http.clone())).await?);
+        warm_floor_t.push(floor_connect_timed(&setup, Some(&warm_floor)).await?);
+    }
+    println!(
+        "\n(a) connect, start → CONNECTED (Describe, GetSignalingChannelEndpoint, GetIceServerConfig, WSS upgrade), median of {}:",
+        args.connects
+    );
+    row(
+        "cold (new HTTPS conns)",
+        median(&mut cold),
+        median(&mut cold_floor),
+        1.5,
+    );
+    row(
+        "warm (pooled HTTPS)",
+        median(&mut warm),
+        median(&mut warm_floor_t),
+        1.5,
+    );
+
+    let (ours, floor) = relay(&setup, args.round_trips).await?;
+    let (mut ours, mut floor) = (ours, floor);
+    println!(
+        "\n(b) relay round trip, viewer SDP_OFFER → master → SDP_ANSWER → viewer, {} round trips each:",
+        args.round_trips
+    );
+    row(
+        "p50",
+        percentile(&mut ours, 50),
+        percentile(&mut floor, 50),
+        1.3,
+    );
+    row(
+        "p99",
+        percentile(&mut ours, 99),
+        percentile(&mut floor, 99),
+        1.3,
+    );
+    setup.svc.shutdown().await;
+    Ok(())
+}
+
+/// Measures offer→answer round trips through the service, alternating batches between our
+/// client and the bare tokio-tungstenite floor.
+async fn relay(
+    setup: &Setup,
+    round_trips: usize,
+) -> anyhow::Result<(Vec<Duration>, Vec<Duration>)> {
+    // Our client: a master that answers every offer, and a viewer that times them.
+    let (master, mut master_events) =
+        SignalingClient::start(setup.options(ChannelRole::Master, "", None))?;
+    wait_connected(&mut master_events).await?;
+    let (viewer, mut viewer_events) =
+        SignalingClient::start(setup.options(ChannelRole::Viewer, VIEWER_ID, None))?;
+    wait_connected(&mut viewer_events).await?;
+    let answerer = master.clone();
+    let answering = tokio::spawn(async move {
+        while let Some(event) = master_events.recv().await {
+            if let Event::Message(m) = event
+                && m.message_type == MessageType::SdpOffer
+            {
+                let _ = answerer
+                    .send_answer(ANSWER, m.sender_client_id.as_deref(), None)
+                    .await;
+            }
+        }
+    });
+
+    // The floor: the same frames on raw WebSockets, through the same service.
+    let tls = setup.tls.client_config()?;
+    let http = bare_reqwest(&tls)?;
+    // Its own channel: a channel has one master, and ours is connected to CHANNEL.
+    let endpoint = setup.svc.endpoint();
+    floor_post(
+        &http,
+        &format!("{endpoint}/createSignalingChannel"),
+        json!({"ChannelName": FLOOR_CHANNEL}),
+    )
+    .await?;
+    let mut floor_master =
+        floor_connect(endpoint, &http, tls.clone(), FLOOR_CHANNEL, "MASTER", None).await?;
+    let mut floor_viewer = floor_connect(
+        endpoint,
+        &http,
+        tls,
+        FLOOR_CHANNEL,
+        "VIEWER",
+        Some("floor-viewer"),
+    )
+    .await?;
+    let answer_frame = wire::ClientFrame {
+        action: wire::Action::SdpAnswer,
+        recipient_client_id: Some("floor-viewer".into()),
+        message_payload: wire::encode_payload(ANSWER.as_bytes()),
+        correlation_id: None,
+    }
+    .to_json();
+    let offer_frame = wire::ClientFrame {
+        action: wire::Action::SdpOffer,
+        recipient_client_id: None,
+        message_payload: wire::encode_payload(OFFER.as_bytes()),
+        correlation_id: None,
+    }
+    .to_json();
+    let floor_answering = tokio::spawn(async move {
+        while let Some(Ok(msg)) = floor_master.next().await {
+            if msg.is_text()
+                && floor_master
+                    .send(Message::text(answer_frame.clone()))
+                    .await
+                    .is_err()
+            {
+                break;
+            }
+        }
+    });
+
+    let batches = 10;
+    let per_batch = round_trips / batches;
+    let (mut ours, mut floor) = (
+        Vec::with_capacity(round_trips),
+        Vec::with_capacity(round_trips),
+    );
+    for _ in 0..batches {
+        for i in 0..per_batch + 20 {
+            let start = Instant::now();
+            floor_viewer
+                .send(Message::text(offer_frame.clone()))
+                .await?;
+            loop {
+                match floor_viewer.next().await {
+                    Some(Ok(m)) if m.is_text() => break,
+                    Some(Ok(_)) => {}
+                    other => bail!("floor viewer lost its connection: {other:?}"),
+                }
+            }
+            if i >= 20 {
+                floor.push(start.elapsed());
+            }
+        }
+        for i in 0..per_batch + 20 {
+            let start = Instant::now();
+            viewer
+                .send_offer(OFFER, None, None)
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
+            loop {
+                match viewer_events.recv().await {
+                    Some(Event::Message(m)) if m.message_type == MessageType::SdpAnswer => break,
+                    Some(Event::Closed(e)) => bail!("viewer closed: {e:?}"),
+                    Some(_) => {}
+                    None => bail!("viewer ended"),
+                }
+            }
+            if i >= 20 {
+                ours.push(start.elapsed());
+            }
+        }
+    }
+    floor_answering.abort();
+    answering.abort();
+    viewer.disconnect().await;
+    master.disconnect().await;
+    Ok((ours, floor))
 }

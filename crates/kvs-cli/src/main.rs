@@ -100,7 +100,15 @@ fn init_logging(default: &str) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Runtime::new() {
+    // The benchmark defaults to one thread so it measures our code rather than cross-thread
+    // wake-ups between the in-process service and clients (see docs/BENCHMARKS.md).
+    let runtime = match &cli.command {
+        Command::Bench(args) if !args.multi_thread => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        _ => tokio::runtime::Runtime::new(),
+    };
+    let runtime = match runtime {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

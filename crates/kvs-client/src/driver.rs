@@ -7,11 +7,10 @@ use std::time::SystemTime;
 use futures_util::{SinkExt, StreamExt};
 use kvs_proto::Credentials;
 use kvs_proto::client::{
-    Client, Event, HttpRequest, HttpResponse, Input, OutgoingMessage, Output, RequestId, SendError,
-    State,
+    Client, Event, HttpRequest, HttpResponse, Input, Output, PreparedMessage, RequestId, State,
 };
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
@@ -24,7 +23,7 @@ type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Requests from the handle.
 pub(crate) enum Command {
-    Send(OutgoingMessage, oneshot::Sender<Result<(), SendError>>),
+    Send(PreparedMessage),
     Close,
 }
 
@@ -116,8 +115,10 @@ impl Driver {
                 .map(tokio::time::Instant::from_std);
             tokio::select! {
                 command = self.commands.recv(), if commands_open => match command {
-                    Some(Command::Send(message, reply)) => {
-                        let _ = reply.send(self.client.send(message));
+                    Some(Command::Send(message)) => {
+                        if let Err(e) = self.client.send_prepared(message) {
+                            let _ = self.events.send(Event::Error(kvs_proto::client::Error::NotSent(e)));
+                        }
                     }
                     Some(Command::Close) => self.client.close(),
                     None => {

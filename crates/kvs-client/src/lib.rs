@@ -35,7 +35,7 @@ use std::task::{Context, Poll};
 use kvs_proto::api::ChannelRole;
 use kvs_proto::client::{Client, ClientConfig, Event, OutgoingMessage, SendError, State};
 use kvs_proto::wire::Action;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 
 pub use credentials::{
     CredentialsError, EnvironmentProvider, ProvideCredentials, ProvideFuture, StaticProvider,
@@ -130,19 +130,19 @@ impl SignalingClient {
         *self.state.borrow()
     }
 
-    /// Sends a message to a peer. See [`SendError`] for what is refused up front.
+    /// Sends a message to a peer. The message is checked and encoded on the caller's task;
+    /// see [`SendError`] for what is refused up front. Should the connection drop before the
+    /// driver writes it, an [`Event::Error`] reports the message as not sent.
     pub async fn send(&self, message: OutgoingMessage) -> Result<(), SendError> {
-        let (tx, rx) = oneshot::channel();
-        if self
-            .commands
-            .send(Command::Send(message, tx))
-            .await
-            .is_err()
-        {
-            return Err(SendError::NotConnected(State::Disconnected));
+        let prepared = message.prepare(self.role)?;
+        let state = self.state();
+        if state != State::Connected {
+            return Err(SendError::NotConnected(state));
         }
-        rx.await
-            .unwrap_or(Err(SendError::NotConnected(State::Disconnected)))
+        self.commands
+            .send(Command::Send(prepared))
+            .await
+            .map_err(|_| SendError::NotConnected(State::Disconnected))
     }
 
     async fn send_action(

@@ -57,6 +57,9 @@ pub enum Error {
     /// The channel does not exist and creating it was not allowed.
     #[error("channel '{0}' does not exist; create it first or allow the client to create it")]
     ChannelNotFound(String),
+    /// A message accepted by `send` could not go out because the connection dropped first.
+    #[error("a message was not sent: {0}")]
+    NotSent(SendError),
     /// The step kept failing; the last failure is attached.
     #[error("gave up after {attempts} attempts: {last}")]
     GaveUp {

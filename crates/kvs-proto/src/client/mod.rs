@@ -115,6 +115,55 @@ pub struct OutgoingMessage {
     pub payload: Vec<u8>,
 }
 
+/// A message checked against the service's rules and encoded as its wire frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreparedMessage(String);
+
+impl PreparedMessage {
+    /// The JSON frame that will be sent.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl OutgoingMessage {
+    /// Checks the message against the service's rules for a client of `role` and encodes it.
+    /// Needs no session state, so callers can do this work on their own task.
+    pub fn prepare(self, role: ChannelRole) -> Result<PreparedMessage, SendError> {
+        let recipient = match (role, self.recipient_client_id) {
+            (ChannelRole::Master, None) => return Err(SendError::MissingRecipient),
+            (ChannelRole::Viewer, Some(_)) => return Err(SendError::RecipientNotAllowed),
+            (_, r) => r,
+        };
+        if recipient.as_deref().is_some_and(|r| !wire::is_valid_id(r)) {
+            return Err(SendError::InvalidId("recipientClientId"));
+        }
+        if self
+            .correlation_id
+            .as_deref()
+            .is_some_and(|c| !wire::is_valid_id(c))
+        {
+            return Err(SendError::InvalidId("correlationId"));
+        }
+        if self.payload.is_empty() {
+            return Err(SendError::EmptyPayload);
+        }
+        let message_payload = wire::encode_payload(&self.payload);
+        if message_payload.len() > wire::MAX_PAYLOAD_LEN {
+            return Err(SendError::PayloadTooLarge {
+                len: message_payload.len(),
+            });
+        }
+        let frame = ClientFrame {
+            action: self.action,
+            recipient_client_id: recipient,
+            message_payload,
+            correlation_id: self.correlation_id,
+        };
+        Ok(PreparedMessage(frame.to_json()))
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Timer {
     /// The in-flight call or connect must finish by then.
@@ -212,40 +261,16 @@ impl Client {
     /// Queues a message for a peer. Fails without sending anything if the client is not
     /// connected or the message breaks a service rule.
     pub fn send(&mut self, msg: OutgoingMessage) -> Result<(), SendError> {
+        let prepared = msg.prepare(self.config.role)?;
+        self.send_prepared(prepared)
+    }
+
+    /// Queues a message already checked by [`OutgoingMessage::prepare`].
+    pub fn send_prepared(&mut self, msg: PreparedMessage) -> Result<(), SendError> {
         if self.state != State::Connected {
             return Err(SendError::NotConnected(self.state));
         }
-        let recipient = match (self.config.role, msg.recipient_client_id) {
-            (ChannelRole::Master, None) => return Err(SendError::MissingRecipient),
-            (ChannelRole::Viewer, Some(_)) => return Err(SendError::RecipientNotAllowed),
-            (_, r) => r,
-        };
-        if recipient.as_deref().is_some_and(|r| !wire::is_valid_id(r)) {
-            return Err(SendError::InvalidId("recipientClientId"));
-        }
-        if msg
-            .correlation_id
-            .as_deref()
-            .is_some_and(|c| !wire::is_valid_id(c))
-        {
-            return Err(SendError::InvalidId("correlationId"));
-        }
-        if msg.payload.is_empty() {
-            return Err(SendError::EmptyPayload);
-        }
-        let message_payload = wire::encode_payload(&msg.payload);
-        if message_payload.len() > wire::MAX_PAYLOAD_LEN {
-            return Err(SendError::PayloadTooLarge {
-                len: message_payload.len(),
-            });
-        }
-        let frame = ClientFrame {
-            action: msg.action,
-            recipient_client_id: recipient,
-            message_payload,
-            correlation_id: msg.correlation_id,
-        };
-        self.outputs.push_back(Output::WsSend(frame.to_json()));
+        self.outputs.push_back(Output::WsSend(msg.0));
         Ok(())
     }
 
