@@ -77,8 +77,12 @@ pub fn event_line(event: &Event) -> Option<Value> {
     })
 }
 
-fn emit(value: Value) {
-    println!("{value}");
+/// Writes one JSON line; fails when stdout is gone (the reader hung up).
+fn emit(value: Value) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{value}")?;
+    out.flush()
 }
 
 pub async fn run(options: ClientOptions) -> anyhow::Result<()> {
@@ -89,8 +93,11 @@ pub async fn run(options: ClientOptions) -> anyhow::Result<()> {
         tokio::select! {
             event = events.recv() => match event {
                 Some(event) => {
-                    if let Some(line) = event_line(&event) {
-                        emit(line);
+                    if let Some(line) = event_line(&event)
+                        && emit(line).is_err()
+                    {
+                        client.disconnect().await;
+                        return Ok(()); // nobody is reading our output any more
                     }
                     if let Event::Closed(err) = event {
                         return match err {
@@ -108,8 +115,11 @@ pub async fn run(options: ClientOptions) -> anyhow::Result<()> {
                         Ok(message) => client.send(message).await.map_err(|e| e.to_string()),
                         Err(e) => Err(e),
                     };
-                    if let Err(message) = result {
-                        emit(json!({"event": "error", "message": message}));
+                    if let Err(message) = result
+                        && emit(json!({"event": "error", "message": message})).is_err()
+                    {
+                        client.disconnect().await;
+                        return Ok(());
                     }
                 }
                 Ok(None) | Err(_) => {

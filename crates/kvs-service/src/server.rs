@@ -533,10 +533,10 @@ async fn run_connection<S>(
         tokio::select! {
             incoming = ws.next() => match incoming {
                 Some(Ok(Message::Text(text))) => {
-                    if let Some(reply) = relay_frame(shared, id, text.as_str()) {
-                        if ws.send(Message::text(reply)).await.is_err() {
-                            break;
-                        }
+                    if let Some(reply) = relay_frame(shared, id, text.as_str())
+                        && ws.send(Message::text(reply)).await.is_err()
+                    {
+                        break;
                     }
                 }
                 Some(Ok(Message::Binary(_))) => warn!(?id, "binary frame ignored: KVS signaling uses text frames"),
