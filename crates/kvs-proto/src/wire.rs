@@ -214,6 +214,28 @@ impl Fields {
     }
 }
 
+/// Finds `"correlationId": "<id>"` (key in any case) in text that is not valid JSON.
+fn scan_correlation_id(text: &str) -> Option<String> {
+    const KEY: &str = "\"correlationid\"";
+    let lower = text.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(pos) = lower[from..].find(KEY) {
+        let rest = text[from + pos + KEY.len()..].trim_start();
+        from += pos + KEY.len();
+        let Some(rest) = rest.strip_prefix(':') else {
+            continue;
+        };
+        let Some(rest) = rest.trim_start().strip_prefix('"') else {
+            continue;
+        };
+        let id = &rest[..rest.find('"')?];
+        if is_valid_id(id) {
+            return Some(id.to_owned());
+        }
+    }
+    None
+}
+
 /// A frame a client sends: deliver `message_payload` to a peer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -242,16 +264,20 @@ impl ClientFrame {
             correlation_id: check_id("correlationId", f.string("correlationId")?)?,
         };
         check_payload_len(&frame.message_payload)?;
+        // The payload is opaque, but it must be base64 for the recipient to decode it.
+        decode_payload(&frame.message_payload)?;
         Ok(frame)
     }
 
     /// Reads just the correlation id of a frame that may be otherwise invalid, so the
     /// service can still address a STATUS_RESPONSE to it.
     pub fn salvage_correlation_id(text: &str) -> Option<String> {
-        let f = Fields::parse(text).ok()?;
-        check_id("correlationId", f.string("correlationId").ok()?)
-            .ok()
-            .flatten()
+        match Fields::parse(text) {
+            Ok(f) => check_id("correlationId", f.string("correlationId").ok()?)
+                .ok()
+                .flatten(),
+            Err(_) => scan_correlation_id(text),
+        }
     }
 
     /// The camelCase JSON the JS SDK sends.
@@ -429,6 +455,10 @@ mod tests {
             ClientFrame::parse(r#"{"action":"SDP_OFFER"}"#),
             Err(FrameError::Missing("messagePayload"))
         );
+        assert_eq!(
+            ClientFrame::parse(r#"{"action":"SDP_OFFER","messagePayload":"***"}"#),
+            Err(FrameError::InvalidBase64)
+        );
         let big = format!(
             r#"{{"action":"SDP_OFFER","messagePayload":"{}"}}"#,
             "A".repeat(10_004)
@@ -453,6 +483,15 @@ mod tests {
 
     #[test]
     fn salvages_correlation_id_from_invalid_frames() {
+        let truncated = r#"{"action":"SDP_OFFER","CorrelationId" : "c8", "messagePayload":"#;
+        assert_eq!(
+            ClientFrame::salvage_correlation_id(truncated).as_deref(),
+            Some("c8")
+        );
+        assert_eq!(
+            ClientFrame::salvage_correlation_id(r#"{"correlationId":"bad id","#),
+            None
+        );
         let text = r#"{"action":"NOPE","correlationId":"c9"}"#;
         assert_eq!(
             ClientFrame::salvage_correlation_id(text).as_deref(),

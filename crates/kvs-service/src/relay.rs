@@ -295,7 +295,10 @@ mod tests {
             "A".repeat(10_001)
         );
         assert!(matches!(r.route(m, &big), Routed::Reply(t) if t.contains("10000-byte limit")));
-        assert!(matches!(r.route(m, r#"{"action":"SDP_ANSWER","recipientClientId":"v1","messagePayload":"***","correlationId":"c9"}"#), Routed::Deliver { .. }), "payloads are opaque");
+        assert!(
+            matches!(r.route(m, r#"{"action":"SDP_ANSWER","recipientClientId":"v1","messagePayload":"***","correlationId":"c9"}"#), Routed::Reply(t) if t.contains("base64"))
+        );
+        assert!(matches!(r.route(m, r#"{"action":"SDP_ANSWER","recipientClientId":"v1","messagePayload":"bm90IGpzb24=","correlationId":"c9"}"#), Routed::Deliver { .. }), "payloads are opaque beyond base64");
     }
 
     #[test]

@@ -1,0 +1,324 @@
+//! Garbage on a live WebSocket: refused with STATUS_RESPONSE (when correlated), the connection
+//! stays up, and the good messages around it are still delivered.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use common::{control, service};
+use futures_util::{SinkExt, StreamExt};
+use kvs_proto::Credentials;
+use kvs_proto::sigv4;
+use kvs_proto::wire::{MessageType, ServiceFrame};
+use kvs_service::{EXAMPLE_ACCESS_KEY_ID, EXAMPLE_SECRET_ACCESS_KEY, ServiceHandle};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
+
+type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+
+fn tls(svc: &ServiceHandle) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(svc.ca_pem().unwrap().as_bytes())
+    {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Arc::new(config)
+}
+
+fn presigned(
+    svc: &ServiceHandle,
+    path: &str,
+    arn: &str,
+    client_id: Option<&str>,
+    secret: &str,
+) -> String {
+    let mut params = vec![("X-Amz-ChannelARN", arn)];
+    params.extend(client_id.map(|id| ("X-Amz-ClientId", id)));
+    let host = svc.endpoint().trim_start_matches("https://");
+    let url = format!("wss://{host}{path}?{}", sigv4::encode_query(params));
+    let creds = Credentials::new(EXAMPLE_ACCESS_KEY_ID, secret, None, None);
+    sigv4::presign_url(
+        &url,
+        &creds,
+        "us-west-2",
+        SystemTime::now(),
+        Duration::from_secs(299),
+    )
+    .unwrap()
+}
+
+async fn connect(svc: &ServiceHandle, url: String) -> Result<Ws, WsError> {
+    let connector = Connector::Rustls(tls(svc));
+    tokio_tungstenite::connect_async_tls_with_config(url, None, true, Some(connector))
+        .await
+        .map(|(ws, _)| ws)
+}
+
+async fn next_frame(ws: &mut Ws) -> ServiceFrame {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("a frame")
+            .expect("open")
+            .unwrap();
+        if let Message::Text(t) = msg {
+            return ServiceFrame::parse(t.as_str()).unwrap();
+        }
+    }
+}
+
+async fn channel(svc: &ServiceHandle, name: &str) -> String {
+    let out = control(svc, EXAMPLE_SECRET_ACCESS_KEY)
+        .create_signaling_channel()
+        .channel_name(name)
+        .send()
+        .await
+        .unwrap();
+    out.channel_arn().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn garbage_is_answered_and_nothing_else_is_lost() {
+    let svc = service().await;
+    let arn = channel(&svc, "bad-input").await;
+    let mut master = connect(
+        &svc,
+        presigned(&svc, "/m", &arn, None, EXAMPLE_SECRET_ACCESS_KEY),
+    )
+    .await
+    .unwrap();
+    let mut viewer = connect(
+        &svc,
+        presigned(&svc, "/v", &arn, Some("v1"), EXAMPLE_SECRET_ACCESS_KEY),
+    )
+    .await
+    .unwrap();
+
+    let oversized = "A".repeat(10_004);
+    let garbage = [
+        (
+            "c1",
+            r#"{"action":"SDP_OFFER","messagePayload":"e30=","correlationId":"c1""#.to_owned(),
+            "malformed",
+        ),
+        (
+            "c2",
+            r#"{"action":"HELLO","messagePayload":"e30=","correlationId":"c2"}"#.to_owned(),
+            "unknown action",
+        ),
+        (
+            "c3",
+            format!(
+                r#"{{"action":"SDP_OFFER","messagePayload":"{oversized}","correlationId":"c3"}}"#
+            ),
+            "10000-byte limit",
+        ),
+        (
+            "c4",
+            r#"{"action":"SDP_OFFER","messagePayload":"not base64!","correlationId":"c4"}"#
+                .to_owned(),
+            "base64",
+        ),
+    ];
+    for (_, frame, _) in &garbage {
+        viewer.send(Message::text(frame.clone())).await.unwrap();
+        // The same garbage without a correlation id is only logged.
+        viewer
+            .send(Message::text(
+                frame.replace(r#","correlationId":"c"#, r#","x":"c"#),
+            ))
+            .await
+            .unwrap();
+    }
+    master
+        .send(Message::text(r#"{"action":"SDP_ANSWER","recipientClientId":"ghost","messagePayload":"e30=","correlationId":"c5"}"#))
+        .await
+        .unwrap();
+
+    for (id, _, needle) in &garbage {
+        let frame = next_frame(&mut viewer).await;
+        assert_eq!(frame.message_type, MessageType::StatusResponse);
+        let status = frame.status_response.unwrap();
+        assert_eq!(status.correlation_id.as_deref(), Some(*id));
+        assert_eq!(
+            status.error_type.as_deref(),
+            Some("InvalidArgumentException")
+        );
+        let description = status.description.unwrap();
+        assert!(description.contains(needle), "{id}: {description}");
+    }
+    let frame = next_frame(&mut master).await;
+    assert!(
+        frame
+            .status_response
+            .unwrap()
+            .description
+            .unwrap()
+            .contains("ghost")
+    );
+
+    // Both connections still work, and good messages still flow both ways.
+    viewer
+        .send(Message::text(
+            r#"{"action":"SDP_OFFER","messagePayload":"eyJ0eXBlIjoib2ZmZXIifQ=="}"#,
+        ))
+        .await
+        .unwrap();
+    let frame = next_frame(&mut master).await;
+    assert_eq!(
+        frame.message_type,
+        MessageType::SdpOffer,
+        "the first thing the master sees is the good offer"
+    );
+    assert_eq!(frame.sender_client_id.as_deref(), Some("v1"));
+    master
+        .send(Message::text(
+            r#"{"action":"SDP_ANSWER","recipientClientId":"v1","messagePayload":"e30="}"#,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        next_frame(&mut viewer).await.message_type,
+        MessageType::SdpAnswer
+    );
+}
+
+#[tokio::test]
+async fn oversized_frames_cut_only_their_own_connection() {
+    let svc = service().await;
+    let arn = channel(&svc, "big-frames").await;
+    let mut master = connect(
+        &svc,
+        presigned(&svc, "/m", &arn, None, EXAMPLE_SECRET_ACCESS_KEY),
+    )
+    .await
+    .unwrap();
+    let mut flooder = connect(
+        &svc,
+        presigned(&svc, "/v", &arn, Some("big"), EXAMPLE_SECRET_ACCESS_KEY),
+    )
+    .await
+    .unwrap();
+    let mut viewer = connect(
+        &svc,
+        presigned(&svc, "/v", &arn, Some("v1"), EXAMPLE_SECRET_ACCESS_KEY),
+    )
+    .await
+    .unwrap();
+    let _ = flooder.send(Message::text("x".repeat(200_000))).await;
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match flooder.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the service hung up on the oversized frame");
+    viewer
+        .send(Message::text(
+            r#"{"action":"ICE_CANDIDATE","messagePayload":"e30="}"#,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        next_frame(&mut master).await.sender_client_id.as_deref(),
+        Some("v1")
+    );
+}
+
+#[track_caller]
+fn status(r: Result<Ws, WsError>) -> (u16, Option<String>) {
+    match r {
+        Err(WsError::Http(resp)) => (
+            resp.status().as_u16(),
+            resp.headers()
+                .get("x-amzn-errortype")
+                .map(|v| v.to_str().unwrap().to_owned()),
+        ),
+        other => panic!("expected an HTTP refusal, got {:?}", other.map(|_| ())),
+    }
+}
+
+#[tokio::test]
+async fn upgrades_with_bad_signatures_or_parameters_are_refused_with_aws_statuses() {
+    let svc = service().await;
+    let arn = channel(&svc, "refusals").await;
+    let wrong_secret = connect(&svc, presigned(&svc, "/m", &arn, None, "wrong")).await;
+    assert_eq!(
+        status(wrong_secret),
+        (403, Some("InvalidSignatureException".into()))
+    );
+    let missing = arn.replace("/refusals/", "/nope/");
+    assert_eq!(
+        status(
+            connect(
+                &svc,
+                presigned(&svc, "/m", &missing, None, EXAMPLE_SECRET_ACCESS_KEY)
+            )
+            .await
+        )
+        .0,
+        404
+    );
+    assert_eq!(
+        status(
+            connect(
+                &svc,
+                presigned(&svc, "/v", &arn, None, EXAMPLE_SECRET_ACCESS_KEY)
+            )
+            .await
+        )
+        .0,
+        400,
+        "a viewer needs a client id"
+    );
+    assert_eq!(
+        status(
+            connect(
+                &svc,
+                presigned(&svc, "/v", &arn, Some("AWS_x"), EXAMPLE_SECRET_ACCESS_KEY)
+            )
+            .await
+        )
+        .0,
+        400
+    );
+    let url = presigned(&svc, "/m", &arn, None, EXAMPLE_SECRET_ACCESS_KEY);
+    let tampered = url.replace("X-Amz-Expires=299", "X-Amz-Expires=300");
+    assert_eq!(status(connect(&svc, tampered).await).0, 403);
+    let mut viewers = Vec::new(); // held open: ten viewers fill the channel
+    for i in 0..10 {
+        viewers.push(
+            connect(
+                &svc,
+                presigned(
+                    &svc,
+                    "/v",
+                    &arn,
+                    Some(&format!("v{i}")),
+                    EXAMPLE_SECRET_ACCESS_KEY,
+                ),
+            )
+            .await
+            .unwrap(),
+        );
+    }
+    let eleventh = connect(
+        &svc,
+        presigned(&svc, "/v", &arn, Some("v10"), EXAMPLE_SECRET_ACCESS_KEY),
+    )
+    .await;
+    assert_eq!(
+        status(eleventh),
+        (400, Some("ClientLimitExceededException".into()))
+    );
+}
