@@ -22,6 +22,9 @@ use kvs_proto::client::{ChannelRef, ClientConfig};
 #[derive(Parser, Debug)]
 #[command(name = "kvs-signaling", version, about, long_about = None)]
 struct Cli {
+    /// Log level (error, warn, info, debug, trace) or a RUST_LOG-style filter; overrides RUST_LOG.
+    #[arg(long, global = true)]
+    log_level: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -46,7 +49,7 @@ enum Command {
 /// Options shared by the master and viewer pipes.
 #[derive(Args, Debug, Clone)]
 struct ClientArgs {
-    /// Signaling channel name (created if it does not exist).
+    /// Signaling channel name (created if it does not exist) or channel ARN (used as is).
     #[arg(long)]
     channel: String,
     /// AWS region.
@@ -89,9 +92,12 @@ impl ClientArgs {
     }
 }
 
-fn init_logging(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+fn init_logging(explicit: Option<&str>, default: &str) {
+    let filter = match explicit {
+        Some(level) => tracing_subscriber::EnvFilter::new(level),
+        None => tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
+    };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -122,31 +128,32 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> ExitCode {
+    let level = cli.log_level.as_deref();
     let result = match cli.command {
         Command::Demo => {
-            init_logging("warn");
+            init_logging(level, "warn");
             demo::run().await
         }
         Command::Serve(args) => {
-            init_logging("info");
+            init_logging(level, "info");
             serve::run(args).await
         }
         Command::Master(args) => {
-            init_logging("warn");
+            init_logging(level, "warn");
             match args.client.options(ChannelRole::Master, "") {
                 Ok(options) => pipe::run(options).await,
                 Err(e) => Err(e),
             }
         }
         Command::Viewer(args) => {
-            init_logging("warn");
+            init_logging(level, "warn");
             match args.client.options(ChannelRole::Viewer, &args.client_id) {
                 Ok(options) => pipe::run(options).await,
                 Err(e) => Err(e),
             }
         }
         Command::Bench(args) => {
-            init_logging("warn");
+            init_logging(level, "warn");
             bench::run(args).await
         }
     };

@@ -214,6 +214,7 @@ async fn wrong_secret_exits_non_zero_naming_the_cause() {
         .env("AWS_SECRET_ACCESS_KEY", "wrong")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap();

@@ -188,3 +188,30 @@ async fn untrusted_certificate_is_a_connection_error_naming_tls() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn dropping_every_handle_ends_the_session_cleanly() {
+    let svc = service().await;
+    let (master, mut events) = connected(options(
+        &svc,
+        ChannelRole::Master,
+        "",
+        EXAMPLE_SECRET_ACCESS_KEY,
+    ))
+    .await;
+    let clone = master.clone();
+    drop(master);
+    assert_eq!(
+        clone.state(),
+        State::Connected,
+        "a clone keeps the session alive"
+    );
+    drop(clone);
+    let reason = wait_for(&mut events, |e| match e {
+        Event::Closed(reason) => Some(reason.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(reason, None, "a clean close, not an error");
+    assert!(events.recv().await.is_none());
+}

@@ -418,3 +418,22 @@ fn close_ends_the_session_once() {
     h.input(Input::WsText(r#"{"messageType":"GO_AWAY"}"#));
     assert!(!h.events.iter().any(|e| matches!(e, Event::GoAway)));
 }
+
+#[test]
+fn a_channel_given_by_arn_skips_describe() {
+    let mut c = config(ChannelRole::Viewer);
+    c.channel = ChannelRef::Arn(ARN.into());
+    let mut h = Harness::new(c);
+    h.credentials();
+    assert_eq!(
+        h.last_request().operation,
+        Operation::GetSignalingChannelEndpoint
+    );
+    let body: serde_json::Value = serde_json::from_slice(&h.last_request().body).unwrap();
+    assert_eq!(body["ChannelARN"], ARN);
+    h.answer(200, None, ENDPOINTS);
+    h.answer(200, None, ICE);
+    h.input(Input::WsOpened);
+    assert_eq!(h.client.state(), State::Connected);
+    assert_eq!(h.client.channel_arn(), Some(ARN));
+}
