@@ -9,13 +9,12 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use futures_util::{SinkExt, StreamExt};
-use kvs_client::{ClientOptions, Events, HttpClient, SignalingClient, StaticProvider, TlsOptions};
-use kvs_proto::Credentials;
+use kvs_client::{ClientOptions, Events, HttpClient, SignalingClient, TlsOptions};
 use kvs_proto::api::ChannelRole;
-use kvs_proto::client::{ChannelRef, ClientConfig, Event, State};
+use kvs_proto::client::{Event, State};
 use kvs_proto::sigv4::{self, RequestToSign};
 use kvs_proto::wire::{self, MessageType};
-use kvs_service::{EXAMPLE_ACCESS_KEY_ID, EXAMPLE_SECRET_ACCESS_KEY, ServiceConfig, ServiceHandle};
+use kvs_service::{ServiceConfig, ServiceHandle};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
@@ -25,7 +24,6 @@ type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 const CHANNEL: &str = "bench-channel";
 const FLOOR_CHANNEL: &str = "bench-floor";
 const VIEWER_ID: &str = "bench-viewer";
-const REGION: &str = "us-west-2";
 const OFFER: &str = r#"{"type":"offer","sdp":"v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\na=ice-ufrag:vwr1\r\na=ice-pwd:viewerpasswordviewerpass\r\na=setup:actpass\r\na=mid:0\r\na=sctp-port:5000\r\n"}"#;
 const ANSWER: &str = r#"{"type":"answer","sdp":"v=0\r\no=- 2890844526 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\na=ice-ufrag:mst1\r\na=ice-pwd:masterpasswordmasterpass\r\na=setup:active\r\na=mid:0\r\na=sctp-port:5000\r\n"}"#;
 
@@ -44,9 +42,7 @@ pub struct BenchArgs {
     pub multi_thread: bool,
 }
 
-fn creds() -> Credentials {
-    Credentials::new(EXAMPLE_ACCESS_KEY_ID, EXAMPLE_SECRET_ACCESS_KEY, None, None)
-}
+use crate::local::example_credentials as creds;
 
 struct Setup {
     svc: ServiceHandle,
@@ -60,11 +56,7 @@ impl Setup {
         client_id: &str,
         http: Option<HttpClient>,
     ) -> ClientOptions {
-        let mut config = ClientConfig::new(ChannelRef::Name(CHANNEL.into()), REGION, role);
-        config.endpoint = self.svc.endpoint().to_owned();
-        config.client_id = client_id.to_owned();
-        let mut options = ClientOptions::new(config, Arc::new(StaticProvider::new(creds())));
-        options.tls = self.tls.clone();
+        let mut options = crate::local::options(&self.svc, CHANNEL, role, client_id);
         options.http = http;
         options
     }
@@ -104,7 +96,7 @@ async fn floor_post(http: &reqwest::Client, url: &str, body: Value) -> anyhow::R
             body: &body,
         },
         &creds(),
-        REGION,
+        crate::LOCAL_REGION,
         SystemTime::now(),
     )?;
     let mut req = http
@@ -140,7 +132,7 @@ async fn floor_ws(
     let url = sigv4::presign_url(
         &url,
         &creds(),
-        REGION,
+        crate::LOCAL_REGION,
         SystemTime::now(),
         Duration::from_secs(299),
     )?;
@@ -270,9 +262,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     })
     .await
     .context("the local service did not start")?;
-    let tls = TlsOptions {
-        extra_ca_pem: svc.ca_pem().unwrap_or_default().as_bytes().to_vec(),
-    };
+    let tls = crate::local::tls_for(&svc);
     let setup = Setup { svc, tls };
     let runtime = if args.multi_thread {
         "multi-thread"

@@ -1,15 +1,13 @@
 //! `kvs-signaling demo`: the whole signaling flow on one machine, no AWS account needed.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
-use kvs_client::{ClientOptions, Events, SignalingClient, StaticProvider, TlsOptions};
-use kvs_proto::Credentials;
+use kvs_client::{ClientOptions, Events, SignalingClient};
 use kvs_proto::api::ChannelRole;
-use kvs_proto::client::{ChannelRef, ClientConfig, Event, State};
+use kvs_proto::client::{Event, State};
 use kvs_proto::wire::MessageType;
-use kvs_service::{EXAMPLE_ACCESS_KEY_ID, EXAMPLE_SECRET_ACCESS_KEY, ServiceConfig, ServiceHandle};
+use kvs_service::{ServiceConfig, ServiceHandle};
 
 const CHANNEL: &str = "demo-channel";
 const VIEWER_ID: &str = "demo-viewer";
@@ -65,15 +63,7 @@ impl Timeline {
 }
 
 fn options(svc: &ServiceHandle, role: ChannelRole, client_id: &str) -> ClientOptions {
-    let mut config = ClientConfig::new(ChannelRef::Name(CHANNEL.into()), "us-west-2", role);
-    config.endpoint = svc.endpoint().to_owned();
-    config.client_id = client_id.to_owned();
-    let creds = Credentials::new(EXAMPLE_ACCESS_KEY_ID, EXAMPLE_SECRET_ACCESS_KEY, None, None);
-    let mut options = ClientOptions::new(config, Arc::new(StaticProvider::new(creds)));
-    options.tls = TlsOptions {
-        extra_ca_pem: svc.ca_pem().unwrap_or_default().as_bytes().to_vec(),
-    };
-    options
+    crate::local::options(svc, CHANNEL, role, client_id)
 }
 
 /// Prints events until `done` accepts one; fails if the session ends first.

@@ -3,6 +3,7 @@
 
 mod bench;
 mod demo;
+mod local;
 mod pipe;
 mod serve;
 
@@ -165,6 +166,9 @@ async fn run(cli: Cli) -> ExitCode {
         }
     }
 }
+
+/// The region the in-process service of `demo` and `bench` serves.
+const LOCAL_REGION: &str = "us-west-2";
 
 /// A loopback address on a free port.
 fn any_loopback_port() -> SocketAddr {

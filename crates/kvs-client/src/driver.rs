@@ -214,11 +214,7 @@ impl Driver {
             let result = async {
                 let response = builder.send().await.map_err(|e| error_chain(&e))?;
                 let status = response.status().as_u16();
-                let error_type = response
-                    .headers()
-                    .get("x-amzn-errortype")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned);
+                let error_type = error_type(response.headers());
                 let body = response.bytes().await.map_err(|e| error_chain(&e))?;
                 Ok((status, error_type, body.to_vec()))
             }
@@ -241,11 +237,7 @@ impl Driver {
                 Ok((socket, _)) => Done::WsOpened(Box::new(socket)),
                 Err(tungstenite::Error::Http(response)) => {
                     let status = response.status().as_u16();
-                    let error_type = response
-                        .headers()
-                        .get("x-amzn-errortype")
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_owned);
+                    let error_type = error_type(response.headers());
                     let body = response.body().as_deref().unwrap_or_default();
                     Done::WsFailed {
                         status: Some(status),
@@ -262,6 +254,14 @@ impl Driver {
             let _ = tx.send(done);
         })
     }
+}
+
+/// The AWS exception name of an error answer.
+fn error_type(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    headers
+        .get("x-amzn-errortype")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// An error and its sources, e.g. "error sending request: tcp connect error: Connection refused".

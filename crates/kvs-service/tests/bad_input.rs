@@ -61,6 +61,16 @@ async fn connect(svc: &ServiceHandle, url: String) -> Result<Ws, WsError> {
         .map(|(ws, _)| ws)
 }
 
+/// Connects with the accepted key; the test fails if the service refuses.
+async fn join(svc: &ServiceHandle, path: &str, arn: &str, client_id: Option<&str>) -> Ws {
+    connect(
+        svc,
+        presigned(svc, path, arn, client_id, EXAMPLE_SECRET_ACCESS_KEY),
+    )
+    .await
+    .expect("the service accepts the connection")
+}
+
 async fn next_frame(ws: &mut Ws) -> ServiceFrame {
     loop {
         let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
@@ -88,18 +98,8 @@ async fn channel(svc: &ServiceHandle, name: &str) -> String {
 async fn garbage_is_answered_and_nothing_else_is_lost() {
     let svc = service().await;
     let arn = channel(&svc, "bad-input").await;
-    let mut master = connect(
-        &svc,
-        presigned(&svc, "/m", &arn, None, EXAMPLE_SECRET_ACCESS_KEY),
-    )
-    .await
-    .unwrap();
-    let mut viewer = connect(
-        &svc,
-        presigned(&svc, "/v", &arn, Some("v1"), EXAMPLE_SECRET_ACCESS_KEY),
-    )
-    .await
-    .unwrap();
+    let mut master = join(&svc, "/m", &arn, None).await;
+    let mut viewer = join(&svc, "/v", &arn, Some("v1")).await;
 
     let oversized = "A".repeat(10_004);
     let garbage = [
@@ -194,24 +194,9 @@ async fn garbage_is_answered_and_nothing_else_is_lost() {
 async fn oversized_frames_cut_only_their_own_connection() {
     let svc = service().await;
     let arn = channel(&svc, "big-frames").await;
-    let mut master = connect(
-        &svc,
-        presigned(&svc, "/m", &arn, None, EXAMPLE_SECRET_ACCESS_KEY),
-    )
-    .await
-    .unwrap();
-    let mut flooder = connect(
-        &svc,
-        presigned(&svc, "/v", &arn, Some("big"), EXAMPLE_SECRET_ACCESS_KEY),
-    )
-    .await
-    .unwrap();
-    let mut viewer = connect(
-        &svc,
-        presigned(&svc, "/v", &arn, Some("v1"), EXAMPLE_SECRET_ACCESS_KEY),
-    )
-    .await
-    .unwrap();
+    let mut master = join(&svc, "/m", &arn, None).await;
+    let mut flooder = join(&svc, "/v", &arn, Some("big")).await;
+    let mut viewer = join(&svc, "/v", &arn, Some("v1")).await;
     let _ = flooder.send(Message::text("x".repeat(200_000))).await;
     let ended = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
