@@ -18,6 +18,10 @@ struct Proc {
 
 impl Proc {
     fn spawn(args: &[&str]) -> Self {
+        Self::spawn_with_env(args, &[])
+    }
+
+    fn spawn_with_env(args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(BIN)
             .args(args)
             .env("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
@@ -29,6 +33,7 @@ impl Proc {
             .env_remove("AWS_ENDPOINT_URL_KINESIS_VIDEO")
             .env_remove("AWS_CA_BUNDLE")
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -119,7 +124,14 @@ async fn serve_then_master_and_viewer_pipes_exchange_messages() {
     ];
     let mut master = Proc::spawn(&[&["master"], &common[..]].concat());
     master.event(connected).await;
-    let mut viewer = Proc::spawn(&[&["viewer", "--client-id", "v1"], &common[..]].concat());
+    // The viewer finds the endpoint and the CA through the standard AWS variables instead.
+    let mut viewer = Proc::spawn_with_env(
+        &["viewer", "--client-id", "v1", "--channel", "cli-channel"],
+        &[
+            ("AWS_ENDPOINT_URL_KINESIS_VIDEO", endpoint.as_str()),
+            ("AWS_CA_BUNDLE", ca.as_str()),
+        ],
+    );
     viewer.event(connected).await;
 
     viewer.send("this is not json").await;

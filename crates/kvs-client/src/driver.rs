@@ -76,7 +76,8 @@ impl Driver {
                     }
                     Output::Http(request) => self.spawn_http(request, done_tx.clone()),
                     Output::WsConnect(url) => {
-                        connecting = Some(self.spawn_ws_connect(url, done_tx.clone()));
+                        connecting =
+                            Some(self.spawn_ws_connect(url.into_string(), done_tx.clone()));
                     }
                     Output::WsSend(text) => {
                         let failed = match ws.as_mut() {

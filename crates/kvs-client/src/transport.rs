@@ -45,10 +45,7 @@ impl TlsOptions {
 
     /// `--ca-bundle` if given, else `AWS_CA_BUNDLE` if set, else the public roots only.
     pub fn resolve(ca_bundle: Option<&Path>) -> Result<Self, TransportError> {
-        let from_env = std::env::var_os("AWS_CA_BUNDLE")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from);
-        match ca_bundle.map(Path::to_owned).or(from_env) {
+        match ca_bundle_path(ca_bundle, env_var) {
             Some(path) => Self::with_ca_bundle(&path),
             None => Ok(Self::default()),
         }
@@ -115,10 +112,33 @@ impl HttpClient {
     }
 }
 
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn ca_bundle_path(
+    explicit: Option<&Path>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Option<PathBuf> {
+    explicit.map(Path::to_owned).or_else(|| {
+        env("AWS_CA_BUNDLE")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    })
+}
+
 /// The control-plane endpoint: an explicit URL wins, then `AWS_ENDPOINT_URL_KINESIS_VIDEO`,
 /// then `AWS_ENDPOINT_URL`, then the public regional endpoint.
 pub fn resolve_endpoint(explicit: Option<&str>, region: &str) -> String {
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    endpoint_from(explicit, region, env_var)
+}
+
+fn endpoint_from(
+    explicit: Option<&str>,
+    region: &str,
+    env: impl Fn(&str) -> Option<String>,
+) -> String {
+    let env = |name: &str| env(name).filter(|v| !v.is_empty());
     explicit
         .map(str::to_owned)
         .or_else(|| env("AWS_ENDPOINT_URL_KINESIS_VIDEO"))
@@ -126,4 +146,70 @@ pub fn resolve_endpoint(explicit: Option<&str>, region: &str) -> String {
         .unwrap_or_else(|| kvs_proto::client::default_endpoint(region))
         .trim_end_matches('/')
         .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn endpoint_precedence_is_flag_then_service_variable_then_global_variable() {
+        let both = [
+            ("AWS_ENDPOINT_URL_KINESIS_VIDEO", "https://kv:1/"),
+            ("AWS_ENDPOINT_URL", "https://all:2"),
+        ];
+        assert_eq!(
+            endpoint_from(Some("https://flag:3"), "us-west-2", env(&both)),
+            "https://flag:3"
+        );
+        assert_eq!(endpoint_from(None, "us-west-2", env(&both)), "https://kv:1");
+        assert_eq!(
+            endpoint_from(None, "us-west-2", env(&both[1..])),
+            "https://all:2"
+        );
+        let empty = [("AWS_ENDPOINT_URL_KINESIS_VIDEO", "")];
+        assert_eq!(
+            endpoint_from(None, "eu-west-1", env(&empty)),
+            "https://kinesisvideo.eu-west-1.amazonaws.com"
+        );
+        assert_eq!(
+            endpoint_from(None, "cn-north-1", env(&[])),
+            "https://kinesisvideo.cn-north-1.amazonaws.com.cn"
+        );
+    }
+
+    #[test]
+    fn ca_bundle_precedence_is_flag_then_variable() {
+        let vars = [("AWS_CA_BUNDLE", "/env/ca.pem")];
+        assert_eq!(
+            ca_bundle_path(Some(Path::new("/flag.pem")), env(&vars)),
+            Some(PathBuf::from("/flag.pem"))
+        );
+        assert_eq!(
+            ca_bundle_path(None, env(&vars)),
+            Some(PathBuf::from("/env/ca.pem"))
+        );
+        assert_eq!(ca_bundle_path(None, env(&[])), None);
+    }
+
+    #[test]
+    fn a_bundle_without_certificates_is_refused() {
+        let tls = TlsOptions {
+            extra_ca_pem: b"not a certificate".to_vec(),
+        };
+        assert!(
+            tls.client_config()
+                .unwrap_err()
+                .to_string()
+                .contains("no certificate")
+        );
+    }
 }

@@ -31,8 +31,8 @@ use crate::wire::{self, Action, ClientFrame, MessageType, ServiceFrame};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RequestId(pub u64);
 
-/// A signed HTTP request for the driver to make.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A signed HTTP request for the driver to make. `Debug` hides the signature and token.
+#[derive(Clone, PartialEq, Eq)]
 pub struct HttpRequest {
     /// Echo this in [`Input::HttpResponse`] or [`Input::HttpFailed`].
     pub id: RequestId,
@@ -44,6 +44,59 @@ pub struct HttpRequest {
     pub headers: Vec<(String, String)>,
     /// The JSON body.
     pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| match k.as_str() {
+                "authorization" | "x-amz-security-token" => (k.as_str(), "** redacted **"),
+                _ => (k.as_str(), v.as_str()),
+            })
+            .collect();
+        f.debug_struct("HttpRequest")
+            .field("id", &self.id)
+            .field("operation", &self.operation)
+            .field("url", &self.url)
+            .field("headers", &headers)
+            .field("body", &String::from_utf8_lossy(&self.body))
+            .finish()
+    }
+}
+
+/// A presigned WebSocket URL. It grants access until it expires, so `Debug` hides its
+/// signature and session token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PresignedUrl(String);
+
+impl PresignedUrl {
+    /// The full URL, secrets included.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The full URL, secrets included.
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Debug for PresignedUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (base, query) = self.0.split_once('?').unwrap_or((&self.0, ""));
+        let redacted: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k @ ("X-Amz-Signature" | "X-Amz-Security-Token"), _)) => {
+                    format!("{k}=**redacted**")
+                }
+                _ => pair.to_owned(),
+            })
+            .collect();
+        write!(f, "PresignedUrl({base}?{})", redacted.join("&"))
+    }
 }
 
 /// An HTTP answer as the core needs it.
@@ -93,7 +146,7 @@ pub enum Output {
     /// Make this HTTP request.
     Http(HttpRequest),
     /// Open a WebSocket to this presigned URL.
-    WsConnect(String),
+    WsConnect(PresignedUrl),
     /// Send this text frame on the open WebSocket.
     WsSend(String),
     /// Close the WebSocket.
@@ -540,7 +593,7 @@ impl Client {
         match presigned {
             Ok(url) => {
                 self.set_timer(Timer::Call, Some(now + self.config.call_timeout));
-                self.outputs.push_back(Output::WsConnect(url));
+                self.outputs.push_back(Output::WsConnect(PresignedUrl(url)));
             }
             Err(e) => self.fail(
                 now,

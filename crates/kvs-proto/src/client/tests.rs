@@ -23,6 +23,12 @@ fn describe_ok() -> String {
 const ENDPOINTS: &str = r#"{"ResourceEndpointList":[{"Protocol":"WSS","ResourceEndpoint":"wss://127.0.0.1:4443/v"},{"Protocol":"HTTPS","ResourceEndpoint":"https://127.0.0.1:4443"}]}"#;
 const ICE: &str = r#"{"IceServerList":[{"Uris":["turn:127.0.0.1:3478?transport=udp"],"Username":"1:djE=","Password":"p","Ttl":300}]}"#;
 
+/// The start of virtual time; any instant will do.
+#[allow(clippy::disallowed_methods)]
+fn origin() -> Instant {
+    Instant::now()
+}
+
 /// A test harness: virtual clock plus everything the client emitted.
 struct Harness {
     client: Client,
@@ -36,8 +42,7 @@ struct Harness {
 
 impl Harness {
     fn new(config: ClientConfig) -> Self {
-        #[allow(clippy::disallowed_methods)] // any origin will do for virtual time
-        let now = Instant::now();
+        let now = origin();
         let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let mut h = Self {
             client: Client::new(config, now, wall),
@@ -58,7 +63,7 @@ impl Harness {
             match out {
                 Output::FetchCredentials => self.credential_fetches += 1,
                 Output::Http(r) => self.requests.push(r),
-                Output::WsConnect(url) => self.ws_urls.push(url),
+                Output::WsConnect(url) => self.ws_urls.push(url.into_string()),
                 Output::WsSend(text) => self.sent.push(text),
                 Output::WsClose => {}
                 Output::Event(e) => self.events.push(e),
@@ -436,4 +441,46 @@ fn a_channel_given_by_arn_skips_describe() {
     h.input(Input::WsOpened);
     assert_eq!(h.client.state(), State::Connected);
     assert_eq!(h.client.channel_arn(), Some(ARN));
+}
+
+#[test]
+fn debug_output_hides_signatures_and_tokens() {
+    let mut c = config(ChannelRole::Viewer);
+    c.channel = ChannelRef::Arn(ARN.into());
+    let mut client = Client::new(
+        c,
+        origin(),
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+    );
+    client.connect(origin());
+    let _ = client.poll_output();
+    let now = origin();
+    client.handle_input(
+        now,
+        Input::Credentials(Ok(Credentials::new(
+            "AKID",
+            "SECRET",
+            Some("TOKEN123".into()),
+            None,
+        ))),
+    );
+    let mut debug = String::new();
+    while let Some(out) = client.poll_output() {
+        debug.push_str(&format!("{out:?}"));
+    }
+    assert!(debug.contains("GetSignalingChannelEndpoint"));
+    assert!(
+        !debug.contains("TOKEN123") && !debug.contains("Signature="),
+        "{debug}"
+    );
+    let url = PresignedUrl(
+        "wss://h/v?X-Amz-ChannelARN=a&X-Amz-Security-Token=TOKEN123&X-Amz-Signature=abc".into(),
+    );
+    let shown = format!("{url:?}");
+    assert!(
+        shown.contains("X-Amz-ChannelARN=a")
+            && !shown.contains("TOKEN123")
+            && !shown.contains("abc"),
+        "{shown}"
+    );
 }
