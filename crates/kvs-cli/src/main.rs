@@ -40,8 +40,22 @@ enum Command {
     /// Run the local KVS-compatible signaling service until interrupted.
     Serve(serve::ServeArgs),
     /// Connect as the channel's master and act as a JSON-lines signaling pipe.
+    ///
+    /// Every event is one JSON object per line on stdout, e.g. {"event":"state","state":"CONNECTED"},
+    /// {"event":"message","type":"SDP_OFFER","senderClientId":"v1","correlationId":null,"payload":{...}},
+    /// {"event":"status",...}, {"event":"error","message":"..."}. Every stdin line is a message to send:
+    /// {"action":"SDP_ANSWER","recipientClientId":"v1","correlationId":"c2","payload":{...}}.
+    /// End of stdin disconnects. Credentials come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
+    /// and AWS_SESSION_TOKEN.
     Master(MasterArgs),
     /// Connect as a viewer and act as a JSON-lines signaling pipe.
+    ///
+    /// Every event is one JSON object per line on stdout, e.g. {"event":"state","state":"CONNECTED"},
+    /// {"event":"message","type":"SDP_OFFER","senderClientId":"v1","correlationId":null,"payload":{...}},
+    /// {"event":"status",...}, {"event":"error","message":"..."}. Every stdin line is a message to send:
+    /// {"action":"SDP_ANSWER","recipientClientId":"v1","correlationId":"c2","payload":{...}}.
+    /// End of stdin disconnects. Credentials come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
+    /// and AWS_SESSION_TOKEN.
     Viewer(ViewerArgs),
     /// Measure connect time and relay round trip against the in-process service.
     Bench(bench::BenchArgs),
