@@ -55,6 +55,11 @@ impl Timeline {
             }
             Event::StatusResponse(s) => self.log(who, format_args!("status {s:?}")),
             Event::Error(e) => self.log(who, format_args!("error  {e}")),
+            Event::Retrying {
+                attempt,
+                delay,
+                cause,
+            } => self.log(who, format_args!("retry  #{attempt} in {delay:?}: {cause}")),
             Event::Closed(Some(e)) => self.log(who, format_args!("closed {e}")),
             Event::Closed(None) => self.log(who, "closed"),
             other => self.log(who, format_args!("event  {other:?}")),

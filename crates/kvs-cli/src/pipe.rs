@@ -71,6 +71,16 @@ pub fn event_line(event: &Event) -> Option<Value> {
         Event::GoAway => json!({"event": "goAway"}),
         Event::ReconnectIceServer => json!({"event": "reconnectIceServer"}),
         Event::Error(e) => json!({"event": "error", "message": e.to_string()}),
+        Event::Retrying {
+            attempt,
+            delay,
+            cause,
+        } => json!({
+            "event": "retry",
+            "attempt": attempt,
+            "delayMs": delay.as_millis() as u64,
+            "cause": cause.to_string(),
+        }),
         Event::Closed(Some(e)) => json!({"event": "error", "message": e.to_string()}),
         Event::Closed(None) => return None,
         _ => return None,

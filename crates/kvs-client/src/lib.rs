@@ -104,12 +104,20 @@ impl SignalingClient {
             None => HttpClient::new(&options.tls)?,
         };
         let role = options.config.role;
+        let mut config = options.config;
+        // Seed the retry jitter per client so that clients do not retry in lockstep.
+        config.rng_seed.get_or_insert_with(|| {
+            use std::hash::{BuildHasher, Hasher};
+            std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish()
+        });
         let (command_tx, command_rx) = mpsc::channel(64);
         let (event_tx, event_rx) = mpsc::unbounded_channel();
         let (state_tx, state_rx) = watch::channel(State::New);
         let now = tokio::time::Instant::now().into_std();
         let driver = Driver {
-            client: Client::new(options.config, now, Driver::wall_now()),
+            client: Client::new(config, now, Driver::wall_now()),
             credentials: options.credentials,
             http,
             commands: command_rx,

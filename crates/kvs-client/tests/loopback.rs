@@ -174,7 +174,7 @@ async fn untrusted_certificate_is_a_connection_error_naming_tls() {
     let svc = service().await;
     let mut opts = options(&svc, ChannelRole::Master, "", EXAMPLE_SECRET_ACCESS_KEY);
     opts.tls = TlsOptions::default();
-    opts.config.max_retries = 0;
+    opts.config.retry.max_retries = Some(0);
     let (_client, mut events) = SignalingClient::start(opts).unwrap();
     let err = wait_for(&mut events, |e| match e {
         Event::Closed(err) => Some(err.clone()),

@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use super::RetryPolicy;
 use crate::api::{ChannelRole, ChannelType};
 
 /// Which channel to use: by name (described, and created if missing) or by ARN.
@@ -35,13 +36,11 @@ pub struct ClientConfig {
     pub call_timeout: Duration,
     /// Validity of the presigned WebSocket URL (default 299 s, as the JS SDK).
     pub presign_expires: Duration,
-    /// Retries of a failing step before the client stops; the full reconnect policy builds on
-    /// this seam (default 5).
-    pub max_retries: u32,
-    /// First retry delay, doubled on each further retry up to `retry_cap` (default 100 ms).
-    pub retry_base: Duration,
-    /// Longest retry delay (default 10 s).
-    pub retry_cap: Duration,
+    /// When to retry failed steps (default: backoff with full jitter, never giving up).
+    pub retry: RetryPolicy,
+    /// Seed of the jitter generator. `None` in the core means 0; the tokio driver fills in
+    /// a random seed so that clients do not retry in lockstep.
+    pub rng_seed: Option<u64>,
 }
 
 impl ClientConfig {
@@ -59,9 +58,8 @@ impl ClientConfig {
             create_if_missing: true,
             call_timeout: Duration::from_secs(15),
             presign_expires: Duration::from_secs(299),
-            max_retries: 5,
-            retry_base: Duration::from_millis(100),
-            retry_cap: Duration::from_secs(10),
+            retry: RetryPolicy::default(),
+            rng_seed: None,
         }
     }
 }

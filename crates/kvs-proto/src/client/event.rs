@@ -80,8 +80,18 @@ pub enum Event {
     GoAway,
     /// The service asked for the ICE servers to be fetched again.
     ReconnectIceServer,
-    /// Something went wrong; the client carries on (it retries, or skips a bad message).
+    /// Something went wrong; the client carries on (it took another path, or skipped a bad
+    /// message).
     Error(Error),
+    /// A step failed and will be tried again after `delay`.
+    Retrying {
+        /// The number of this retry in the current run of failures.
+        attempt: u32,
+        /// How long the client waits first.
+        delay: std::time::Duration,
+        /// What failed.
+        cause: Error,
+    },
     /// The session ended: `None` after `close()`, otherwise the error that stopped it.
     Closed(Option<Error>),
 }

@@ -9,6 +9,7 @@
 mod config;
 mod error;
 mod event;
+mod retry;
 
 use std::collections::VecDeque;
 use std::time::{Instant, SystemTime};
@@ -16,6 +17,9 @@ use std::time::{Instant, SystemTime};
 pub use config::{ChannelRef, ClientConfig, default_endpoint};
 pub use error::{Error, SendError};
 pub use event::{Event, ReceivedMessage, State};
+pub use retry::RetryPolicy;
+
+use retry::Backoff;
 
 use crate::Credentials;
 use crate::api::{
@@ -244,7 +248,7 @@ pub struct Client {
     timers: [Option<Instant>; 2],
     in_flight: Option<RequestId>,
     next_request: u64,
-    failures: u32,
+    backoff: Backoff,
     auth_failures: u32,
     closed: bool,
     mono_anchor: Instant,
@@ -260,6 +264,7 @@ impl Client {
             ChannelRef::Name(_) => None,
         };
         Self {
+            backoff: Backoff::new(config.retry, config.rng_seed.unwrap_or(0)),
             config,
             state: State::New,
             session: Session {
@@ -270,7 +275,6 @@ impl Client {
             timers: [None; 2],
             in_flight: None,
             next_request: 0,
-            failures: 0,
             auth_failures: 0,
             closed: false,
             mono_anchor: now,
@@ -355,7 +359,6 @@ impl Client {
             Input::HttpResponse(..) | Input::HttpFailed(..) => {} // a stale answer
             Input::WsOpened if self.state == State::Connecting => {
                 self.set_timer(Timer::Call, None);
-                self.failures = 0;
                 self.auth_failures = 0;
                 self.enter(now, State::Connected);
             }
@@ -735,40 +738,41 @@ impl Client {
             }
             _ => None,
         };
-        // A missing channel that we are about to create is the normal path, not an error.
-        if next != Some(State::Create) {
-            self.emit(Event::Error(err.clone()));
-        }
         if let Some(state) = next {
+            // A missing channel that we are about to create is the normal path, not an error.
+            if state != State::Create {
+                self.emit(Event::Error(err));
+            }
             return self.enter(now, state);
         }
-        if !err.is_retryable()
-            && !matches!(
+        let retryable = err.is_retryable()
+            || matches!(
                 err,
                 Error::Service { status: 404, .. } | Error::InvalidResponse { .. }
-            )
-        {
+            );
+        if !retryable {
             return self.finish(Some(err));
         }
-        if self.failures >= self.config.max_retries {
+        let Some((attempt, delay)) = self.backoff.next(now) else {
             return self.finish(Some(Error::GaveUp {
-                attempts: self.failures + 1,
+                attempts: self.backoff.attempts() + 1,
                 last: Box::new(err),
             }));
-        }
-        let delay = self
-            .config
-            .retry_base
-            .saturating_mul(1 << self.failures.min(16))
-            .min(self.config.retry_cap);
-        self.failures += 1;
+        };
         let retry_state = match during {
             State::Connected | State::Disconnected => State::Ready,
             State::Connecting => State::GetEndpoint,
             s => s,
         };
-        self.state = retry_state;
-        self.emit(Event::StateChanged(retry_state));
+        self.emit(Event::Retrying {
+            attempt,
+            delay,
+            cause: err,
+        });
+        if self.state != retry_state {
+            self.state = retry_state;
+            self.emit(Event::StateChanged(retry_state));
+        }
         self.set_timer(Timer::Retry, Some(now + delay));
     }
 

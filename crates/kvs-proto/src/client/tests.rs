@@ -342,24 +342,73 @@ fn not_found_without_create_is_final() {
 }
 
 #[test]
-fn server_errors_retry_with_growing_backoff_then_give_up() {
-    let mut h = Harness::new(config(ChannelRole::Master));
+fn server_errors_retry_with_jittered_backoff_then_give_up_at_the_limit() {
+    let mut c = config(ChannelRole::Master);
+    c.retry.max_retries = Some(5);
+    c.rng_seed = Some(42);
+    let mut h = Harness::new(c);
     h.credentials();
-    let start = h.now;
-    for _ in 0..=5 {
+    let mut waited = Vec::new();
+    loop {
         h.answer(500, Some("InternalFailure"), r#"{"Message":"boom"}"#);
         if h.client.is_closed() {
             break;
         }
+        let before = h.now;
         h.advance();
+        waited.push(h.now - before);
     }
-    // 100 + 200 + 400 + 800 + 1600 ms of backoff before the sixth failure ends it.
-    assert_eq!(h.now - start, Duration::from_millis(3_100));
+    let retries: Vec<(u32, Duration)> = h
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Retrying {
+                attempt,
+                delay,
+                cause,
+            } => {
+                assert!(cause.is_retryable());
+                Some((*attempt, *delay))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        retries.iter().map(|r| r.0).collect::<Vec<_>>(),
+        [1, 2, 3, 4, 5]
+    );
+    for ((n, delay), slept) in retries.iter().zip(&waited) {
+        assert_eq!(
+            delay, slept,
+            "the timer fires after exactly the announced delay"
+        );
+        assert!(
+            *delay <= Duration::from_millis(100 << (n - 1)),
+            "retry {n}: {delay:?}"
+        );
+    }
     assert!(matches!(
         h.closed_with(),
         Some(Some(Error::GaveUp { attempts: 6, .. }))
     ));
     assert_eq!(h.requests.len(), 6);
+}
+
+#[test]
+fn by_default_the_client_never_gives_up() {
+    let mut h = Harness::new(config(ChannelRole::Master));
+    h.credentials();
+    for _ in 0..1_000 {
+        h.answer(503, Some("ServiceUnavailable"), r#"{"Message":"down"}"#);
+        assert!(!h.client.is_closed());
+        h.advance();
+    }
+    h.answer(200, None, &describe_ok());
+    h.answer(200, None, ENDPOINTS);
+    h.answer(200, None, ICE);
+    h.input(Input::WsOpened);
+    assert_eq!(h.client.state(), State::Connected);
+    assert_eq!(h.requests.len(), 1_003);
 }
 
 #[test]
@@ -370,10 +419,13 @@ fn call_timeout_fires_and_late_answers_are_ignored() {
     h.advance(); // the 15 s call timeout
     assert!(h.events.iter().any(|e| matches!(
         e,
-        Event::Error(Error::Timeout {
-            during: State::Describe,
-            secs: 15
-        })
+        Event::Retrying {
+            cause: Error::Timeout {
+                during: State::Describe,
+                secs: 15
+            },
+            ..
+        }
     )));
     h.input(Input::HttpResponse(
         stale,
