@@ -36,6 +36,9 @@ pub struct ClientConfig {
     pub call_timeout: Duration,
     /// Validity of the presigned WebSocket URL (default 299 s, as the JS SDK).
     pub presign_expires: Duration,
+    /// Hold ICE candidates that arrive before their sender's SDP and deliver them right after
+    /// it (default true).
+    pub buffer_early_candidates: bool,
     /// When to retry failed steps (default: backoff with full jitter, never giving up).
     pub retry: RetryPolicy,
     /// Seed of the jitter generator. `None` in the core means 0; the tokio driver fills in
@@ -58,6 +61,7 @@ impl ClientConfig {
             create_if_missing: true,
             call_timeout: Duration::from_secs(15),
             presign_expires: Duration::from_secs(299),
+            buffer_early_candidates: true,
             retry: RetryPolicy::default(),
             rng_seed: None,
         }

@@ -7,6 +7,7 @@
 //! for signatures is derived from the one given to [`Client::new`].
 
 mod config;
+mod early_ice;
 mod error;
 mod event;
 mod retry;
@@ -19,6 +20,7 @@ pub use error::{Error, SendError};
 pub use event::{Event, ReceivedMessage, State};
 pub use retry::RetryPolicy;
 
+use early_ice::EarlyIce;
 use retry::Backoff;
 
 use crate::Credentials;
@@ -249,6 +251,7 @@ pub struct Client {
     in_flight: Option<RequestId>,
     next_request: u64,
     backoff: Backoff,
+    early_ice: EarlyIce,
     auth_failures: u32,
     closed: bool,
     mono_anchor: Instant,
@@ -265,6 +268,7 @@ impl Client {
         };
         Self {
             backoff: Backoff::new(config.retry, config.rng_seed.unwrap_or(0)),
+            early_ice: EarlyIce::new(config.buffer_early_candidates),
             config,
             state: State::New,
             session: Session {
@@ -684,11 +688,17 @@ impl Client {
             MessageType::SdpOffer | MessageType::SdpAnswer | MessageType::IceCandidate => {
                 let b64 = frame.message_payload.unwrap_or_default();
                 match wire::decode_payload(&b64) {
-                    Ok(payload) => Event::Message(ReceivedMessage {
-                        message_type: frame.message_type,
-                        sender_client_id: frame.sender_client_id,
-                        payload,
-                    }),
+                    Ok(payload) => {
+                        let msg = ReceivedMessage {
+                            message_type: frame.message_type,
+                            sender_client_id: frame.sender_client_id,
+                            payload,
+                        };
+                        for ready in self.early_ice.admit(msg) {
+                            self.emit(Event::Message(ready));
+                        }
+                        return;
+                    }
                     Err(e) => Event::Error(Error::Frame(e)),
                 }
             }

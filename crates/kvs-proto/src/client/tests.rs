@@ -536,3 +536,28 @@ fn debug_output_hides_signatures_and_tokens() {
         "{shown}"
     );
 }
+
+#[test]
+fn early_candidates_are_delivered_right_after_their_offer() {
+    let mut h = Harness::new(config(ChannelRole::Master));
+    h.connect_happy();
+    let before = h.events.len();
+    h.input(Input::WsText(
+        r#"{"senderClientId":"v1","messageType":"ICE_CANDIDATE","messagePayload":"MQ=="}"#,
+    ));
+    h.input(Input::WsText(
+        r#"{"senderClientId":"v1","messageType":"ICE_CANDIDATE","messagePayload":"Mg=="}"#,
+    ));
+    assert_eq!(h.events.len(), before, "held until the offer");
+    h.input(Input::WsText(
+        r#"{"senderClientId":"v1","messageType":"SDP_OFFER","messagePayload":"e30="}"#,
+    ));
+    let payloads: Vec<&[u8]> = h.events[before..]
+        .iter()
+        .map(|e| match e {
+            Event::Message(m) => m.payload.as_slice(),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(payloads, [b"{}".as_slice(), b"1", b"2"]);
+}

@@ -1,0 +1,154 @@
+//! ICE candidates that arrive before their sender's SDP are held back and released right
+//! after it, so the application never sees a candidate it cannot apply yet (JS SDK issues
+//! #754, #760, #791; the C SDK leaves this to every application).
+
+use std::collections::{HashSet, VecDeque};
+
+use super::ReceivedMessage;
+use crate::wire::MessageType;
+
+/// Most candidates held for one sender; beyond it they are released rather than dropped.
+const MAX_PER_SENDER: usize = 64;
+/// Most senders with held candidates; the oldest is released first.
+const MAX_SENDERS: usize = 16;
+
+/// The buffer. Senders are keyed by client id, the master by the empty string.
+#[derive(Debug, Default)]
+pub(crate) struct EarlyIce {
+    enabled: bool,
+    sdp_seen: HashSet<String>,
+    pending: VecDeque<(String, Vec<ReceivedMessage>)>,
+}
+
+impl EarlyIce {
+    pub(crate) fn new(enabled: bool) -> Self {
+        Self {
+            enabled,
+            ..Self::default()
+        }
+    }
+
+    /// Takes a received message; returns the messages to hand to the application now, in order.
+    pub(crate) fn admit(&mut self, msg: ReceivedMessage) -> Vec<ReceivedMessage> {
+        if !self.enabled {
+            return vec![msg];
+        }
+        let key = msg.sender_client_id.clone().unwrap_or_default();
+        match msg.message_type {
+            MessageType::SdpOffer | MessageType::SdpAnswer => {
+                let mut out = vec![msg];
+                out.extend(self.take(&key));
+                self.sdp_seen.insert(key);
+                out
+            }
+            MessageType::IceCandidate if !self.sdp_seen.contains(&key) => self.hold(key, msg),
+            _ => vec![msg],
+        }
+    }
+
+    fn take(&mut self, key: &str) -> Vec<ReceivedMessage> {
+        match self.pending.iter().position(|(k, _)| k == key) {
+            Some(i) => self
+                .pending
+                .remove(i)
+                .map(|(_, held)| held)
+                .unwrap_or_default(),
+            None => Vec::new(),
+        }
+    }
+
+    fn hold(&mut self, key: String, msg: ReceivedMessage) -> Vec<ReceivedMessage> {
+        let mut released = Vec::new();
+        match self.pending.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, held)) => {
+                held.push(msg);
+                if held.len() > MAX_PER_SENDER {
+                    released = std::mem::take(held);
+                }
+            }
+            None => {
+                if self.pending.len() == MAX_SENDERS
+                    && let Some((_, oldest)) = self.pending.pop_front()
+                {
+                    released = oldest;
+                }
+                self.pending.push_back((key, vec![msg]));
+            }
+        }
+        self.pending.retain(|(_, held)| !held.is_empty());
+        released
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(kind: MessageType, from: Option<&str>, n: u8) -> ReceivedMessage {
+        ReceivedMessage {
+            message_type: kind,
+            sender_client_id: from.map(str::to_owned),
+            payload: vec![n],
+        }
+    }
+
+    #[test]
+    fn candidates_before_the_offer_follow_it_in_order() {
+        let mut b = EarlyIce::new(true);
+        assert!(
+            b.admit(msg(MessageType::IceCandidate, Some("v1"), 1))
+                .is_empty()
+        );
+        assert!(
+            b.admit(msg(MessageType::IceCandidate, Some("v1"), 2))
+                .is_empty()
+        );
+        let other = b.admit(msg(MessageType::SdpOffer, Some("v2"), 9));
+        assert_eq!(
+            other.len(),
+            1,
+            "another sender's offer releases nothing of v1's"
+        );
+        let out = b.admit(msg(MessageType::SdpOffer, Some("v1"), 0));
+        assert_eq!(
+            out.iter().map(|m| m.payload[0]).collect::<Vec<_>>(),
+            [0, 1, 2]
+        );
+        assert_eq!(
+            b.admit(msg(MessageType::IceCandidate, Some("v1"), 3)).len(),
+            1,
+            "after the SDP, candidates pass"
+        );
+    }
+
+    #[test]
+    fn the_master_is_a_sender_too_and_buffering_can_be_off() {
+        let mut b = EarlyIce::new(true);
+        assert!(b.admit(msg(MessageType::IceCandidate, None, 1)).is_empty());
+        assert_eq!(b.admit(msg(MessageType::SdpAnswer, None, 0)).len(), 2);
+        let mut off = EarlyIce::new(false);
+        assert_eq!(off.admit(msg(MessageType::IceCandidate, None, 1)).len(), 1);
+    }
+
+    #[test]
+    fn overflow_releases_instead_of_dropping() {
+        let mut b = EarlyIce::new(true);
+        let mut released = 0;
+        for i in 0..=MAX_PER_SENDER {
+            released += b
+                .admit(msg(MessageType::IceCandidate, Some("v1"), i as u8))
+                .len();
+        }
+        assert_eq!(released, MAX_PER_SENDER + 1);
+        for s in 0..=MAX_SENDERS {
+            released += b
+                .admit(msg(MessageType::IceCandidate, Some(&format!("s{s}")), 0))
+                .len();
+        }
+        assert_eq!(
+            released,
+            MAX_PER_SENDER + 2,
+            "the oldest sender's candidate came out"
+        );
+    }
+}
