@@ -7,10 +7,11 @@ use std::time::SystemTime;
 use futures_util::{SinkExt, StreamExt};
 use kvs_proto::Credentials;
 use kvs_proto::client::{
-    Client, Event, HttpRequest, HttpResponse, Input, Output, PreparedMessage, RequestId, State,
+    Client, Event, HttpRequest, HttpResponse, Input, Output, PreparedMessage, RequestId, SendError,
+    State,
 };
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
@@ -23,7 +24,11 @@ type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Requests from the handle.
 pub(crate) enum Command {
-    Send(PreparedMessage),
+    /// A message, and where to report the outcome (the fast path when connected has none).
+    Send(
+        PreparedMessage,
+        Option<oneshot::Sender<Result<(), SendError>>>,
+    ),
     Close,
 }
 
@@ -79,15 +84,16 @@ impl Driver {
                         connecting =
                             Some(self.spawn_ws_connect(url.into_string(), done_tx.clone()));
                     }
-                    Output::WsSend(text) => {
-                        let failed = match ws.as_mut() {
-                            Some(socket) => socket.send(Message::text(text)).await.err(),
-                            None => Some(tungstenite::Error::AlreadyClosed),
+                    Output::WsSend(frame) => {
+                        let result = match ws.as_mut() {
+                            Some(socket) => socket.send(Message::text(frame.as_str())).await,
+                            None => Err(tungstenite::Error::AlreadyClosed),
                         };
-                        if let Some(e) = failed {
+                        if let Err(e) = result {
                             ws = None;
+                            let reason = e.to_string();
                             self.client
-                                .handle_input(now(), Input::WsClosed(e.to_string()));
+                                .handle_input(now(), Input::WsSendFailed { frame, reason });
                         }
                     }
                     Output::WsClose => {
@@ -116,9 +122,16 @@ impl Driver {
                 .map(tokio::time::Instant::from_std);
             tokio::select! {
                 command = self.commands.recv(), if commands_open => match command {
-                    Some(Command::Send(message)) => {
-                        if let Err(e) = self.client.send_prepared(message) {
-                            let _ = self.events.send(Event::Error(kvs_proto::client::Error::NotSent(e)));
+                    Some(Command::Send(message, reply)) => {
+                        let result = self.client.send_prepared(now(), message);
+                        match (reply, result) {
+                            (Some(reply), result) => {
+                                let _ = reply.send(result);
+                            }
+                            (None, Err(e)) => {
+                                let _ = self.events.send(Event::Error(kvs_proto::client::Error::NotSent(e)));
+                            }
+                            (None, Ok(())) => {}
                         }
                     }
                     Some(Command::Close) => self.client.close(),

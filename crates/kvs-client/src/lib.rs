@@ -35,7 +35,7 @@ use std::task::{Context, Poll};
 use kvs_proto::api::ChannelRole;
 use kvs_proto::client::{Client, ClientConfig, Event, OutgoingMessage, SendError, State};
 use kvs_proto::wire::Action;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 pub use credentials::{
     CredentialsError, EnvironmentProvider, ProvideCredentials, ProvideFuture, StaticProvider,
@@ -138,19 +138,25 @@ impl SignalingClient {
         *self.state.borrow()
     }
 
-    /// Sends a message to a peer. The message is checked and encoded on the caller's task;
-    /// see [`SendError`] for what is refused up front. Should the connection drop before the
-    /// driver writes it, an [`Event::Error`] reports the message as not sent.
+    /// Sends a message to a peer, or queues it while the client is (re)connecting. The message
+    /// is checked and encoded on the caller's task; see [`SendError`] for what is refused.
     pub async fn send(&self, message: OutgoingMessage) -> Result<(), SendError> {
         let prepared = message.prepare(self.role)?;
-        let state = self.state();
-        if state != State::Connected {
-            return Err(SendError::NotConnected(state));
+        let gone = || SendError::NotConnected(State::Disconnected);
+        if self.state() == State::Connected {
+            // Fast path: no reply needed. Should the socket drop meanwhile, the driver queues it.
+            return self
+                .commands
+                .send(Command::Send(prepared, None))
+                .await
+                .map_err(|_| gone());
         }
+        let (tx, rx) = oneshot::channel();
         self.commands
-            .send(Command::Send(prepared))
+            .send(Command::Send(prepared, Some(tx)))
             .await
-            .map_err(|_| SendError::NotConnected(State::Disconnected))
+            .map_err(|_| gone())?;
+        rx.await.unwrap_or_else(|_| Err(gone()))
     }
 
     async fn send_action(

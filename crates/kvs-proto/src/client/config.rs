@@ -36,6 +36,11 @@ pub struct ClientConfig {
     pub call_timeout: Duration,
     /// Validity of the presigned WebSocket URL (default 299 s, as the JS SDK).
     pub presign_expires: Duration,
+    /// Most messages queued while not connected (default 256).
+    pub send_queue_limit: usize,
+    /// How long a queued message may wait; default: the channel's MessageTtlSeconds (60 s if
+    /// unknown).
+    pub message_ttl: Option<Duration>,
     /// Hold ICE candidates that arrive before their sender's SDP and deliver them right after
     /// it (default true).
     pub buffer_early_candidates: bool,
@@ -61,6 +66,8 @@ impl ClientConfig {
             create_if_missing: true,
             call_timeout: Duration::from_secs(15),
             presign_expires: Duration::from_secs(299),
+            send_queue_limit: 256,
+            message_ttl: None,
             buffer_early_candidates: true,
             retry: RetryPolicy::default(),
             rng_seed: None,

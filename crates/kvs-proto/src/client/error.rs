@@ -60,6 +60,16 @@ pub enum Error {
     /// A message accepted by `send` could not go out because the connection dropped first.
     #[error("a message was not sent: {0}")]
     NotSent(SendError),
+    /// A queued message waited longer than the message TTL for a connection and was dropped.
+    #[error(
+        "a queued message expired after {age_secs} s without a connection (message TTL {ttl_secs} s)"
+    )]
+    MessageExpired {
+        /// How long it waited.
+        age_secs: u64,
+        /// The TTL it exceeded.
+        ttl_secs: u64,
+    },
     /// The step kept failing; the last failure is attached.
     #[error("gave up after {attempts} attempts: {last}")]
     GaveUp {
@@ -139,8 +149,8 @@ impl Error {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SendError {
-    /// The WebSocket is not open.
-    #[error("cannot send in state {0}: the signaling client is not connected")]
+    /// The session has ended.
+    #[error("cannot send in state {0}: the signaling session has ended")]
     NotConnected(State),
     /// The base64 payload exceeds the service's 10,000-byte limit.
     #[error("payload is {len} bytes of base64, {} over the service's 10000-byte limit; trim the SDP (fewer codecs or candidates)", len - crate::wire::MAX_PAYLOAD_LEN)]
@@ -160,4 +170,12 @@ pub enum SendError {
     /// A client id or correlation id breaks `[a-zA-Z0-9_.-]{1,256}`.
     #[error("{0} must match [a-zA-Z0-9_.-]{{1,256}}")]
     InvalidId(&'static str),
+    /// The client is not connected and already holds the most messages it will queue.
+    #[error(
+        "the send queue is full ({limit} messages wait for the connection); retry after CONNECTED"
+    )]
+    QueueFull {
+        /// The configured limit.
+        limit: usize,
+    },
 }

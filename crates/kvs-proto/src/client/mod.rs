@@ -13,7 +13,7 @@ mod event;
 mod retry;
 
 use std::collections::VecDeque;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 pub use config::{ChannelRef, ClientConfig, default_endpoint};
 pub use error::{Error, SendError};
@@ -142,6 +142,13 @@ pub enum Input<'a> {
     WsText(&'a str),
     /// The WebSocket closed or broke.
     WsClosed(String),
+    /// Writing a [`Output::WsSend`] frame failed; the frame goes back to the head of the queue.
+    WsSendFailed {
+        /// The frame that was not written.
+        frame: String,
+        /// Why the write failed.
+        reason: String,
+    },
 }
 
 /// Something the driver must do.
@@ -238,6 +245,7 @@ struct Session {
     channel_arn: Option<String>,
     wss_endpoint: Option<String>,
     https_endpoint: Option<String>,
+    message_ttl: Option<Duration>,
 }
 
 /// The signaling client state machine. See the module docs for the driving loop.
@@ -252,6 +260,7 @@ pub struct Client {
     next_request: u64,
     backoff: Backoff,
     early_ice: EarlyIce,
+    queue: VecDeque<(Instant, String)>,
     auth_failures: u32,
     closed: bool,
     mono_anchor: Instant,
@@ -269,6 +278,7 @@ impl Client {
         Self {
             backoff: Backoff::new(config.retry, config.rng_seed.unwrap_or(0)),
             early_ice: EarlyIce::new(config.buffer_early_candidates),
+            queue: VecDeque::new(),
             config,
             state: State::New,
             session: Session {
@@ -319,20 +329,60 @@ impl Client {
         self.finish(None);
     }
 
-    /// Queues a message for a peer. Fails without sending anything if the client is not
-    /// connected or the message breaks a service rule.
-    pub fn send(&mut self, msg: OutgoingMessage) -> Result<(), SendError> {
+    /// Sends a message to a peer, or queues it while the client is (re)connecting; queued
+    /// messages go out in order right after CONNECTED unless older than the message TTL.
+    /// Fails without queueing anything when the message breaks a service rule, the queue is
+    /// full, or the session has ended.
+    pub fn send(&mut self, now: Instant, msg: OutgoingMessage) -> Result<(), SendError> {
         let prepared = msg.prepare(self.config.role)?;
-        self.send_prepared(prepared)
+        self.send_prepared(now, prepared)
     }
 
-    /// Queues a message already checked by [`OutgoingMessage::prepare`].
-    pub fn send_prepared(&mut self, msg: PreparedMessage) -> Result<(), SendError> {
-        if self.state != State::Connected {
-            return Err(SendError::NotConnected(self.state));
+    /// [`send`](Self::send) for a message already checked by [`OutgoingMessage::prepare`].
+    pub fn send_prepared(&mut self, now: Instant, msg: PreparedMessage) -> Result<(), SendError> {
+        if self.closed {
+            return Err(SendError::NotConnected(State::Disconnected));
         }
-        self.outputs.push_back(Output::WsSend(msg.0));
+        if self.state == State::Connected {
+            self.outputs.push_back(Output::WsSend(msg.0));
+            return Ok(());
+        }
+        if self.queue.len() >= self.config.send_queue_limit {
+            return Err(SendError::QueueFull {
+                limit: self.config.send_queue_limit,
+            });
+        }
+        self.queue.push_back((now, msg.0));
         Ok(())
+    }
+
+    /// Messages waiting for the connection.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    fn message_ttl(&self) -> Duration {
+        self.config
+            .message_ttl
+            .or(self.session.message_ttl)
+            .unwrap_or(Duration::from_secs(60))
+    }
+
+    /// Sends what was queued while disconnected, in order, dropping (and reporting) expired
+    /// messages.
+    fn flush_queue(&mut self, now: Instant) {
+        let ttl = self.message_ttl();
+        while let Some((queued_at, frame)) = self.queue.pop_front() {
+            let age = now.saturating_duration_since(queued_at);
+            if age > ttl {
+                self.emit(Event::Error(Error::MessageExpired {
+                    age_secs: age.as_secs(),
+                    ttl_secs: ttl.as_secs(),
+                }));
+            } else {
+                self.outputs.push_back(Output::WsSend(frame));
+            }
+        }
     }
 
     /// The next thing to do, if any. Drain it after every call that takes `now`.
@@ -365,6 +415,7 @@ impl Client {
                 self.set_timer(Timer::Call, None);
                 self.auth_failures = 0;
                 self.enter(now, State::Connected);
+                self.flush_queue(now);
             }
             Input::WsConnectFailed {
                 status,
@@ -380,6 +431,12 @@ impl Client {
                 self.fail(now, err);
             }
             Input::WsText(text) if self.state == State::Connected => self.handle_frame(text),
+            Input::WsSendFailed { frame, reason } => {
+                self.queue.push_front((now, frame));
+                if self.state == State::Connected {
+                    self.handle_input(now, Input::WsClosed(reason));
+                }
+            }
             Input::WsClosed(reason) if self.state == State::Connected => {
                 let during = self.state;
                 self.enter(now, State::Disconnected);
@@ -639,7 +696,12 @@ impl Client {
         let next = match during {
             State::Describe => {
                 parse::<DescribeSignalingChannelOutput>(during, resp.body).map(|out| {
-                    self.session.channel_arn = Some(out.channel_info.channel_arn);
+                    let info = out.channel_info;
+                    self.session.channel_arn = Some(info.channel_arn);
+                    self.session.message_ttl = info
+                        .single_master_configuration
+                        .message_ttl_seconds
+                        .map(|s| Duration::from_secs(s.into()));
                     State::GetEndpoint
                 })
             }

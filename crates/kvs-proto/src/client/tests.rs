@@ -201,13 +201,14 @@ fn messages_flow_both_ways_once_connected() {
         correlation_id: Some("c1".into()),
         payload: br#"{"type":"answer","sdp":"v=0"}"#.to_vec(),
     };
-    assert_eq!(
-        h.client.send(offer.clone()),
-        Err(SendError::NotConnected(State::GetCredentials))
-    );
-    h.connect_happy();
-    h.client.send(offer).unwrap();
+    h.client.send(h.now, offer.clone()).unwrap();
     h.drain();
+    assert!(h.sent.is_empty(), "queued until connected");
+    h.connect_happy();
+    assert_eq!(h.sent.len(), 1, "flushed on CONNECTED");
+    h.client.send(h.now, offer).unwrap();
+    h.drain();
+    assert_eq!(h.sent[0], h.sent[1]);
     let frame = ClientFrame::parse(&h.sent[0]).unwrap();
     assert_eq!(frame.recipient_client_id.as_deref(), Some("viewer-1"));
     assert_eq!(
@@ -244,13 +245,16 @@ fn send_guards_name_the_problem() {
         payload,
     };
     assert_eq!(
-        h.client.send(msg(Some("x"), b"{}".to_vec())),
+        h.client.send(h.now, msg(Some("x"), b"{}".to_vec())),
         Err(SendError::RecipientNotAllowed)
     );
-    let err = h.client.send(msg(None, vec![b'a'; 7_503])).unwrap_err();
+    let err = h
+        .client
+        .send(h.now, msg(None, vec![b'a'; 7_503]))
+        .unwrap_err();
     assert_eq!(err, SendError::PayloadTooLarge { len: 10_004 });
     assert!(err.to_string().contains("4 over"), "{err}");
-    assert!(h.client.send(msg(None, vec![b'a'; 7_500])).is_ok());
+    assert!(h.client.send(h.now, msg(None, vec![b'a'; 7_500])).is_ok());
 }
 
 #[test]
