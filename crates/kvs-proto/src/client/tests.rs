@@ -565,3 +565,78 @@ fn early_candidates_are_delivered_right_after_their_offer() {
         .collect();
     assert_eq!(payloads, [b"{}".as_slice(), b"1", b"2"]);
 }
+
+fn candidate(n: usize) -> OutgoingMessage {
+    OutgoingMessage {
+        action: Action::IceCandidate,
+        recipient_client_id: Some("viewer-1".into()),
+        correlation_id: None,
+        payload: format!("{{\"n\":{n}}}").into_bytes(),
+    }
+}
+
+#[test]
+fn the_queue_is_bounded_and_says_so() {
+    let mut c = config(ChannelRole::Master);
+    c.send_queue_limit = 3;
+    let mut h = Harness::new(c);
+    for n in 0..3 {
+        h.client.send(h.now, candidate(n)).unwrap();
+    }
+    let err = h.client.send(h.now, candidate(3)).unwrap_err();
+    assert_eq!(err, SendError::QueueFull { limit: 3 });
+    assert!(err.to_string().contains("queue is full"));
+    h.connect_happy();
+    assert_eq!(h.sent.len(), 3);
+    assert_eq!(h.client.queued(), 0);
+}
+
+#[test]
+fn queued_messages_older_than_the_channel_ttl_are_dropped_with_an_event() {
+    let mut h = Harness::new(config(ChannelRole::Master));
+    h.client.send(h.now, candidate(0)).unwrap();
+    h.credentials();
+    h.answer(200, None, &describe_ok()); // MessageTtlSeconds 60
+    h.now += Duration::from_secs(61);
+    h.client.send(h.now, candidate(1)).unwrap();
+    h.answer(200, None, ENDPOINTS);
+    h.answer(200, None, ICE);
+    h.input(Input::WsOpened);
+    assert_eq!(h.sent.len(), 1);
+    assert!(h.sent[0].contains(&wire::encode_payload(br#"{"n":1}"#)));
+    assert!(
+        h.events
+            .iter()
+            .any(|e| matches!(e, Event::Error(Error::MessageExpired { ttl_secs: 60, .. })))
+    );
+}
+
+#[test]
+fn a_failed_write_is_retried_first_after_reconnecting() {
+    let mut h = Harness::new(config(ChannelRole::Master));
+    h.connect_happy();
+    h.client.send(h.now, candidate(0)).unwrap();
+    h.drain();
+    let lost = h.sent.pop().unwrap();
+    h.input(Input::WsSendFailed {
+        frame: lost.clone(),
+        reason: "broken pipe".into(),
+    });
+    assert_ne!(h.client.state(), State::Connected);
+    h.client.send(h.now, candidate(1)).unwrap();
+    h.advance();
+    h.input(Input::WsOpened);
+    assert_eq!(h.sent.len(), 2);
+    assert_eq!(h.sent[0], lost, "the failed frame goes first");
+    assert!(h.sent[1].contains(&wire::encode_payload(br#"{"n":1}"#)));
+}
+
+#[test]
+fn nothing_is_accepted_after_the_session_ended() {
+    let mut h = Harness::new(config(ChannelRole::Master));
+    h.client.close();
+    assert_eq!(
+        h.client.send(h.now, candidate(0)),
+        Err(SendError::NotConnected(State::Disconnected))
+    );
+}
