@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 pub use channels::{ApiError, Channels, EndpointBase, MASTER_PATH, VIEWER_PATH, arn_channel_name};
-pub use relay::{ConnId, ConnectError, MAX_VIEWERS, Relay, Routed};
+pub use relay::{ConnId, ConnectError, Joined, MAX_HELD_PER_PEER, MAX_VIEWERS, Relay, Routed};
 
 /// The access key id AWS documents as an example; the service accepts it by default.
 pub const EXAMPLE_ACCESS_KEY_ID: &str = "AKIAIOSFODNN7EXAMPLE";

@@ -1,10 +1,16 @@
 //! Data-plane routing: who is connected to which channel, and where each client frame goes.
-//! Pure logic; the server owns the sockets and hands frames in and out.
+//! Pure logic on caller-supplied time; the server owns the sockets and hands frames in and out.
+//!
+//! Messages for a peer that is offline are held until the channel's MessageTtlSeconds and
+//! delivered when it connects; a newer undelivered SDP from the same sender replaces the older
+//! one. "Offline" means the master, or a viewer client id seen on this channel before; a
+//! message for a client id never seen is refused at once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
 
 use kvs_proto::api::ChannelRole;
-use kvs_proto::wire::{ClientFrame, FrameError, ServiceFrame, StatusResponse};
+use kvs_proto::wire::{ClientFrame, FrameError, MessageType, ServiceFrame, StatusResponse};
 
 /// Identifies one WebSocket connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -12,6 +18,8 @@ pub struct ConnId(pub u64);
 
 /// The most viewers a channel accepts at once.
 pub const MAX_VIEWERS: usize = 10;
+/// The most messages held for one offline peer; older ones make room.
+pub const MAX_HELD_PER_PEER: usize = 256;
 
 #[derive(Debug)]
 struct Conn {
@@ -20,10 +28,55 @@ struct Conn {
     client_id: Option<String>,
 }
 
+/// A message waiting for its offline recipient.
+#[derive(Debug)]
+struct Held {
+    expires: Instant,
+    sender: Option<String>,
+    kind: MessageType,
+    frame: String,
+}
+
+/// Who a held message is for: `None` is the master.
+type Recipient = Option<String>;
+
 #[derive(Debug, Default)]
 struct Peers {
     master: Option<ConnId>,
     viewers: HashMap<String, ConnId>,
+    known_viewers: HashSet<String>,
+    ttl: Duration,
+    held: HashMap<Recipient, VecDeque<Held>>,
+}
+
+impl Peers {
+    fn hold(&mut self, to: Recipient, held: Held) {
+        let queue = self.held.entry(to).or_default();
+        let is_sdp = matches!(held.kind, MessageType::SdpOffer | MessageType::SdpAnswer);
+        if is_sdp
+            && let Some(older) = queue
+                .iter_mut()
+                .find(|h| h.kind == held.kind && h.sender == held.sender)
+        {
+            *older = held;
+            return;
+        }
+        if queue.len() == MAX_HELD_PER_PEER {
+            queue.pop_front();
+        }
+        queue.push_back(held);
+    }
+
+    /// The unexpired messages held for `to`, oldest first.
+    fn release(&mut self, to: &Recipient, now: Instant) -> Vec<String> {
+        self.held
+            .remove(to)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|h| h.expires > now)
+            .map(|h| h.frame)
+            .collect()
+    }
 }
 
 /// Where a client frame ends up.
@@ -36,6 +89,8 @@ pub enum Routed {
         /// The service frame to send.
         frame: String,
     },
+    /// The recipient is offline; the frame waits for it (up to the channel's message TTL).
+    Held,
     /// Undeliverable; send this STATUS_RESPONSE back to the sender.
     Reply(String),
     /// Undeliverable and no correlation id to answer to; log `reason`.
@@ -50,6 +105,17 @@ pub enum Routed {
 pub enum ConnectError {
     /// Ten viewers are already connected.
     TooManyViewers,
+}
+
+/// A connection the relay accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Joined {
+    /// Its id.
+    pub id: ConnId,
+    /// The older connection it replaced (same master role, or same viewer client id).
+    pub replaced: Option<ConnId>,
+    /// Frames held for it while it was offline, to send first.
+    pub held: Vec<String>,
 }
 
 /// The routing table of every channel's live connections.
@@ -76,26 +142,32 @@ impl Relay {
         self.conns.is_empty()
     }
 
-    /// Registers a connection. A newer master, or a newer viewer with the same client id,
-    /// takes over; the replaced connection is returned so the caller can close it.
+    /// Registers a connection to a channel whose messages live `ttl`. A newer master, or a
+    /// newer viewer with the same client id, takes over; the replaced connection is returned so
+    /// the caller can close it.
     pub fn connect(
         &mut self,
+        now: Instant,
         channel_arn: &str,
         role: ChannelRole,
         client_id: Option<String>,
-    ) -> Result<(ConnId, Option<ConnId>), ConnectError> {
+        ttl: Duration,
+    ) -> Result<Joined, ConnectError> {
         let peers = self.channels.entry(channel_arn.to_owned()).or_default();
+        peers.ttl = ttl;
         let id = ConnId(self.next_id);
-        let replaced = match (role, &client_id) {
-            (ChannelRole::Master, _) => peers.master.replace(id),
+        let (replaced, recipient) = match (role, &client_id) {
+            (ChannelRole::Master, _) => (peers.master.replace(id), None),
             (ChannelRole::Viewer, Some(cid)) => {
                 if !peers.viewers.contains_key(cid) && peers.viewers.len() >= MAX_VIEWERS {
                     return Err(ConnectError::TooManyViewers);
                 }
-                peers.viewers.insert(cid.clone(), id)
+                peers.known_viewers.insert(cid.clone());
+                (peers.viewers.insert(cid.clone(), id), Some(cid.clone()))
             }
             (ChannelRole::Viewer, None) => unreachable!("viewers always carry a client id"),
         };
+        let held = peers.release(&recipient, now);
         self.next_id += 1;
         if let Some(old) = replaced {
             self.conns.remove(&old);
@@ -108,7 +180,7 @@ impl Relay {
                 client_id,
             },
         );
-        Ok((id, replaced))
+        Ok(Joined { id, replaced, held })
     }
 
     /// Forgets a connection (no-op if it was already replaced).
@@ -130,14 +202,11 @@ impl Relay {
                 }
                 (ChannelRole::Viewer, None) => {}
             }
-            if peers.master.is_none() && peers.viewers.is_empty() {
-                self.channels.remove(&conn.channel_arn);
-            }
         }
     }
 
     /// Routes one text frame from connection `from`.
-    pub fn route(&self, from: ConnId, text: &str) -> Routed {
+    pub fn route(&mut self, now: Instant, from: ConnId, text: &str) -> Routed {
         let Some(sender) = self.conns.get(&from) else {
             return Routed::Dropped {
                 reason: "sender is no longer connected".into(),
@@ -153,47 +222,51 @@ impl Relay {
                 );
             }
         };
-        let peers = self.channels.get(&sender.channel_arn);
-        let (to, sender_client_id) = match sender.role {
+        let Some(peers) = self.channels.get_mut(&sender.channel_arn) else {
+            return Routed::Dropped {
+                reason: "the sender's channel is gone".into(),
+            };
+        };
+        let (recipient, to, sender_client_id) = match sender.role {
             ChannelRole::Master => {
-                let Some(recipient) = frame.recipient_client_id.as_deref() else {
+                let Some(recipient) = frame.recipient_client_id.clone() else {
                     return fail(
                         frame.correlation_id,
                         "InvalidArgumentException",
                         "a master must set recipientClientId".into(),
                     );
                 };
-                match peers.and_then(|p| p.viewers.get(recipient)) {
-                    Some(to) => (*to, None),
-                    None => {
-                        return fail(
-                            frame.correlation_id,
-                            "InvalidArgumentException",
-                            format!("recipient '{recipient}' is not connected to this channel"),
-                        );
-                    }
-                }
-            }
-            ChannelRole::Viewer => match peers.and_then(|p| p.master) {
-                Some(to) => (to, sender.client_id.clone()),
-                None => {
+                if !peers.known_viewers.contains(&recipient) {
                     return fail(
                         frame.correlation_id,
                         "InvalidArgumentException",
-                        "the channel's master is not connected".into(),
+                        format!("recipient '{recipient}' is not connected to this channel"),
                     );
                 }
-            },
+                let to = peers.viewers.get(&recipient).copied();
+                (Some(recipient), to, None)
+            }
+            ChannelRole::Viewer => (None, peers.master, sender.client_id.clone()),
         };
         let out = ServiceFrame {
-            sender_client_id,
+            sender_client_id: sender_client_id.clone(),
             message_type: frame.action.message_type(),
             message_payload: Some(frame.message_payload),
             status_response: None,
-        };
-        Routed::Deliver {
-            to,
-            frame: out.to_json(),
+        }
+        .to_json();
+        match to {
+            Some(to) => Routed::Deliver { to, frame: out },
+            None => {
+                let held = Held {
+                    expires: now + peers.ttl,
+                    sender: sender_client_id,
+                    kind: frame.action.message_type(),
+                    frame: out,
+                };
+                peers.hold(recipient, held);
+                Routed::Held
+            }
         }
     }
 }
@@ -210,7 +283,7 @@ fn fail(correlation_id: Option<String>, error_type: &str, description: String) -
         Some(correlation_id) => Routed::Reply(
             ServiceFrame {
                 sender_client_id: None,
-                message_type: kvs_proto::wire::MessageType::StatusResponse,
+                message_type: MessageType::StatusResponse,
                 message_payload: None,
                 status_response: Some(StatusResponse {
                     correlation_id: Some(correlation_id),
@@ -233,22 +306,32 @@ mod tests {
     use proptest::prelude::*;
 
     const ARN: &str = "arn:aws:kinesisvideo:us-west-2:1:channel/c/1";
+    const TTL: Duration = Duration::from_secs(60);
 
-    fn pair() -> (Relay, ConnId, ConnId) {
+    #[allow(clippy::disallowed_methods)]
+    fn t0() -> Instant {
+        Instant::now()
+    }
+
+    fn join_at(r: &mut Relay, now: Instant, role: ChannelRole, client_id: Option<&str>) -> Joined {
+        r.connect(now, ARN, role, client_id.map(str::to_owned), TTL)
+            .unwrap()
+    }
+
+    fn pair(now: Instant) -> (Relay, ConnId, ConnId) {
         let mut r = Relay::new();
-        let (m, _) = r.connect(ARN, ChannelRole::Master, None).unwrap();
-        let (v, _) = r
-            .connect(ARN, ChannelRole::Viewer, Some("v1".into()))
-            .unwrap();
+        let m = join_at(&mut r, now, ChannelRole::Master, None).id;
+        let v = join_at(&mut r, now, ChannelRole::Viewer, Some("v1")).id;
         (r, m, v)
     }
 
+    const OFFER: &str = r#"{"action":"SDP_OFFER","messagePayload":"e30="}"#;
+
     #[test]
     fn viewer_to_master_carries_sender_and_master_to_viewer_does_not() {
-        let (r, m, v) = pair();
-        let Routed::Deliver { to, frame } =
-            r.route(v, r#"{"action":"SDP_OFFER","messagePayload":"e30="}"#)
-        else {
+        let now = t0();
+        let (mut r, m, v) = pair(now);
+        let Routed::Deliver { to, frame } = r.route(now, v, OFFER) else {
             panic!("not delivered")
         };
         assert_eq!(to, m);
@@ -256,10 +339,8 @@ mod tests {
             frame,
             r#"{"senderClientId":"v1","messageType":"SDP_OFFER","messagePayload":"e30="}"#
         );
-        let Routed::Deliver { to, frame } = r.route(
-            m,
-            r#"{"action":"SDP_ANSWER","RecipientClientId":"v1","MessagePayload":"e30="}"#,
-        ) else {
+        let answer = r#"{"action":"SDP_ANSWER","RecipientClientId":"v1","MessagePayload":"e30="}"#;
+        let Routed::Deliver { to, frame } = r.route(now, m, answer) else {
             panic!("not delivered")
         };
         assert_eq!(to, v);
@@ -271,71 +352,125 @@ mod tests {
 
     #[test]
     fn failures_answer_with_status_response_only_when_correlated() {
-        let (r, m, _) = pair();
-        let reply = r.route(m, r#"{"action":"ICE_CANDIDATE","recipientClientId":"nobody","messagePayload":"e30=","correlationId":"c7"}"#);
+        let now = t0();
+        let (mut r, m, _) = pair(now);
+        let reply = r.route(now, m, r#"{"action":"ICE_CANDIDATE","recipientClientId":"nobody","messagePayload":"e30=","correlationId":"c7"}"#);
         let Routed::Reply(text) = reply else {
             panic!("{reply:?}")
         };
-        let frame = ServiceFrame::parse(&text).unwrap();
-        let status = frame.status_response.unwrap();
+        let status = ServiceFrame::parse(&text).unwrap().status_response.unwrap();
         assert_eq!(status.correlation_id.as_deref(), Some("c7"));
         assert!(status.description.unwrap().contains("nobody"));
+        let uncorrelated =
+            r#"{"action":"ICE_CANDIDATE","recipientClientId":"nobody","messagePayload":"e30="}"#;
         assert!(matches!(
-            r.route(
-                m,
-                r#"{"action":"ICE_CANDIDATE","recipientClientId":"nobody","messagePayload":"e30="}"#
-            ),
+            r.route(now, m, uncorrelated),
             Routed::Dropped { .. }
         ));
         assert!(
-            matches!(r.route(m, r#"{"action":"X","correlationId":"c8"}"#), Routed::Reply(t) if t.contains("c8") && t.contains("unknown action"))
+            matches!(r.route(now, m, r#"{"action":"X","correlationId":"c8"}"#), Routed::Reply(t) if t.contains("c8") && t.contains("unknown action"))
         );
         let big = format!(
             r#"{{"action":"SDP_ANSWER","recipientClientId":"v1","messagePayload":"{}","correlationId":"c9"}}"#,
             "A".repeat(10_001)
         );
-        assert!(matches!(r.route(m, &big), Routed::Reply(t) if t.contains("10000-byte limit")));
         assert!(
-            matches!(r.route(m, r#"{"action":"SDP_ANSWER","recipientClientId":"v1","messagePayload":"***","correlationId":"c9"}"#), Routed::Reply(t) if t.contains("base64"))
+            matches!(r.route(now, m, &big), Routed::Reply(t) if t.contains("10000-byte limit"))
         );
-        assert!(matches!(r.route(m, r#"{"action":"SDP_ANSWER","recipientClientId":"v1","messagePayload":"bm90IGpzb24=","correlationId":"c9"}"#), Routed::Deliver { .. }), "payloads are opaque beyond base64");
+        assert!(
+            matches!(r.route(now, m, r#"{"action":"SDP_ANSWER","recipientClientId":"v1","messagePayload":"***","correlationId":"c9"}"#), Routed::Reply(t) if t.contains("base64"))
+        );
+        assert!(matches!(r.route(now, m, r#"{"action":"SDP_ANSWER","recipientClientId":"v1","messagePayload":"bm90IGpzb24=","correlationId":"c9"}"#), Routed::Deliver { .. }), "payloads are opaque beyond base64");
     }
 
     #[test]
     fn newest_connection_wins_and_the_old_one_leaves_quietly() {
-        let (mut r, m, v) = pair();
-        let (m2, replaced) = r.connect(ARN, ChannelRole::Master, None).unwrap();
-        assert_eq!(replaced, Some(m));
+        let now = t0();
+        let (mut r, m, v) = pair(now);
+        let joined = join_at(&mut r, now, ChannelRole::Master, None);
+        assert_eq!(joined.replaced, Some(m));
         r.disconnect(m); // the replaced socket closing must not evict its successor
-        assert!(
-            matches!(r.route(v, r#"{"action":"SDP_OFFER","messagePayload":"e30="}"#), Routed::Deliver { to, .. } if to == m2)
-        );
+        assert!(matches!(r.route(now, v, OFFER), Routed::Deliver { to, .. } if to == joined.id));
     }
 
     #[test]
     fn at_most_ten_viewers() {
         let mut r = Relay::new();
         for i in 0..MAX_VIEWERS {
-            r.connect(ARN, ChannelRole::Viewer, Some(format!("v{i}")))
-                .unwrap();
+            join_at(&mut r, t0(), ChannelRole::Viewer, Some(&format!("v{i}")));
         }
-        assert_eq!(
-            r.connect(ARN, ChannelRole::Viewer, Some("v99".into())),
-            Err(ConnectError::TooManyViewers)
-        );
+        let eleventh = r.connect(t0(), ARN, ChannelRole::Viewer, Some("v99".into()), TTL);
+        assert_eq!(eleventh, Err(ConnectError::TooManyViewers));
         assert!(
-            r.connect(ARN, ChannelRole::Viewer, Some("v3".into()))
+            r.connect(t0(), ARN, ChannelRole::Viewer, Some("v3".into()), TTL)
                 .is_ok(),
             "a reconnecting viewer is not extra"
         );
     }
 
+    #[test]
+    fn messages_for_an_offline_master_wait_for_it_in_order() {
+        let now = t0();
+        let mut r = Relay::new();
+        let v = join_at(&mut r, now, ChannelRole::Viewer, Some("v1")).id;
+        assert_eq!(r.route(now, v, OFFER), Routed::Held);
+        for n in 0..3 {
+            let ice = format!(
+                r#"{{"action":"ICE_CANDIDATE","messagePayload":"{}"}}"#,
+                kvs_proto::wire::encode_payload(&[n])
+            );
+            assert_eq!(r.route(now, v, &ice), Routed::Held);
+        }
+        let newer_offer = r#"{"action":"SDP_OFFER","messagePayload":"e30gIA=="}"#;
+        assert_eq!(r.route(now, v, newer_offer), Routed::Held);
+        let joined = join_at(
+            &mut r,
+            now + Duration::from_secs(10),
+            ChannelRole::Master,
+            None,
+        );
+        assert_eq!(
+            joined.held.len(),
+            4,
+            "the newer offer replaced the older one"
+        );
+        assert!(joined.held[0].contains("e30gIA=="));
+        assert!(joined.held[1].contains(&kvs_proto::wire::encode_payload(&[0])));
+        assert!(
+            join_at(&mut r, now, ChannelRole::Master, None)
+                .held
+                .is_empty(),
+            "delivered once"
+        );
+    }
+
+    #[test]
+    fn held_messages_expire_after_the_ttl() {
+        let now = t0();
+        let (mut r, m, v) = pair(now);
+        r.disconnect(v);
+        let answer = r#"{"action":"SDP_ANSWER","recipientClientId":"v1","messagePayload":"e30="}"#;
+        assert_eq!(
+            r.route(now, m, answer),
+            Routed::Held,
+            "v1 is known, so it is offline, not unknown"
+        );
+        let late = join_at(
+            &mut r,
+            now + TTL + Duration::from_secs(1),
+            ChannelRole::Viewer,
+            Some("v1"),
+        );
+        assert!(late.held.is_empty());
+    }
+
     proptest! {
         #[test]
         fn routing_never_panics(text in "\\PC{0,300}") {
-            let (r, m, v) = pair();
-            let _ = r.route(m, &text);
-            let _ = r.route(v, &text);
+            let now = t0();
+            let (mut r, m, v) = pair(now);
+            let _ = r.route(now, m, &text);
+            let _ = r.route(now, v, &text);
         }
     }
 }

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::{BodyExt, Full, Limited};
@@ -418,19 +418,19 @@ fn websocket(shared: Arc<Shared>, parts: Parts, req: Request<Incoming>) -> Respo
             "X-Amz-ChannelARN is required",
         );
     };
-    if shared
+    let channel = shared
         .channels
         .lock()
         .expect("channel table lock")
         .by_arn(arn)
-        .is_none()
-    {
+        .cloned();
+    let Some(channel) = channel else {
         return refuse(
             404,
             ErrorCode::ResourceNotFound.name(),
             &format!("The requested channel is not found or not active: {arn}"),
         );
-    }
+    };
     let client_id = match role {
         ChannelRole::Master => None,
         ChannelRole::Viewer => match verified.params.get("X-Amz-ClientId") {
@@ -464,11 +464,21 @@ fn websocket(shared: Arc<Shared>, parts: Parts, req: Request<Incoming>) -> Respo
     };
     let accept = derive_accept_key(key.as_bytes());
 
+    let ttl = Duration::from_secs(
+        channel
+            .single_master_configuration
+            .message_ttl_seconds
+            .unwrap_or(60)
+            .into(),
+    );
     let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
     let id = {
         let mut hub = shared.hub.lock().expect("hub lock");
-        let (id, replaced) = match hub.relay.connect(arn, role, client_id.clone()) {
-            Ok(ids) => ids,
+        let joined = match hub
+            .relay
+            .connect(Instant::now(), arn, role, client_id.clone(), ttl)
+        {
+            Ok(joined) => joined,
             Err(ConnectError::TooManyViewers) => {
                 drop(hub);
                 return refuse(
@@ -478,12 +488,18 @@ fn websocket(shared: Arc<Shared>, parts: Parts, req: Request<Incoming>) -> Respo
                 );
             }
         };
-        if let Some(old) = replaced {
+        if let Some(old) = joined.replaced {
             hub.outboxes.remove(&old); // its task sees the outbox close and hangs up
-            info!(?old, new = ?id, "a newer connection replaced an older one");
+            info!(?old, new = ?joined.id, "a newer connection replaced an older one");
         }
-        hub.outboxes.insert(id, tx);
-        id
+        if !joined.held.is_empty() {
+            info!(id = ?joined.id, count = joined.held.len(), "delivering messages held while offline");
+        }
+        for frame in joined.held {
+            let _ = tx.try_send(frame);
+        }
+        hub.outboxes.insert(joined.id, tx);
+        joined.id
     };
     info!(?id, ?role, client_id = client_id.as_deref().unwrap_or(""), channel = %arn, decision = "accepted", "WebSocket connect");
     tokio::spawn(async move {
@@ -564,8 +580,8 @@ async fn run_connection<S>(
 
 /// Routes one frame; returns a STATUS_RESPONSE for the sender when delivery failed.
 fn relay_frame(shared: &Shared, from: ConnId, text: &str) -> Option<String> {
-    let hub = shared.hub.lock().expect("hub lock");
-    match hub.relay.route(from, text) {
+    let mut hub = shared.hub.lock().expect("hub lock");
+    match hub.relay.route(Instant::now(), from, text) {
         Routed::Deliver { to, frame } => {
             let sent = hub.outboxes.get(&to).map(|tx| tx.try_send(frame));
             match sent {
@@ -582,6 +598,13 @@ fn relay_frame(shared: &Shared, from: ConnId, text: &str) -> Option<String> {
                     None
                 }
             }
+        }
+        Routed::Held => {
+            debug!(
+                ?from,
+                "recipient offline; message held until it connects or the TTL passes"
+            );
+            None
         }
         Routed::Reply(status) => {
             info!(?from, "message refused; STATUS_RESPONSE sent");
