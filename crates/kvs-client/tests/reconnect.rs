@@ -1,0 +1,139 @@
+//! The real client rides out a restart of the real service on the same port.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kvs_client::{ClientOptions, Events, SignalingClient, StaticProvider, TlsOptions};
+use kvs_proto::Credentials;
+use kvs_proto::api::ChannelRole;
+use kvs_proto::client::{ChannelRef, ClientConfig, Event, State};
+use kvs_proto::wire::MessageType;
+use kvs_service::{EXAMPLE_ACCESS_KEY_ID, EXAMPLE_SECRET_ACCESS_KEY, ServiceConfig, ServiceHandle};
+
+fn options(svc: &ServiceHandle, role: ChannelRole, client_id: &str) -> ClientOptions {
+    let mut config = ClientConfig::new(ChannelRef::Name("restart".into()), "us-west-2", role);
+    config.endpoint = svc.endpoint().to_owned();
+    config.client_id = client_id.to_owned();
+    let creds = Credentials::new(EXAMPLE_ACCESS_KEY_ID, EXAMPLE_SECRET_ACCESS_KEY, None, None);
+    let mut options = ClientOptions::new(config, Arc::new(StaticProvider::new(creds)));
+    options.tls = TlsOptions {
+        extra_ca_pem: svc.ca_pem().unwrap().as_bytes().to_vec(),
+    };
+    options
+}
+
+async fn next_event<T>(events: &mut Events, mut f: impl FnMut(Event) -> Option<T>) -> T {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            let event = events.recv().await.expect("session ended early");
+            if let Event::Closed(err) = &event {
+                panic!("closed: {err:?}");
+            }
+            if let Some(found) = f(event) {
+                return found;
+            }
+        }
+    })
+    .await
+    .expect("event did not arrive")
+}
+
+async fn start(
+    config: ServiceConfig,
+) -> (
+    SignalingClient,
+    Events,
+    SignalingClient,
+    Events,
+    ServiceHandle,
+) {
+    let svc = kvs_service::start(config).await.unwrap();
+    let (master, mut master_events) =
+        SignalingClient::start(options(&svc, ChannelRole::Master, "")).unwrap();
+    next_event(&mut master_events, |e| {
+        matches!(e, Event::StateChanged(State::Connected)).then_some(())
+    })
+    .await;
+    let (viewer, mut viewer_events) =
+        SignalingClient::start(options(&svc, ChannelRole::Viewer, "v1")).unwrap();
+    next_event(&mut viewer_events, |e| {
+        matches!(e, Event::StateChanged(State::Connected)).then_some(())
+    })
+    .await;
+    (master, master_events, viewer, viewer_events, svc)
+}
+
+#[tokio::test]
+async fn after_a_restart_every_queued_message_arrives_once_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = ServiceConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        state_dir: Some(dir.path().to_owned()), // the same CA after the restart
+        ..ServiceConfig::default()
+    };
+    let (_master, mut master_events, viewer, mut viewer_events, svc) = start(config.clone()).await;
+    let addr = svc.local_addr();
+    svc.shutdown().await;
+
+    next_event(&mut viewer_events, |e| {
+        matches!(e, Event::Retrying { .. }).then_some(())
+    })
+    .await;
+    assert_ne!(viewer.state(), State::Connected);
+    // Candidates follow their offer (the master's client holds candidates that come first).
+    let offer = r#"{"type":"offer","sdp":"v=0"}"#;
+    viewer
+        .send_offer(offer, None, None)
+        .await
+        .expect("queued while the service is down");
+    for n in 0..20 {
+        viewer
+            .send_ice_candidate(format!("{{\"n\":{n}}}"), None, None)
+            .await
+            .expect("queued while the service is down");
+    }
+
+    let _svc = kvs_service::start(ServiceConfig {
+        listen: addr,
+        ..config
+    })
+    .await
+    .unwrap();
+    next_event(&mut viewer_events, |e| {
+        matches!(e, Event::StateChanged(State::Connected)).then_some(())
+    })
+    .await;
+    let got = next_event(&mut master_events, |e| match e {
+        Event::Message(m) => Some(m),
+        _ => None,
+    })
+    .await;
+    assert_eq!(
+        (got.message_type, got.payload.as_slice()),
+        (MessageType::SdpOffer, offer.as_bytes())
+    );
+    for n in 0..20 {
+        let got = next_event(&mut master_events, |e| match e {
+            Event::Message(m) => Some(m),
+            _ => None,
+        })
+        .await;
+        assert_eq!(got.message_type, MessageType::IceCandidate);
+        assert_eq!(
+            got.payload,
+            format!("{{\"n\":{n}}}").into_bytes(),
+            "in order"
+        );
+    }
+    // Exactly once: the next message the master sees is one sent after the queue drained.
+    viewer
+        .send_ice_candidate(r#"{"after":true}"#, None, None)
+        .await
+        .unwrap();
+    let next = next_event(&mut master_events, |e| match e {
+        Event::Message(m) => Some(m),
+        _ => None,
+    })
+    .await;
+    assert_eq!(next.payload, br#"{"after":true}"#);
+}
