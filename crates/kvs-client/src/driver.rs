@@ -96,6 +96,15 @@ impl Driver {
                                 .handle_input(now(), Input::WsSendFailed { frame, reason });
                         }
                     }
+                    Output::WsPing => {
+                        if let Some(socket) = ws.as_mut()
+                            && let Err(e) = socket.send(Message::Ping(Default::default())).await
+                        {
+                            ws = None;
+                            self.client
+                                .handle_input(now(), Input::WsClosed(e.to_string()));
+                        }
+                    }
                     Output::WsClose => {
                         if let Some(task) = connecting.take() {
                             task.abort();
@@ -191,7 +200,13 @@ impl Driver {
                 .handle_input(now, Input::HttpFailed(id, message)),
             Done::WsOpened(socket) => {
                 if self.client.state() == State::Connecting {
-                    *ws = Some(*socket);
+                    // Make before break: the old socket (after GO_AWAY or a proactive
+                    // reconnect) closes only once the new one is open.
+                    if let Some(mut old) = ws.replace(*socket) {
+                        tokio::spawn(async move {
+                            let _ = old.close(None).await;
+                        });
+                    }
                 }
                 self.client.handle_input(now, Input::WsOpened);
             }

@@ -36,6 +36,16 @@ pub struct ClientConfig {
     pub call_timeout: Duration,
     /// Validity of the presigned WebSocket URL (default 299 s, as the JS SDK).
     pub presign_expires: Duration,
+    /// Ping after this long without traffic, so idle connections stay up (default 10 s, as
+    /// the C SDK).
+    pub ping_interval: Duration,
+    /// The service's limit on one connection (default 1 h); the client replaces the connection
+    /// `reconnect_margin` before it, and before its credentials expire.
+    pub max_connection_duration: Duration,
+    /// How early to replace a connection before a limit (default 60 s).
+    pub reconnect_margin: Duration,
+    /// How early to refresh the ICE servers before their `Ttl` ends (default 30 s).
+    pub ice_refresh_margin: Duration,
     /// Most messages queued while not connected (default 256).
     pub send_queue_limit: usize,
     /// How long a queued message may wait; default: the channel's MessageTtlSeconds (60 s if
@@ -66,6 +76,10 @@ impl ClientConfig {
             create_if_missing: true,
             call_timeout: Duration::from_secs(15),
             presign_expires: Duration::from_secs(299),
+            ping_interval: Duration::from_secs(10),
+            max_connection_duration: Duration::from_secs(3600),
+            reconnect_margin: Duration::from_secs(60),
+            ice_refresh_margin: Duration::from_secs(30),
             send_queue_limit: 256,
             message_ttl: None,
             buffer_early_candidates: true,

@@ -27,7 +27,7 @@ use crate::Credentials;
 use crate::api::{
     ChannelProtocol, ChannelRole, CreateSignalingChannelInput, DescribeSignalingChannelInput,
     DescribeSignalingChannelOutput, ErrorBody, GetIceServerConfigInput, GetIceServerConfigOutput,
-    GetSignalingChannelEndpointInput, GetSignalingChannelEndpointOutput, Operation,
+    GetSignalingChannelEndpointInput, GetSignalingChannelEndpointOutput, IceServer, Operation,
     SingleMasterChannelEndpointConfiguration, SingleMasterConfiguration,
 };
 use crate::sigv4::{self, RequestToSign};
@@ -162,6 +162,8 @@ pub enum Output {
     WsConnect(PresignedUrl),
     /// Send this text frame on the open WebSocket.
     WsSend(String),
+    /// Send a WebSocket ping (keep-alive).
+    WsPing,
     /// Close the WebSocket.
     WsClose,
     /// Tell the application.
@@ -236,6 +238,25 @@ enum Timer {
     Call,
     /// Retry the current step then.
     Retry,
+    /// Ping the service if nothing was sent or received since.
+    Ping,
+    /// Fetch the ICE servers again before their credentials expire.
+    IceRefresh,
+    /// Replace the connection before the service's maximum duration or the credentials end.
+    Reconnect,
+}
+
+const TIMERS: usize = 5;
+
+/// The WebSocket as the core knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Socket {
+    /// No socket.
+    Closed,
+    /// The session's socket.
+    Open,
+    /// Still open and readable, but being replaced (GO_AWAY or a proactive reconnect).
+    Draining,
 }
 
 /// What the session learned so far; reused across reconnects.
@@ -255,7 +276,11 @@ pub struct Client {
     state: State,
     session: Session,
     outputs: VecDeque<Output>,
-    timers: [Option<Instant>; 2],
+    timers: [Option<Instant>; TIMERS],
+    socket: Socket,
+    ice_servers: Vec<IceServer>,
+    last_activity: Option<Instant>,
+    connected_at: Option<Instant>,
     in_flight: Option<RequestId>,
     next_request: u64,
     backoff: Backoff,
@@ -286,7 +311,11 @@ impl Client {
                 ..Session::default()
             },
             outputs: VecDeque::new(),
-            timers: [None; 2],
+            timers: [None; TIMERS],
+            socket: Socket::Closed,
+            ice_servers: Vec::new(),
+            last_activity: None,
+            connected_at: None,
             in_flight: None,
             next_request: 0,
             auth_failures: 0,
@@ -306,6 +335,12 @@ impl Client {
         self.session.channel_arn.as_deref()
     }
 
+    /// The ICE servers of the last GetIceServerConfig, refreshed in the background before
+    /// they expire; reading them never waits on the network.
+    pub fn ice_servers(&self) -> &[IceServer] {
+        &self.ice_servers
+    }
+
     /// True once the session ended (after `close` or a fatal error).
     pub fn is_closed(&self) -> bool {
         self.closed
@@ -323,7 +358,7 @@ impl Client {
         if self.closed {
             return;
         }
-        if matches!(self.state, State::Connected | State::Connecting) {
+        if self.socket != Socket::Closed || self.state == State::Connecting {
             self.outputs.push_back(Output::WsClose);
         }
         self.finish(None);
@@ -345,6 +380,7 @@ impl Client {
         }
         if self.state == State::Connected {
             self.outputs.push_back(Output::WsSend(msg.0));
+            self.touch(now);
             return Ok(());
         }
         if self.queue.len() >= self.config.send_queue_limit {
@@ -414,8 +450,9 @@ impl Client {
             Input::WsOpened if self.state == State::Connecting => {
                 self.set_timer(Timer::Call, None);
                 self.auth_failures = 0;
+                self.socket = Socket::Open; // the driver retires any draining socket
+                self.connected_at = Some(now);
                 self.enter(now, State::Connected);
-                self.flush_queue(now);
             }
             Input::WsConnectFailed {
                 status,
@@ -430,23 +467,31 @@ impl Client {
                 };
                 self.fail(now, err);
             }
-            Input::WsText(text) if self.state == State::Connected => self.handle_frame(text),
+            Input::WsText(text) if self.socket != Socket::Closed => {
+                self.touch(now);
+                self.handle_frame(now, text)
+            }
             Input::WsSendFailed { frame, reason } => {
                 self.queue.push_front((now, frame));
                 if self.state == State::Connected {
                     self.handle_input(now, Input::WsClosed(reason));
                 }
             }
-            Input::WsClosed(reason) if self.state == State::Connected => {
-                let during = self.state;
-                self.enter(now, State::Disconnected);
-                self.fail(
-                    now,
-                    Error::Transport {
-                        during,
-                        message: format!("the WebSocket closed: {reason}"),
-                    },
-                );
+            Input::WsClosed(_) if self.socket == Socket::Draining => self.socket = Socket::Closed,
+            Input::WsClosed(reason) if self.socket == Socket::Open => {
+                self.socket = Socket::Closed;
+                self.set_timer(Timer::Ping, None);
+                if self.state == State::Connected {
+                    let during = self.state;
+                    self.enter(now, State::Disconnected);
+                    self.fail(
+                        now,
+                        Error::Transport {
+                            during,
+                            message: format!("the WebSocket closed: {reason}"),
+                        },
+                    );
+                }
             }
             Input::WsOpened
             | Input::WsConnectFailed { .. }
@@ -469,7 +514,34 @@ impl Client {
         self.timers[timer as usize] = at;
     }
 
+    fn due(&mut self, timer: Timer, now: Instant) -> bool {
+        let due = self.timers[timer as usize].is_some_and(|t| t <= now);
+        if due {
+            self.set_timer(timer, None);
+        }
+        due
+    }
+
+    /// Notes traffic on the socket, which postpones the keep-alive ping.
+    fn touch(&mut self, now: Instant) {
+        self.last_activity = Some(now);
+        if self.state == State::Connected {
+            self.set_timer(Timer::Ping, Some(now + self.config.ping_interval));
+        }
+    }
+
     fn handle_timeout(&mut self, now: Instant) {
+        let connected = self.state == State::Connected;
+        if self.due(Timer::Ping, now) && connected {
+            self.outputs.push_back(Output::WsPing);
+            self.touch(now);
+        }
+        if self.due(Timer::IceRefresh, now) && connected {
+            self.enter(now, State::GetIceConfig); // the socket stays open meanwhile
+        }
+        if self.due(Timer::Reconnect, now) && connected {
+            self.replace_connection(now);
+        }
         if self.timers[Timer::Retry as usize].is_some_and(|t| t <= now) {
             self.set_timer(Timer::Retry, None);
             let state = self.state;
@@ -502,6 +574,51 @@ impl Client {
             self.emit(Event::StateChanged(state));
         }
         self.run_step(now, state);
+    }
+
+    /// CONNECTED: send what waited, and arm the keep-alive and the proactive reconnect.
+    fn on_connected(&mut self, now: Instant) {
+        self.flush_queue(now);
+        self.touch(now);
+        let connected_at = self.connected_at.unwrap_or(now);
+        let by_duration = connected_at + self.config.max_connection_duration;
+        let by_credentials = self
+            .session
+            .credentials
+            .as_ref()
+            .and_then(Credentials::expiry)
+            .map(|expiry| {
+                now + expiry
+                    .duration_since(self.wall_time(now))
+                    .unwrap_or_default()
+            });
+        let deadline = by_credentials.map_or(by_duration, |c| c.min(by_duration));
+        let at = deadline
+            .checked_sub(self.config.reconnect_margin)
+            .unwrap_or(now)
+            .max(now + Duration::from_secs(1));
+        self.set_timer(Timer::Reconnect, Some(at));
+    }
+
+    /// Opens a new connection while the current one keeps delivering, then retires it
+    /// (GO_AWAY, the maximum connection duration, expiring credentials).
+    fn replace_connection(&mut self, now: Instant) {
+        if self.socket == Socket::Open {
+            self.socket = Socket::Draining;
+        }
+        self.set_timer(Timer::Ping, None);
+        let credentials_expiring = self
+            .session
+            .credentials
+            .as_ref()
+            .and_then(Credentials::expiry)
+            .is_some_and(|e| e <= self.wall_time(now) + self.config.reconnect_margin);
+        let next = if credentials_expiring {
+            State::GetCredentials
+        } else {
+            State::GetEndpoint
+        };
+        self.enter(now, next);
     }
 
     /// Starts the work of `state` (also used to retry it).
@@ -559,9 +676,15 @@ impl Client {
                 };
                 self.call(now, Operation::GetIceServerConfig, &input);
             }
+            // After an ICE refresh the socket is still open: no new connection is needed.
+            State::Ready if self.socket == Socket::Open => {
+                self.connected_at.get_or_insert(now);
+                self.enter(now, State::Connected)
+            }
             State::Ready => self.enter(now, State::Connecting),
             State::Connecting => self.open_websocket(now),
-            State::New | State::Connected | State::Disconnected => {}
+            State::Connected => self.on_connected(now),
+            State::New | State::Disconnected => {}
         }
     }
 
@@ -710,7 +833,7 @@ impl Client {
                 .and_then(|out| self.store_endpoints(out)),
             State::GetIceConfig => {
                 parse::<GetIceServerConfigOutput>(during, resp.body).map(|out| {
-                    self.emit(Event::IceServers(out.ice_server_list));
+                    self.store_ice_servers(now, out.ice_server_list);
                     State::Ready
                 })
             }
@@ -720,6 +843,18 @@ impl Client {
             Ok(state) => self.enter(now, state),
             Err(err) => self.fail(now, err),
         }
+    }
+
+    fn store_ice_servers(&mut self, now: Instant, servers: Vec<IceServer>) {
+        let refresh = servers.iter().map(|s| s.ttl).min().map(|ttl| {
+            let ttl = Duration::from_secs(ttl.into());
+            now + ttl
+                .saturating_sub(self.config.ice_refresh_margin)
+                .max(Duration::from_secs(1))
+        });
+        self.set_timer(Timer::IceRefresh, refresh);
+        self.ice_servers = servers.clone();
+        self.emit(Event::IceServers(servers));
     }
 
     fn store_endpoints(&mut self, out: GetSignalingChannelEndpointOutput) -> Result<State, Error> {
@@ -741,7 +876,7 @@ impl Client {
         Ok(State::GetIceConfig)
     }
 
-    fn handle_frame(&mut self, text: &str) {
+    fn handle_frame(&mut self, now: Instant, text: &str) {
         let frame = match ServiceFrame::parse(text) {
             Ok(frame) => frame,
             Err(e) => return self.emit(Event::Error(Error::Frame(e))),
@@ -767,8 +902,22 @@ impl Client {
             MessageType::StatusResponse => {
                 Event::StatusResponse(frame.status_response.unwrap_or_default())
             }
-            MessageType::GoAway => Event::GoAway,
-            MessageType::ReconnectIceServer => Event::ReconnectIceServer,
+            MessageType::GoAway => {
+                self.emit(Event::GoAway);
+                if self.state == State::Connected {
+                    self.socket = Socket::Draining;
+                    self.set_timer(Timer::Ping, None);
+                    self.enter(now, State::Describe);
+                }
+                return;
+            }
+            MessageType::ReconnectIceServer => {
+                self.emit(Event::ReconnectIceServer);
+                if self.state == State::Connected {
+                    self.enter(now, State::GetIceConfig);
+                }
+                return;
+            }
         };
         self.emit(event);
     }
@@ -849,7 +998,7 @@ impl Client {
     }
 
     fn finish(&mut self, err: Option<Error>) {
-        self.timers = [None; 2];
+        self.timers = [None; TIMERS];
         self.in_flight = None;
         self.closed = true;
         if self.state != State::Disconnected {

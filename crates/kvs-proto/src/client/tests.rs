@@ -38,6 +38,8 @@ struct Harness {
     ws_urls: Vec<String>,
     sent: Vec<String>,
     credential_fetches: u32,
+    pings: u32,
+    closes: u32,
 }
 
 impl Harness {
@@ -52,6 +54,8 @@ impl Harness {
             ws_urls: vec![],
             sent: vec![],
             credential_fetches: 0,
+            pings: 0,
+            closes: 0,
         };
         h.client.connect(now);
         h.drain();
@@ -65,7 +69,8 @@ impl Harness {
                 Output::Http(r) => self.requests.push(r),
                 Output::WsConnect(url) => self.ws_urls.push(url.into_string()),
                 Output::WsSend(text) => self.sent.push(text),
-                Output::WsClose => {}
+                Output::WsClose => self.closes += 1,
+                Output::WsPing => self.pings += 1,
                 Output::Event(e) => self.events.push(e),
             }
         }
@@ -187,8 +192,8 @@ fn happy_path_reaches_connected_with_signed_requests() {
     );
     assert_eq!(
         h.client.poll_timeout(),
-        None,
-        "no timer while idle and connected"
+        Some(h.now + Duration::from_secs(10)),
+        "only the keep-alive ping is due next"
     );
 }
 
@@ -638,5 +643,171 @@ fn nothing_is_accepted_after_the_session_ended() {
     assert_eq!(
         h.client.send(h.now, candidate(0)),
         Err(SendError::NotConnected(State::Disconnected))
+    );
+}
+
+fn ops(h: &Harness) -> Vec<Operation> {
+    h.requests.iter().map(|r| r.operation).collect()
+}
+
+#[test]
+fn go_away_makes_a_new_connection_before_the_old_one_goes() {
+    let mut h = Harness::new(config(ChannelRole::Master));
+    h.connect_happy();
+    h.input(Input::WsText(r#"{"messageType":"GO_AWAY"}"#));
+    assert!(h.events.iter().any(|e| matches!(e, Event::GoAway)));
+    assert_eq!(
+        h.client.state(),
+        State::Describe,
+        "GO_AWAY re-resolves the channel"
+    );
+    assert_eq!(h.closes, 0, "the old socket stays open meanwhile");
+    // The old socket still delivers, and sends wait for the new one.
+    h.input(Input::WsText(
+        r#"{"senderClientId":"v1","messageType":"SDP_OFFER","messagePayload":"e30="}"#,
+    ));
+    assert!(h.events.iter().any(|e| matches!(e, Event::Message(_))));
+    h.client.send(h.now, candidate(7)).unwrap();
+    h.drain();
+    assert!(h.sent.is_empty());
+    h.answer(200, None, &describe_ok());
+    h.answer(200, None, ENDPOINTS);
+    h.answer(200, None, ICE);
+    assert_eq!(h.ws_urls.len(), 2);
+    h.input(Input::WsClosed("grace period over".into())); // the old one, if it ends first
+    assert_eq!(
+        h.client.state(),
+        State::Connecting,
+        "closing the draining socket is no failure"
+    );
+    h.input(Input::WsOpened);
+    assert_eq!(h.client.state(), State::Connected);
+    assert_eq!(
+        h.sent.len(),
+        1,
+        "queued during the switch, sent on the new socket"
+    );
+    assert!(!h.states().contains(&State::Disconnected));
+}
+
+#[test]
+fn reconnect_ice_server_refetches_ice_without_dropping_the_socket() {
+    let mut h = Harness::new(config(ChannelRole::Viewer));
+    h.connect_happy();
+    h.input(Input::WsText(r#"{"messageType":"RECONNECT_ICE_SERVER"}"#));
+    assert_eq!(ops(&h).last(), Some(&Operation::GetIceServerConfig));
+    h.answer(200, None, ICE);
+    assert_eq!(h.client.state(), State::Connected);
+    assert_eq!(h.ws_urls.len(), 1, "no new WebSocket");
+    assert_eq!(h.client.ice_servers().len(), 1);
+}
+
+#[test]
+fn ice_servers_are_refreshed_thirty_seconds_before_their_ttl() {
+    let mut h = Harness::new(config(ChannelRole::Viewer));
+    let start = h.now;
+    h.connect_happy();
+    let ice_calls = |h: &Harness| {
+        ops(h)
+            .iter()
+            .filter(|o| **o == Operation::GetIceServerConfig)
+            .count()
+    };
+    while ice_calls(&h) == 1 {
+        h.advance(); // pings come first, every 10 s
+    }
+    assert_eq!(
+        h.now - start,
+        Duration::from_secs(270),
+        "Ttl 300 minus 30 s"
+    );
+    h.answer(200, None, ICE);
+    assert_eq!(h.client.state(), State::Connected);
+    assert_eq!(h.ws_urls.len(), 1);
+    assert_eq!(
+        h.events
+            .iter()
+            .filter(|e| matches!(e, Event::IceServers(_)))
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn idle_connections_are_pinged_every_ten_seconds() {
+    let mut h = Harness::new(config(ChannelRole::Master));
+    h.connect_happy();
+    let start = h.now;
+    h.advance();
+    assert_eq!((h.pings, h.now - start), (1, Duration::from_secs(10)));
+    h.now += Duration::from_secs(5);
+    h.input(Input::WsText(
+        r#"{"messageType":"STATUS_RESPONSE","statusResponse":{}}"#,
+    ));
+    h.advance();
+    assert_eq!(
+        (h.pings, h.now - start),
+        (2, Duration::from_secs(25)),
+        "traffic postpones the ping"
+    );
+}
+
+#[test]
+fn the_connection_is_replaced_before_the_one_hour_limit() {
+    let mut h = Harness::new(config(ChannelRole::Master));
+    let start = h.now;
+    h.connect_happy();
+    while h.client.state() != State::GetEndpoint {
+        if h.client.state() == State::GetIceConfig {
+            h.answer(200, None, ICE); // the periodic ICE refreshes
+        } else {
+            h.advance();
+        }
+    }
+    assert_eq!(h.now - start, Duration::from_secs(3540), "59 minutes");
+    h.answer(200, None, ENDPOINTS);
+    h.answer(200, None, ICE);
+    assert_eq!(h.client.state(), State::Connecting);
+    assert_eq!(
+        (h.ws_urls.len(), h.closes),
+        (2, 0),
+        "the old socket is still open"
+    );
+    h.input(Input::WsOpened);
+    assert_eq!(h.client.state(), State::Connected);
+    assert!(!h.states().contains(&State::Disconnected));
+}
+
+#[test]
+fn credentials_expiring_mid_connection_are_renewed_first() {
+    let mut h = Harness::new(config(ChannelRole::Master));
+    let expiry = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000 + 600);
+    h.input(Input::Credentials(Ok(Credentials::new(
+        "AKID",
+        "S",
+        Some("T".into()),
+        Some(expiry),
+    ))));
+    h.answer(200, None, &describe_ok());
+    h.answer(200, None, ENDPOINTS);
+    h.answer(200, None, ICE);
+    h.input(Input::WsOpened);
+    let start = h.now;
+    while h.credential_fetches == 1 {
+        if h.client.state() == State::GetIceConfig {
+            h.answer(200, None, ICE); // the ICE refresh at 270 s
+        } else {
+            h.advance();
+        }
+    }
+    assert_eq!(
+        h.now - start,
+        Duration::from_secs(540),
+        "a minute before the expiry"
+    );
+    h.credentials();
+    assert_eq!(
+        ops(&h).last(),
+        Some(&Operation::GetSignalingChannelEndpoint)
     );
 }
