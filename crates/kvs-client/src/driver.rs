@@ -32,10 +32,18 @@ pub(crate) enum Command {
     Close,
 }
 
+/// What the driver keeps of an HTTP answer.
+struct HttpAnswer {
+    status: u16,
+    error_type: Option<String>,
+    date: Option<String>,
+    body: Vec<u8>,
+}
+
 /// Results of work the driver started in the background.
 enum Done {
     Credentials(Result<Credentials, String>),
-    Http(RequestId, Result<(u16, Option<String>, Vec<u8>), String>),
+    Http(RequestId, Result<HttpAnswer, String>),
     WsOpened(Box<Ws>),
     WsFailed {
         status: Option<u16>,
@@ -186,11 +194,12 @@ impl Driver {
         let now = now();
         match done {
             Done::Credentials(result) => self.client.handle_input(now, Input::Credentials(result)),
-            Done::Http(id, Ok((status, error_type, body))) => {
+            Done::Http(id, Ok(answer)) => {
                 let response = HttpResponse {
-                    status,
-                    error_type: error_type.as_deref(),
-                    body: &body,
+                    status: answer.status,
+                    error_type: answer.error_type.as_deref(),
+                    date: answer.date.as_deref(),
+                    body: &answer.body,
                 };
                 self.client
                     .handle_input(now, Input::HttpResponse(id, response));
@@ -244,8 +253,18 @@ impl Driver {
                 let response = builder.send().await.map_err(|e| error_chain(&e))?;
                 let status = response.status().as_u16();
                 let error_type = error_type(response.headers());
+                let date = response
+                    .headers()
+                    .get("date")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
                 let body = response.bytes().await.map_err(|e| error_chain(&e))?;
-                Ok((status, error_type, body.to_vec()))
+                Ok(HttpAnswer {
+                    status,
+                    error_type,
+                    date,
+                    body: body.to_vec(),
+                })
             }
             .await;
             let _ = tx.send(Done::Http(id, result));

@@ -136,6 +136,21 @@ impl Error {
         }
     }
 
+    /// For "Signature expired" / "Signature not yet current" refusals: the service's clock,
+    /// read from the message (`... (20191201T001000Z - 5 min.)`).
+    pub fn service_time_from_skew_error(&self) -> Option<std::time::SystemTime> {
+        let Self::Service { message, .. } = self else {
+            return None;
+        };
+        if !(message.starts_with("Signature expired")
+            || message.starts_with("Signature not yet current"))
+        {
+            return None;
+        }
+        let inside = message.rsplit_once('(')?.1;
+        crate::amz_date::parse(inside.split_whitespace().next()?)
+    }
+
     /// True for "the channel does not exist".
     pub fn is_not_found(&self) -> bool {
         matches!(

@@ -76,6 +76,11 @@ pub enum Event {
     Message(ReceivedMessage),
     /// A message sent with a correlation id could not be delivered.
     StatusResponse(StatusResponse),
+    /// The service's clock differs from ours; signatures now use the corrected time.
+    ClockSkew {
+        /// The service's clock minus ours, in milliseconds.
+        skew_ms: i64,
+    },
     /// The service asked this connection to go away soon.
     GoAway,
     /// The service asked for the ICE servers to be fetched again.

@@ -112,6 +112,8 @@ pub struct HttpResponse<'a> {
     pub status: u16,
     /// The `x-amzn-ErrorType` header, if any.
     pub error_type: Option<&'a str>,
+    /// The `Date` header, if any: the service's clock, for skew correction.
+    pub date: Option<&'a str>,
     /// The body.
     pub body: &'a [u8],
 }
@@ -290,6 +292,9 @@ pub struct Client {
     closed: bool,
     mono_anchor: Instant,
     wall_anchor: SystemTime,
+    /// The service's clock minus ours, in milliseconds, applied to every signature.
+    skew_ms: i64,
+    skew_corrections: u32,
 }
 
 impl Client {
@@ -322,6 +327,8 @@ impl Client {
             closed: false,
             mono_anchor: now,
             wall_anchor: wall_now,
+            skew_ms: 0,
+            skew_corrections: 0,
         }
     }
 
@@ -450,6 +457,7 @@ impl Client {
             Input::WsOpened if self.state == State::Connecting => {
                 self.set_timer(Timer::Call, None);
                 self.auth_failures = 0;
+                self.skew_corrections = 0;
                 self.socket = Socket::Open; // the driver retires any draining socket
                 self.connected_at = Some(now);
                 self.enter(now, State::Connected);
@@ -561,6 +569,42 @@ impl Client {
 
     fn wall_time(&self, now: Instant) -> SystemTime {
         self.wall_anchor + now.saturating_duration_since(self.mono_anchor)
+    }
+
+    /// The time to sign with: our clock corrected by the estimated skew.
+    fn signing_time(&self, now: Instant) -> SystemTime {
+        let local = self.wall_time(now);
+        let offset = Duration::from_millis(self.skew_ms.unsigned_abs());
+        if self.skew_ms >= 0 {
+            local + offset
+        } else {
+            local.checked_sub(offset).unwrap_or(local)
+        }
+    }
+
+    /// The estimated offset of the service's clock from ours (positive: the service is ahead).
+    pub fn clock_skew(&self) -> std::time::Duration {
+        Duration::from_millis(self.skew_ms.unsigned_abs())
+    }
+
+    /// True when the service's clock is behind ours.
+    pub fn clock_skew_is_behind(&self) -> bool {
+        self.skew_ms < 0
+    }
+
+    /// Learns the service's time; returns true when the estimate moved by more than `min`.
+    fn observe_service_time(&mut self, now: Instant, service: SystemTime, min: Duration) -> bool {
+        let local = self.wall_time(now);
+        let skew_ms = match service.duration_since(local) {
+            Ok(ahead) => ahead.as_millis() as i64,
+            Err(behind) => -(behind.duration().as_millis() as i64),
+        };
+        if (skew_ms - self.skew_ms).unsigned_abs() > min.as_millis() as u64 {
+            self.skew_ms = skew_ms;
+            self.emit(Event::ClockSkew { skew_ms });
+            return true;
+        }
+        false
     }
 
     fn emit(&mut self, event: Event) {
@@ -725,7 +769,7 @@ impl Client {
             request,
             self.credentials(),
             &self.config.region,
-            self.wall_time(now),
+            self.signing_time(now),
         );
         let signature_headers = match signed {
             Ok(h) => h,
@@ -774,7 +818,7 @@ impl Client {
             &url,
             self.credentials(),
             &self.config.region,
-            self.wall_time(now),
+            self.signing_time(now),
             self.config.presign_expires,
         );
         match presigned {
@@ -811,6 +855,9 @@ impl Client {
     }
 
     fn handle_http(&mut self, now: Instant, resp: HttpResponse<'_>) {
+        if let Some(service_time) = resp.date.and_then(|d| httpdate::parse_http_date(d).ok()) {
+            self.observe_service_time(now, service_time, Duration::from_secs(5));
+        }
         let during = self.state;
         if resp.status != 200 {
             let err = service_error(during, resp.status, resp.error_type, resp.body);
@@ -927,6 +974,20 @@ impl Client {
     /// is spent.
     fn fail(&mut self, now: Instant, err: Error) {
         let during = err_state(&err).unwrap_or(self.state);
+        if let Some(service_time) = err.service_time_from_skew_error() {
+            self.observe_service_time(now, service_time, Duration::ZERO);
+            if self.skew_corrections < 3 {
+                // Re-sign with the corrected clock right away; this is not a key problem.
+                self.skew_corrections += 1;
+                self.emit(Event::Error(err));
+                let retry = if during == State::Connecting {
+                    State::Ready
+                } else {
+                    during
+                };
+                return self.enter(now, retry);
+            }
+        }
         let next = match &err {
             Error::Service {
                 status: 401 | 403, ..

@@ -98,6 +98,7 @@ impl Harness {
             HttpResponse {
                 status,
                 error_type,
+                date: None,
                 body: body.as_bytes(),
             },
         ));
@@ -441,6 +442,7 @@ fn call_timeout_fires_and_late_answers_are_ignored() {
         HttpResponse {
             status: 200,
             error_type: None,
+            date: None,
             body: describe_ok().as_bytes(),
         },
     ));
@@ -810,4 +812,97 @@ fn credentials_expiring_mid_connection_are_renewed_first() {
         ops(&h).last(),
         Some(&Operation::GetSignalingChannelEndpoint)
     );
+}
+
+/// The `X-Amz-Date` a request was signed with.
+fn signed_at(r: &HttpRequest) -> SystemTime {
+    let date = &r.headers.iter().find(|(k, _)| k == "x-amz-date").unwrap().1;
+    crate::amz_date::parse(date).unwrap()
+}
+
+#[test]
+fn a_clock_fifteen_minutes_slow_is_corrected_from_the_error_and_used_everywhere() {
+    let mut h = Harness::new(config(ChannelRole::Viewer));
+    h.credentials();
+    let local = signed_at(h.last_request());
+    let service_now = local + Duration::from_secs(15 * 60);
+    let message = format!(
+        "Signature expired: {} is now earlier than {} ({} - 5 min.)",
+        crate::amz_date::format(local),
+        crate::amz_date::format(service_now - Duration::from_secs(300)),
+        crate::amz_date::format(service_now)
+    );
+    h.answer(
+        403,
+        Some("InvalidSignatureException"),
+        &format!(r#"{{"Message":"{message}"}}"#),
+    );
+    assert!(
+        h.events
+            .iter()
+            .any(|e| matches!(e, Event::ClockSkew { skew_ms: 900_000 }))
+    );
+    assert_eq!(
+        h.credential_fetches, 1,
+        "a skewed clock is not a key problem"
+    );
+    assert_eq!(
+        signed_at(h.last_request()),
+        service_now,
+        "re-signed with the service's time"
+    );
+    h.answer(200, None, &describe_ok());
+    h.answer(200, None, ENDPOINTS);
+    h.answer(200, None, ICE);
+    let url = h.ws_urls[0].clone();
+    assert!(
+        url.contains(&format!(
+            "X-Amz-Date={}",
+            crate::amz_date::format(service_now)
+        )),
+        "the presign uses it too: {url}"
+    );
+}
+
+#[test]
+fn a_clock_fifteen_minutes_fast_is_corrected_from_the_date_header() {
+    let mut h = Harness::new(config(ChannelRole::Master));
+    h.credentials();
+    let local = signed_at(h.last_request());
+    let service_now = local - Duration::from_secs(15 * 60);
+    let date = httpdate::fmt_http_date(service_now);
+    let id = h.last_request().id;
+    h.input(Input::HttpResponse(
+        id,
+        HttpResponse {
+            status: 200,
+            error_type: None,
+            date: Some(&date),
+            body: describe_ok().as_bytes(),
+        },
+    ));
+    assert!(
+        h.events
+            .iter()
+            .any(|e| matches!(e, Event::ClockSkew { skew_ms: -900_000 }))
+    );
+    assert_eq!(signed_at(h.last_request()), service_now);
+}
+
+#[test]
+fn a_clock_error_that_keeps_coming_is_not_retried_forever() {
+    let mut h = Harness::new(config(ChannelRole::Master));
+    h.credentials();
+    let msg = r#"{"Message":"Signature not yet current: 20231114T222000Z is still later than 20231114T221320Z (20231114T220820Z + 5 min.)"}"#;
+    for _ in 0..10 {
+        if h.client.is_closed() {
+            break;
+        }
+        if h.client.state() == State::GetCredentials {
+            h.credentials();
+        }
+        h.answer(403, Some("InvalidSignatureException"), msg);
+    }
+    let err = h.closed_with().expect("it stops").clone().unwrap();
+    assert!(err.to_string().contains("clock"), "{err}");
 }
