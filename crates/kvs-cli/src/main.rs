@@ -77,6 +77,9 @@ struct ClientArgs {
     /// PEM file of extra CAs to trust (the local service prints its own). Defaults to AWS_CA_BUNDLE.
     #[arg(long)]
     ca_bundle: Option<PathBuf>,
+    /// On exit, print the session's metrics as one more JSON line ({"event":"metrics",...}).
+    #[arg(long)]
+    metrics: bool,
 }
 
 #[derive(Args, Debug)]
@@ -156,14 +159,14 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Master(args) => {
             init_logging(level, "warn");
             match args.client.options(ChannelRole::Master, "") {
-                Ok(options) => pipe::run(options).await,
+                Ok(options) => pipe::run(options, args.client.metrics).await,
                 Err(e) => Err(e),
             }
         }
         Command::Viewer(args) => {
             init_logging(level, "warn");
             match args.client.options(ChannelRole::Viewer, &args.client_id) {
-                Ok(options) => pipe::run(options).await,
+                Ok(options) => pipe::run(options, args.client.metrics).await,
                 Err(e) => Err(e),
             }
         }

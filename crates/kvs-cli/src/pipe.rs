@@ -95,8 +95,18 @@ fn emit(value: Value) -> std::io::Result<()> {
     out.flush()
 }
 
-pub async fn run(options: ClientOptions) -> anyhow::Result<()> {
-    let (client, mut events) = SignalingClient::start(options)?;
+/// Runs the pipe; with `print_metrics`, the session's metrics are the last line.
+pub async fn run(options: ClientOptions, print_metrics: bool) -> anyhow::Result<()> {
+    let (client, events) = SignalingClient::start(options)?;
+    let result = pump(&client, events).await;
+    if print_metrics {
+        let metrics = client.metrics().await;
+        let _ = emit(json!({"event": "metrics", "metrics": metrics}));
+    }
+    result
+}
+
+async fn pump(client: &SignalingClient, mut events: kvs_client::Events) -> anyhow::Result<()> {
     let mut stdin = BufReader::new(tokio::io::stdin()).lines();
     let mut stdin_open = true;
     loop {

@@ -126,7 +126,14 @@ async fn serve_then_master_and_viewer_pipes_exchange_messages() {
     master.event(connected).await;
     // The viewer finds the endpoint and the CA through the standard AWS variables instead.
     let mut viewer = Proc::spawn_with_env(
-        &["viewer", "--client-id", "v1", "--channel", "cli-channel"],
+        &[
+            "viewer",
+            "--client-id",
+            "v1",
+            "--channel",
+            "cli-channel",
+            "--metrics",
+        ],
         &[
             ("AWS_ENDPOINT_URL_KINESIS_VIDEO", endpoint.as_str()),
             ("AWS_CA_BUNDLE", ca.as_str()),
@@ -166,6 +173,12 @@ async fn serve_then_master_and_viewer_pipes_exchange_messages() {
     assert_eq!(status["correlationId"], "c3");
     assert_eq!(status["statusCode"], "400");
 
+    drop(viewer.child.stdin.take());
+    let metrics = viewer.event(|v| v["event"] == "metrics").await;
+    let m = &metrics["metrics"];
+    assert_eq!(m["messagesSent"], 1, "{metrics}");
+    assert_eq!(m["messagesReceived"], 1, "{metrics}");
+    assert_eq!(m["apiCalls"]["GetIceServerConfig"]["count"], 1, "{metrics}");
     assert!(viewer.close_stdin_and_wait().await.success());
     assert!(master.close_stdin_and_wait().await.success());
 }

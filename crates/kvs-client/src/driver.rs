@@ -7,8 +7,8 @@ use std::time::SystemTime;
 use futures_util::{SinkExt, StreamExt};
 use kvs_proto::Credentials;
 use kvs_proto::client::{
-    Client, Event, HttpRequest, HttpResponse, Input, Output, PreparedMessage, RequestId, SendError,
-    State,
+    Client, Event, HttpRequest, HttpResponse, Input, Metrics, Output, PreparedMessage, RequestId,
+    SendError, State,
 };
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -30,6 +30,7 @@ pub(crate) enum Command {
         Option<oneshot::Sender<Result<(), SendError>>>,
     ),
     Close,
+    Metrics(oneshot::Sender<Metrics>),
 }
 
 /// What the driver keeps of an HTTP answer.
@@ -59,6 +60,8 @@ pub(crate) struct Driver {
     pub commands: mpsc::Receiver<Command>,
     pub events: mpsc::UnboundedSender<Event>,
     pub state: watch::Sender<State>,
+    /// Where the final metrics go when the session ends.
+    pub final_metrics: std::sync::Arc<std::sync::Mutex<Option<Metrics>>>,
 }
 
 fn now() -> std::time::Instant {
@@ -152,6 +155,9 @@ impl Driver {
                         }
                     }
                     Some(Command::Close) => self.client.close(),
+                    Some(Command::Metrics(reply)) => {
+                        let _ = reply.send(self.client.metrics(now()));
+                    }
                     None => {
                         commands_open = false;
                         self.client.close();
@@ -181,6 +187,7 @@ impl Driver {
                 _ = sleep_until(deadline) => self.client.handle_input(now(), Input::Timeout),
             }
         }
+        *self.final_metrics.lock().expect("metrics lock") = Some(self.client.metrics(now()));
         if let Some(task) = connecting {
             task.abort();
         }

@@ -33,7 +33,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use kvs_proto::api::ChannelRole;
-use kvs_proto::client::{Client, ClientConfig, Event, OutgoingMessage, SendError, State};
+use kvs_proto::client::{Client, ClientConfig, Event, Metrics, OutgoingMessage, SendError, State};
 use kvs_proto::wire::Action;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -76,6 +76,7 @@ pub struct SignalingClient {
     commands: mpsc::Sender<Command>,
     state: watch::Receiver<State>,
     role: ChannelRole,
+    final_metrics: Arc<std::sync::Mutex<Option<Metrics>>>,
 }
 
 /// The session's events, in order. Ends after [`Event::Closed`].
@@ -115,6 +116,7 @@ impl SignalingClient {
         let (command_tx, command_rx) = mpsc::channel(64);
         let (event_tx, event_rx) = mpsc::unbounded_channel();
         let (state_tx, state_rx) = watch::channel(State::New);
+        let final_metrics = Arc::new(std::sync::Mutex::new(None));
         let now = tokio::time::Instant::now().into_std();
         let driver = Driver {
             client: Client::new(config, now, Driver::wall_now()),
@@ -123,12 +125,14 @@ impl SignalingClient {
             commands: command_rx,
             events: event_tx,
             state: state_tx,
+            final_metrics: final_metrics.clone(),
         };
         tokio::spawn(driver.run());
         let client = Self {
             commands: command_tx,
             state: state_rx,
             role,
+            final_metrics,
         };
         Ok((client, Events(event_rx)))
     }
@@ -210,6 +214,21 @@ impl SignalingClient {
     ) -> Result<(), SendError> {
         self.send_action(Action::IceCandidate, payload, recipient, correlation_id)
             .await
+    }
+
+    /// Counters and latencies of the session (live while it runs, final once it ended).
+    pub async fn metrics(&self) -> Metrics {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(Command::Metrics(tx)).await.is_ok()
+            && let Ok(metrics) = rx.await
+        {
+            return metrics;
+        }
+        self.final_metrics
+            .lock()
+            .expect("metrics lock")
+            .clone()
+            .unwrap_or_default()
     }
 
     /// Closes the WebSocket and ends the session; returns once the driver has stopped.

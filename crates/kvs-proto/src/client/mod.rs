@@ -10,6 +10,7 @@ mod config;
 mod early_ice;
 mod error;
 mod event;
+mod metrics;
 mod retry;
 
 use std::collections::VecDeque;
@@ -18,6 +19,7 @@ use std::time::{Duration, Instant, SystemTime};
 pub use config::{ChannelRef, ClientConfig, default_endpoint};
 pub use error::{Error, SendError};
 pub use event::{Event, ReceivedMessage, State};
+pub use metrics::{CallStats, Metrics};
 pub use retry::RetryPolicy;
 
 use early_ice::EarlyIce;
@@ -187,12 +189,15 @@ pub struct OutgoingMessage {
 
 /// A message checked against the service's rules and encoded as its wire frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PreparedMessage(String);
+pub struct PreparedMessage {
+    action: Action,
+    frame: String,
+}
 
 impl PreparedMessage {
     /// The JSON frame that will be sent.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.frame
     }
 }
 
@@ -230,7 +235,10 @@ impl OutgoingMessage {
             message_payload,
             correlation_id: self.correlation_id,
         };
-        Ok(PreparedMessage(frame.to_json()))
+        Ok(PreparedMessage {
+            action: frame.action,
+            frame: frame.to_json(),
+        })
     }
 }
 
@@ -287,7 +295,7 @@ pub struct Client {
     next_request: u64,
     backoff: Backoff,
     early_ice: EarlyIce,
-    queue: VecDeque<(Instant, String)>,
+    queue: VecDeque<(Instant, PreparedMessage)>,
     auth_failures: u32,
     closed: bool,
     mono_anchor: Instant,
@@ -295,6 +303,12 @@ pub struct Client {
     /// The service's clock minus ours, in milliseconds, applied to every signature.
     skew_ms: i64,
     skew_corrections: u32,
+    metrics: Metrics,
+    offer_at: Option<Instant>,
+    call_started: Option<(Operation, Instant)>,
+    ws_started: Option<Instant>,
+    connected_since: Option<Instant>,
+    ice_fetched: bool,
 }
 
 impl Client {
@@ -329,6 +343,12 @@ impl Client {
             wall_anchor: wall_now,
             skew_ms: 0,
             skew_corrections: 0,
+            metrics: Metrics::default(),
+            offer_at: None,
+            call_started: None,
+            ws_started: None,
+            connected_since: None,
+            ice_fetched: false,
         }
     }
 
@@ -386,7 +406,7 @@ impl Client {
             return Err(SendError::NotConnected(State::Disconnected));
         }
         if self.state == State::Connected {
-            self.outputs.push_back(Output::WsSend(msg.0));
+            self.transmit(now, msg.action, msg.frame);
             self.touch(now);
             return Ok(());
         }
@@ -395,8 +415,35 @@ impl Client {
                 limit: self.config.send_queue_limit,
             });
         }
-        self.queue.push_back((now, msg.0));
+        self.queue.push_back((now, msg));
         Ok(())
+    }
+
+    /// Writes a frame and counts it; an answer closes the offer→answer clock of a master.
+    fn transmit(&mut self, now: Instant, action: Action, frame: String) {
+        self.metrics.messages_sent += 1;
+        match (action, self.config.role) {
+            (Action::SdpOffer, ChannelRole::Viewer) => self.offer_at = Some(now),
+            (Action::SdpAnswer, ChannelRole::Master) => self.close_offer_clock(now),
+            _ => {}
+        }
+        self.outputs.push_back(Output::WsSend(frame));
+    }
+
+    fn close_offer_clock(&mut self, now: Instant) {
+        if let Some(at) = self.offer_at.take() {
+            self.metrics.offer_to_answer_ms =
+                Some(now.saturating_duration_since(at).as_millis() as u64);
+        }
+    }
+
+    /// Counters and latencies so far.
+    pub fn metrics(&self, now: Instant) -> Metrics {
+        let mut metrics = self.metrics.clone();
+        if let Some(since) = self.connected_since {
+            metrics.connected_ms += now.saturating_duration_since(since).as_millis() as u64;
+        }
+        metrics
     }
 
     /// Messages waiting for the connection.
@@ -415,7 +462,7 @@ impl Client {
     /// messages.
     fn flush_queue(&mut self, now: Instant) {
         let ttl = self.message_ttl();
-        while let Some((queued_at, frame)) = self.queue.pop_front() {
+        while let Some((queued_at, msg)) = self.queue.pop_front() {
             let age = now.saturating_duration_since(queued_at);
             if age > ttl {
                 self.emit(Event::Error(Error::MessageExpired {
@@ -423,7 +470,7 @@ impl Client {
                     ttl_secs: ttl.as_secs(),
                 }));
             } else {
-                self.outputs.push_back(Output::WsSend(frame));
+                self.transmit(now, msg.action, msg.frame);
             }
         }
     }
@@ -448,14 +495,19 @@ impl Client {
         match input {
             Input::Timeout => self.handle_timeout(now),
             Input::Credentials(result) => self.handle_credentials(now, result),
-            Input::HttpResponse(id, resp) if self.take_in_flight(id) => self.handle_http(now, resp),
+            Input::HttpResponse(id, resp) if self.take_in_flight(id) => {
+                self.record_call(now, resp.status == 200);
+                self.handle_http(now, resp)
+            }
             Input::HttpFailed(id, message) if self.take_in_flight(id) => {
+                self.record_call(now, false);
                 let during = self.state;
                 self.fail(now, Error::Transport { during, message })
             }
             Input::HttpResponse(..) | Input::HttpFailed(..) => {} // a stale answer
             Input::WsOpened if self.state == State::Connecting => {
                 self.set_timer(Timer::Call, None);
+                self.record_ws_connect(now, true);
                 self.auth_failures = 0;
                 self.skew_corrections = 0;
                 self.socket = Socket::Open; // the driver retires any draining socket
@@ -468,6 +520,7 @@ impl Client {
                 message,
             } if self.state == State::Connecting => {
                 self.set_timer(Timer::Call, None);
+                self.record_ws_connect(now, false);
                 let during = self.state;
                 let err = match status {
                     Some(status) => service_error(during, status, error_type, message.as_bytes()),
@@ -480,7 +533,10 @@ impl Client {
                 self.handle_frame(now, text)
             }
             Input::WsSendFailed { frame, reason } => {
-                self.queue.push_front((now, frame));
+                self.metrics.messages_sent = self.metrics.messages_sent.saturating_sub(1);
+                let action = ClientFrame::parse(&frame).map_or(Action::IceCandidate, |f| f.action);
+                self.queue
+                    .push_front((now, PreparedMessage { action, frame }));
                 if self.state == State::Connected {
                     self.handle_input(now, Input::WsClosed(reason));
                 }
@@ -505,6 +561,28 @@ impl Client {
             | Input::WsConnectFailed { .. }
             | Input::WsText(_)
             | Input::WsClosed(_) => {}
+        }
+    }
+
+    fn record_call(&mut self, now: Instant, ok: bool) {
+        if let Some((operation, started)) = self.call_started.take() {
+            let name = format!("{operation:?}");
+            let latency = now.saturating_duration_since(started);
+            self.metrics
+                .api_calls
+                .entry(name)
+                .or_default()
+                .record(latency, ok);
+        }
+    }
+
+    fn record_ws_connect(&mut self, now: Instant, ok: bool) {
+        if let Some(started) = self.ws_started.take() {
+            let latency = now.saturating_duration_since(started);
+            self.metrics.ws_connects.record(latency, ok);
+            if ok && self.metrics.ws_connects.count - self.metrics.ws_connects.failures > 1 {
+                self.metrics.reconnects += 1;
+            }
         }
     }
 
@@ -608,12 +686,28 @@ impl Client {
     }
 
     fn emit(&mut self, event: Event) {
+        match &event {
+            Event::Error(_) | Event::Closed(Some(_)) => self.metrics.errors += 1,
+            Event::Retrying { .. } => {
+                self.metrics.errors += 1;
+                self.metrics.retries += 1;
+            }
+            Event::Message(_) => self.metrics.messages_received += 1,
+            _ => {}
+        }
         self.outputs.push_back(Output::Event(event));
     }
 
     /// Moves to `state`, announces it and starts its work.
     fn enter(&mut self, now: Instant, state: State) {
         if self.state != state {
+            if let Some(since) = self.connected_since.take() {
+                self.metrics.connected_ms +=
+                    now.saturating_duration_since(since).as_millis() as u64;
+            }
+            if state == State::Connected {
+                self.connected_since = Some(now);
+            }
             self.state = state;
             self.emit(Event::StateChanged(state));
         }
@@ -786,6 +880,7 @@ impl Client {
         };
         let id = RequestId(self.next_request);
         self.next_request += 1;
+        self.call_started = Some((operation, now));
         self.in_flight = Some(id);
         self.set_timer(Timer::Call, Some(now + self.config.call_timeout));
         let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
@@ -824,6 +919,7 @@ impl Client {
         match presigned {
             Ok(url) => {
                 self.set_timer(Timer::Call, Some(now + self.config.call_timeout));
+                self.ws_started = Some(now);
                 self.outputs.push_back(Output::WsConnect(PresignedUrl(url)));
             }
             Err(e) => self.fail(
@@ -900,6 +996,9 @@ impl Client {
                 .max(Duration::from_secs(1))
         });
         self.set_timer(Timer::IceRefresh, refresh);
+        if std::mem::replace(&mut self.ice_fetched, true) {
+            self.metrics.ice_refreshes += 1;
+        }
         self.ice_servers = servers.clone();
         self.emit(Event::IceServers(servers));
     }
@@ -939,6 +1038,15 @@ impl Client {
                             payload,
                         };
                         for ready in self.early_ice.admit(msg) {
+                            match (ready.message_type, self.config.role) {
+                                (MessageType::SdpOffer, ChannelRole::Master) => {
+                                    self.offer_at = Some(now)
+                                }
+                                (MessageType::SdpAnswer, ChannelRole::Viewer) => {
+                                    self.close_offer_clock(now)
+                                }
+                                _ => {}
+                            }
                             self.emit(Event::Message(ready));
                         }
                         return;

@@ -906,3 +906,42 @@ fn a_clock_error_that_keeps_coming_is_not_retried_forever() {
     let err = h.closed_with().expect("it stops").clone().unwrap();
     assert!(err.to_string().contains("clock"), "{err}");
 }
+
+#[test]
+fn metrics_count_calls_messages_reconnects_and_offer_to_answer() {
+    let mut h = Harness::new(config(ChannelRole::Viewer));
+    h.credentials();
+    h.now += Duration::from_millis(20);
+    h.answer(200, None, &describe_ok());
+    h.answer(200, None, ENDPOINTS);
+    h.answer(200, None, ICE);
+    h.now += Duration::from_millis(5);
+    h.input(Input::WsOpened);
+    let offer = OutgoingMessage {
+        action: Action::SdpOffer,
+        recipient_client_id: None,
+        correlation_id: None,
+        payload: b"{}".to_vec(),
+    };
+    h.client.send(h.now, offer).unwrap();
+    h.now += Duration::from_millis(40);
+    h.input(Input::WsText(
+        r#"{"messageType":"SDP_ANSWER","messagePayload":"e30="}"#,
+    ));
+    h.input(Input::WsText(r#"{"messageType":"GO_AWAY"}"#));
+    h.answer(200, None, &describe_ok());
+    h.answer(200, None, ENDPOINTS);
+    h.answer(200, None, ICE);
+    h.input(Input::WsOpened);
+    h.now += Duration::from_secs(2);
+    let m = h.client.metrics(h.now);
+    assert_eq!(m.api_calls["DescribeSignalingChannel"].count, 2);
+    assert_eq!(m.api_calls["DescribeSignalingChannel"].max_ms, 20);
+    assert_eq!(m.ws_connects.count, 2);
+    assert_eq!(m.ws_connects.max_ms, 5);
+    assert_eq!((m.messages_sent, m.messages_received), (1, 1));
+    assert_eq!((m.reconnects, m.ice_refreshes), (1, 1));
+    assert_eq!(m.offer_to_answer_ms, Some(40));
+    assert_eq!(m.connected_ms, 2_040, "both connections, not the switch");
+    assert_eq!((m.errors, m.retries), (0, 0));
+}
