@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
@@ -29,6 +30,15 @@ pub struct ServeArgs {
     /// Serve plain http:// and ws:// instead of TLS.
     #[arg(long)]
     plain: bool,
+    /// Close WebSockets with no incoming traffic for this many seconds (KVS: 600).
+    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout: u64,
+    /// Send GO_AWAY to WebSockets this many seconds old (KVS: 3600).
+    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    max_connection_duration: u64,
+    /// Close a connection this many seconds after its GO_AWAY (KVS: 60).
+    #[arg(long, default_value_t = 60)]
+    go_away_grace: u64,
 }
 
 fn default_state_dir() -> PathBuf {
@@ -61,6 +71,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         state_dir: Some(args.state_dir.unwrap_or_else(default_state_dir)),
         credentials,
         tls: !args.plain,
+        idle_timeout: Duration::from_secs(args.idle_timeout),
+        max_connection_duration: Duration::from_secs(args.max_connection_duration),
+        go_away_grace: Duration::from_secs(args.go_away_grace),
         ..ServiceConfig::default()
     };
     let handle = kvs_service::start(config)

@@ -137,3 +137,86 @@ async fn after_a_restart_every_queued_message_arrives_once_in_order() {
     .await;
     assert_eq!(next.payload, br#"{"after":true}"#);
 }
+
+fn quick_limits() -> ServiceConfig {
+    ServiceConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..ServiceConfig::default()
+    }
+}
+
+#[tokio::test]
+async fn go_away_at_the_maximum_duration_switches_connections_without_a_gap() {
+    let config = ServiceConfig {
+        max_connection_duration: Duration::from_secs(1),
+        go_away_grace: Duration::from_secs(30),
+        ..quick_limits()
+    };
+    let (master, mut master_events, viewer, mut viewer_events, _svc) = start(config).await;
+    let mut states = Vec::new();
+    next_event(&mut master_events, |e| {
+        if let Event::StateChanged(s) = &e {
+            states.push(*s);
+        }
+        matches!(e, Event::GoAway).then_some(())
+    })
+    .await;
+    next_event(&mut master_events, |e| {
+        if let Event::StateChanged(s) = &e {
+            states.push(*s);
+        }
+        matches!(e, Event::StateChanged(State::Connected)).then_some(())
+    })
+    .await;
+    assert!(!states.contains(&State::Disconnected), "{states:?}");
+    assert_eq!(master.state(), State::Connected);
+    next_event(&mut viewer_events, |e| {
+        matches!(e, Event::GoAway).then_some(())
+    })
+    .await;
+    viewer
+        .send_offer(r#"{"type":"offer"}"#, None, None)
+        .await
+        .unwrap();
+    let got = next_event(&mut master_events, |e| match e {
+        Event::Message(m) => Some(m),
+        _ => None,
+    })
+    .await;
+    assert_eq!(got.message_type, MessageType::SdpOffer);
+}
+
+#[tokio::test]
+async fn idle_closes_and_injected_signals_are_handled() {
+    let config = ServiceConfig {
+        idle_timeout: Duration::from_secs(1),
+        ..quick_limits()
+    };
+    let (master, mut master_events, _viewer, _viewer_events, svc) = start(config).await;
+    // The client pings every 10 s, so a 1 s idle limit closes it; it comes back by itself.
+    next_event(&mut master_events, |e| {
+        matches!(e, Event::Retrying { .. }).then_some(())
+    })
+    .await;
+    next_event(&mut master_events, |e| {
+        matches!(e, Event::StateChanged(State::Connected)).then_some(())
+    })
+    .await;
+    assert!(master.metrics().await.reconnects >= 1);
+    let arn = svc.channel_arn("restart").expect("the clients created it");
+    assert!(svc.reconnect_ice_server(&arn, ChannelRole::Master, None));
+    next_event(&mut master_events, |e| {
+        matches!(e, Event::ReconnectIceServer).then_some(())
+    })
+    .await;
+    next_event(&mut master_events, |e| {
+        matches!(e, Event::IceServers(_)).then_some(())
+    })
+    .await;
+    assert!(svc.go_away(&arn, ChannelRole::Master, None));
+    next_event(&mut master_events, |e| {
+        matches!(e, Event::GoAway).then_some(())
+    })
+    .await;
+    assert!(!svc.go_away(&arn, ChannelRole::Viewer, Some("nobody")));
+}

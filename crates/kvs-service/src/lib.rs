@@ -13,6 +13,10 @@ mod tls;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use kvs_proto::api::ChannelRole;
 
 pub use channels::{ApiError, Channels, EndpointBase, MASTER_PATH, VIEWER_PATH, arn_channel_name};
 pub use relay::{ConnId, ConnectError, Joined, MAX_HELD_PER_PEER, MAX_VIEWERS, Relay, Routed};
@@ -37,6 +41,12 @@ pub struct ServiceConfig {
     pub credentials: Vec<(String, String)>,
     /// Serve HTTPS/WSS (default) or plain HTTP/WS.
     pub tls: bool,
+    /// A WebSocket with no incoming traffic (pings count) this long is closed (default 10 min).
+    pub idle_timeout: Duration,
+    /// A WebSocket this old gets GO_AWAY (default 1 h).
+    pub max_connection_duration: Duration,
+    /// How long a connection stays after GO_AWAY before it is closed (default 1 min).
+    pub go_away_grace: Duration,
 }
 
 impl std::fmt::Debug for ServiceConfig {
@@ -49,6 +59,9 @@ impl std::fmt::Debug for ServiceConfig {
             .field("state_dir", &self.state_dir)
             .field("access_key_ids", &keys)
             .field("tls", &self.tls)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("max_connection_duration", &self.max_connection_duration)
+            .field("go_away_grace", &self.go_away_grace)
             .finish()
     }
 }
@@ -65,6 +78,9 @@ impl Default for ServiceConfig {
                 EXAMPLE_SECRET_ACCESS_KEY.into(),
             )],
             tls: true,
+            idle_timeout: Duration::from_secs(600),
+            max_connection_duration: Duration::from_secs(3600),
+            go_away_grace: Duration::from_secs(60),
         }
     }
 }
@@ -97,6 +113,7 @@ pub struct ServiceHandle {
     ca_path: Option<PathBuf>,
     shutdown: tokio::sync::watch::Sender<bool>,
     task: Option<tokio::task::JoinHandle<()>>,
+    shared: Arc<server::Shared>,
 }
 
 impl ServiceHandle {
@@ -118,6 +135,40 @@ impl ServiceHandle {
     /// Where the CA certificate is stored, when there is a state directory.
     pub fn ca_path(&self) -> Option<&Path> {
         self.ca_path.as_deref()
+    }
+
+    /// The ARN of the channel named `name`, if it exists.
+    pub fn channel_arn(&self, name: &str) -> Option<String> {
+        server::channel_arn(&self.shared, name)
+    }
+
+    /// Sends GO_AWAY to the master (`client_id` `None`) or a viewer of a channel, and closes
+    /// that connection after the grace period, as the service does at the maximum duration.
+    /// Returns false when no such connection is live.
+    pub fn go_away(&self, channel_arn: &str, role: ChannelRole, client_id: Option<&str>) -> bool {
+        server::signal(
+            &self.shared,
+            channel_arn,
+            role,
+            client_id,
+            server::Outbound::GoAway,
+        )
+    }
+
+    /// Sends RECONNECT_ICE_SERVER to the master (`client_id` `None`) or a viewer of a channel.
+    pub fn reconnect_ice_server(
+        &self,
+        channel_arn: &str,
+        role: ChannelRole,
+        client_id: Option<&str>,
+    ) -> bool {
+        server::signal(
+            &self.shared,
+            channel_arn,
+            role,
+            client_id,
+            server::Outbound::ReconnectIceServer,
+        )
     }
 
     /// Stops accepting, closes every connection and waits for the listener to end.

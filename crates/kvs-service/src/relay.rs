@@ -183,6 +183,15 @@ impl Relay {
         Ok(Joined { id, replaced, held })
     }
 
+    /// The live connection of a channel's master (`client_id` `None`) or of a viewer.
+    pub fn find(&self, channel_arn: &str, client_id: Option<&str>) -> Option<ConnId> {
+        let peers = self.channels.get(channel_arn)?;
+        match client_id {
+            None => peers.master,
+            Some(id) => peers.viewers.get(id).copied(),
+        }
+    }
+
     /// Forgets a connection (no-op if it was already replaced).
     pub fn disconnect(&mut self, id: ConnId) {
         let Some(conn) = self.conns.remove(&id) else {

@@ -14,7 +14,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use kvs_proto::api::{ChannelRole, ErrorBody, ErrorCode, Operation};
 use kvs_proto::sigv4::{self, IncomingRequest, Verified};
-use kvs_proto::wire::is_valid_id;
+use kvs_proto::wire::{MessageType, ServiceFrame, is_valid_id};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
@@ -39,14 +39,56 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 type Body = Full<Bytes>;
 
+/// What a connection's task is asked to send.
+#[derive(Debug)]
+pub(crate) enum Outbound {
+    /// A relayed frame or a STATUS_RESPONSE.
+    Frame(String),
+    /// GO_AWAY, then close after the grace period.
+    GoAway,
+    /// RECONNECT_ICE_SERVER.
+    ReconnectIceServer,
+}
+
 /// Live connections: the routing table plus each connection's outbox.
 #[derive(Default)]
 struct Hub {
     relay: Relay,
-    outboxes: HashMap<ConnId, mpsc::Sender<String>>,
+    outboxes: HashMap<ConnId, mpsc::Sender<Outbound>>,
 }
 
-struct Shared {
+/// Sends a control frame to one live connection; false when there is none.
+pub(crate) fn signal(
+    shared: &Shared,
+    arn: &str,
+    role: ChannelRole,
+    client_id: Option<&str>,
+    what: Outbound,
+) -> bool {
+    let hub = shared.hub.lock().expect("hub lock");
+    let client_id = match role {
+        ChannelRole::Master => None,
+        ChannelRole::Viewer => client_id,
+    };
+    hub.relay
+        .find(arn, client_id)
+        .and_then(|id| hub.outboxes.get(&id))
+        .is_some_and(|tx| tx.try_send(what).is_ok())
+}
+
+pub(crate) fn channel_arn(shared: &Shared, name: &str) -> Option<String> {
+    let channels = shared.channels.lock().expect("channel table lock");
+    let input = kvs_proto::api::DescribeSignalingChannelInput {
+        channel_name: Some(name.to_owned()),
+        channel_arn: None,
+    };
+    channels
+        .describe(input)
+        .ok()
+        .map(|out| out.channel_info.channel_arn)
+}
+
+pub(crate) struct Shared {
     config: ServiceConfig,
     scheme: (&'static str, &'static str),
     channels: Mutex<Channels>,
@@ -107,6 +149,7 @@ pub(crate) async fn start(config: ServiceConfig) -> Result<ServiceHandle, Servic
         .as_ref()
         .map(|id| tokio_rustls::TlsAcceptor::from(id.server_config.clone()));
     info!(%endpoint, region = %shared.config.region, "signaling service listening");
+    let handle_shared = shared.clone();
     let task = tokio::spawn(accept_loop(listener, acceptor, shared));
     Ok(ServiceHandle {
         endpoint,
@@ -115,6 +158,7 @@ pub(crate) async fn start(config: ServiceConfig) -> Result<ServiceHandle, Servic
         ca_path: identity.and_then(|i| i.ca_path),
         shutdown: shutdown_tx,
         task: Some(task),
+        shared: handle_shared,
     })
 }
 
@@ -496,7 +540,7 @@ fn websocket(shared: Arc<Shared>, parts: Parts, req: Request<Incoming>) -> Respo
             info!(id = ?joined.id, count = joined.held.len(), "delivering messages held while offline");
         }
         for frame in joined.held {
-            let _ = tx.try_send(frame);
+            let _ = tx.try_send(Outbound::Frame(frame));
         }
         hub.outboxes.insert(joined.id, tx);
         joined.id
@@ -536,42 +580,102 @@ fn websocket(shared: Arc<Shared>, parts: Parts, req: Request<Incoming>) -> Respo
     resp
 }
 
+fn control_frame(kind: MessageType) -> String {
+    ServiceFrame {
+        sender_client_id: None,
+        message_type: kind,
+        message_payload: None,
+        status_response: None,
+    }
+    .to_json()
+}
+
 async fn run_connection<S>(
     shared: &Shared,
     id: ConnId,
     mut ws: WebSocketStream<S>,
-    mut outbox: mpsc::Receiver<String>,
+    mut outbox: mpsc::Receiver<Outbound>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut shutdown = shared.shutdown.clone();
+    let config = &shared.config;
+    let started = tokio::time::Instant::now();
+    let mut last_in = started;
+    let mut close_at: Option<tokio::time::Instant> = None;
     loop {
+        let idle_at = last_in + config.idle_timeout;
+        let go_away_at = started + config.max_connection_duration;
+        let next = match close_at {
+            Some(at) => at.min(idle_at),
+            None => go_away_at.min(idle_at),
+        };
+        let mut go_away = false;
         tokio::select! {
-            incoming = ws.next() => match incoming {
-                Some(Ok(Message::Text(text))) => {
-                    if let Some(reply) = relay_frame(shared, id, text.as_str())
-                        && ws.send(Message::text(reply)).await.is_err()
-                    {
+            incoming = ws.next() => {
+                last_in = tokio::time::Instant::now();
+                match incoming {
+                    Some(Ok(Message::Text(text))) => {
+                        if let Some(reply) = relay_frame(shared, id, text.as_str())
+                            && ws.send(Message::text(reply)).await.is_err()
+                        {
+                            break;
+                        }
+                    }
+                    Some(Ok(Message::Binary(_))) => warn!(?id, "binary frame ignored: KVS signaling uses text frames"),
+                    Some(Ok(Message::Close(_))) | None => break,
+                    Some(Ok(_)) => {} // ping/pong are answered by tungstenite
+                    Some(Err(e)) => {
+                        debug!(?id, error = %e, "WebSocket read failed");
                         break;
                     }
                 }
-                Some(Ok(Message::Binary(_))) => warn!(?id, "binary frame ignored: KVS signaling uses text frames"),
-                Some(Ok(Message::Close(_))) | None => break,
-                Some(Ok(_)) => {} // ping/pong are answered by tungstenite
-                Some(Err(e)) => {
-                    debug!(?id, error = %e, "WebSocket read failed");
-                    break;
-                }
             },
             out = outbox.recv() => match out {
-                Some(frame) => if ws.send(Message::text(frame)).await.is_err() { break },
+                Some(Outbound::Frame(frame)) => if ws.send(Message::text(frame)).await.is_err() { break },
+                Some(Outbound::GoAway) => go_away = true,
+                Some(Outbound::ReconnectIceServer) => {
+                    info!(?id, "sending RECONNECT_ICE_SERVER");
+                    if ws.send(Message::text(control_frame(MessageType::ReconnectIceServer))).await.is_err() {
+                        break;
+                    }
+                }
                 None => {
                     let _ = ws.close(None).await;
                     break;
                 }
             },
+            _ = tokio::time::sleep_until(next) => {
+                let now = tokio::time::Instant::now();
+                if now >= idle_at {
+                    info!(?id, idle_secs = config.idle_timeout.as_secs(), "closing an idle connection");
+                    let _ = ws.close(None).await;
+                    break;
+                }
+                if close_at.is_some_and(|at| now >= at) {
+                    info!(?id, "GO_AWAY grace period over; closing");
+                    let _ = ws.close(None).await;
+                    break;
+                }
+                go_away = close_at.is_none();
+            }
             _ = shutdown.changed() => {
                 let _ = ws.close(None).await;
+                break;
+            }
+        }
+        if go_away && close_at.is_none() {
+            info!(
+                ?id,
+                grace_secs = config.go_away_grace.as_secs(),
+                "sending GO_AWAY"
+            );
+            close_at = Some(tokio::time::Instant::now() + config.go_away_grace);
+            if ws
+                .send(Message::text(control_frame(MessageType::GoAway)))
+                .await
+                .is_err()
+            {
                 break;
             }
         }
@@ -583,7 +687,10 @@ fn relay_frame(shared: &Shared, from: ConnId, text: &str) -> Option<String> {
     let mut hub = shared.hub.lock().expect("hub lock");
     match hub.relay.route(Instant::now(), from, text) {
         Routed::Deliver { to, frame } => {
-            let sent = hub.outboxes.get(&to).map(|tx| tx.try_send(frame));
+            let sent = hub
+                .outboxes
+                .get(&to)
+                .map(|tx| tx.try_send(Outbound::Frame(frame)));
             match sent {
                 Some(Ok(())) => {
                     debug!(?from, ?to, "relayed");
