@@ -30,6 +30,7 @@ pub(crate) enum Command {
         Option<oneshot::Sender<Result<(), SendError>>>,
     ),
     Close,
+    Delete,
     Metrics(oneshot::Sender<Metrics>),
 }
 
@@ -155,6 +156,7 @@ impl Driver {
                         }
                     }
                     Some(Command::Close) => self.client.close(),
+                    Some(Command::Delete) => self.client.delete_channel(now()),
                     Some(Command::Metrics(reply)) => {
                         let _ = reply.send(self.client.metrics(now()));
                     }

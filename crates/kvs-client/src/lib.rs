@@ -231,6 +231,14 @@ impl SignalingClient {
             .unwrap_or_default()
     }
 
+    /// Deletes the channel with its current Version (DELETE → DELETED) and ends the session.
+    /// Returns true once the channel is gone; otherwise the events say why.
+    pub async fn delete_channel(&self) -> bool {
+        let _ = self.commands.send(Command::Delete).await;
+        self.commands.closed().await;
+        self.state() == State::Deleted
+    }
+
     /// Closes the WebSocket and ends the session; returns once the driver has stopped.
     pub async fn disconnect(&self) {
         let _ = self.commands.send(Command::Close).await;

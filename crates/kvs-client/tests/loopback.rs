@@ -215,3 +215,19 @@ async fn dropping_every_handle_ends_the_session_cleanly() {
     assert_eq!(reason, None, "a clean close, not an error");
     assert!(events.recv().await.is_none());
 }
+
+#[tokio::test]
+async fn delete_channel_removes_it_from_the_service() {
+    let svc = service().await;
+    let (master, _events) = connected(options(
+        &svc,
+        ChannelRole::Master,
+        "",
+        EXAMPLE_SECRET_ACCESS_KEY,
+    ))
+    .await;
+    assert!(svc.channel_arn("loopback").is_some());
+    assert!(master.delete_channel().await);
+    assert_eq!(master.state(), State::Deleted);
+    assert!(svc.channel_arn("loopback").is_none());
+}

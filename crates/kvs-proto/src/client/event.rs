@@ -27,6 +27,10 @@ pub enum State {
     Connected,
     /// WebSocket closed.
     Disconnected,
+    /// DeleteSignalingChannel in flight.
+    Delete,
+    /// The channel was deleted; the session is over.
+    Deleted,
 }
 
 impl State {
@@ -43,6 +47,8 @@ impl State {
             Self::Connecting => "CONNECTING",
             Self::Connected => "CONNECTED",
             Self::Disconnected => "DISCONNECTED",
+            Self::Delete => "DELETE",
+            Self::Deleted => "DELETED",
         }
     }
 }

@@ -27,9 +27,10 @@ use retry::Backoff;
 
 use crate::Credentials;
 use crate::api::{
-    ChannelProtocol, ChannelRole, CreateSignalingChannelInput, DescribeSignalingChannelInput,
-    DescribeSignalingChannelOutput, ErrorBody, GetIceServerConfigInput, GetIceServerConfigOutput,
-    GetSignalingChannelEndpointInput, GetSignalingChannelEndpointOutput, IceServer, Operation,
+    ChannelProtocol, ChannelRole, CreateSignalingChannelInput, DeleteSignalingChannelInput,
+    DescribeSignalingChannelInput, DescribeSignalingChannelOutput, ErrorBody,
+    GetIceServerConfigInput, GetIceServerConfigOutput, GetSignalingChannelEndpointInput,
+    GetSignalingChannelEndpointOutput, IceServer, Operation,
     SingleMasterChannelEndpointConfiguration, SingleMasterConfiguration,
 };
 use crate::sigv4::{self, RequestToSign};
@@ -277,6 +278,7 @@ struct Session {
     wss_endpoint: Option<String>,
     https_endpoint: Option<String>,
     message_ttl: Option<Duration>,
+    version: Option<String>,
 }
 
 /// The signaling client state machine. See the module docs for the driving loop.
@@ -309,6 +311,7 @@ pub struct Client {
     ws_started: Option<Instant>,
     connected_since: Option<Instant>,
     ice_fetched: bool,
+    deleting: bool,
 }
 
 impl Client {
@@ -349,6 +352,7 @@ impl Client {
             ws_started: None,
             connected_since: None,
             ice_fetched: false,
+            deleting: false,
         }
     }
 
@@ -378,6 +382,31 @@ impl Client {
         if self.state == State::New {
             self.enter(now, State::GetCredentials);
         }
+    }
+
+    /// Deletes the channel (DELETE → DELETED) with its current Version, describing it first
+    /// when the version is not known, then ends the session. The WebSocket is closed first.
+    pub fn delete_channel(&mut self, now: Instant) {
+        if self.closed || self.deleting {
+            return;
+        }
+        self.deleting = true;
+        if self.socket != Socket::Closed || self.state == State::Connecting {
+            self.outputs.push_back(Output::WsClose);
+        }
+        self.socket = Socket::Closed;
+        self.timers = [None; TIMERS];
+        self.in_flight = None;
+        let next = match (
+            &self.session.credentials,
+            &self.session.channel_arn,
+            &self.session.version,
+        ) {
+            (None, _, _) => State::GetCredentials,
+            (Some(_), Some(_), Some(_)) => State::Delete,
+            (Some(_), _, _) => State::Describe,
+        };
+        self.enter(now, next);
     }
 
     /// Ends the session: closes the WebSocket if open and emits `Closed(None)`.
@@ -822,6 +851,14 @@ impl Client {
             State::Ready => self.enter(now, State::Connecting),
             State::Connecting => self.open_websocket(now),
             State::Connected => self.on_connected(now),
+            State::Delete => {
+                let input = DeleteSignalingChannelInput {
+                    channel_arn: self.arn().to_owned(),
+                    current_version: self.session.version.clone(),
+                };
+                self.call(now, Operation::DeleteSignalingChannel, &input);
+            }
+            State::Deleted => self.finish(None),
             State::New | State::Disconnected => {}
         }
     }
@@ -939,10 +976,11 @@ impl Client {
         match result {
             Ok(creds) => {
                 self.session.credentials = Some(creds);
-                let next = if self.session.channel_arn.is_some() {
-                    State::GetEndpoint
-                } else {
-                    State::Describe
+                let next = match (&self.session.channel_arn, &self.session.version) {
+                    (Some(_), Some(_)) if self.deleting => State::Delete,
+                    _ if self.deleting => State::Describe,
+                    (Some(_), _) => State::GetEndpoint,
+                    (None, _) => State::Describe,
                 };
                 self.enter(now, next);
             }
@@ -964,14 +1002,20 @@ impl Client {
                 parse::<DescribeSignalingChannelOutput>(during, resp.body).map(|out| {
                     let info = out.channel_info;
                     self.session.channel_arn = Some(info.channel_arn);
+                    self.session.version = Some(info.version);
                     self.session.message_ttl = info
                         .single_master_configuration
                         .message_ttl_seconds
                         .map(|s| Duration::from_secs(s.into()));
-                    State::GetEndpoint
+                    if self.deleting {
+                        State::Delete
+                    } else {
+                        State::GetEndpoint
+                    }
                 })
             }
             State::Create => Ok(State::Describe),
+            State::Delete => Ok(State::Deleted),
             State::GetEndpoint => parse::<GetSignalingChannelEndpointOutput>(during, resp.body)
                 .and_then(|out| self.store_endpoints(out)),
             State::GetIceConfig => {
@@ -1097,6 +1141,14 @@ impl Client {
             }
         }
         let next = match &err {
+            Error::Service { status: 404, .. } if during == State::Delete => Some(State::Deleted),
+            Error::Service {
+                status: 400,
+                error_type: Some(t),
+                ..
+            } if during == State::Delete && t == "VersionMismatchException" => {
+                Some(State::Describe)
+            }
             Error::Service {
                 status: 401 | 403, ..
             } if self.auth_failures == 0 => {
@@ -1170,7 +1222,7 @@ impl Client {
         self.timers = [None; TIMERS];
         self.in_flight = None;
         self.closed = true;
-        if self.state != State::Disconnected {
+        if !matches!(self.state, State::Disconnected | State::Deleted) {
             self.state = State::Disconnected;
             self.emit(Event::StateChanged(State::Disconnected));
         }

@@ -945,3 +945,58 @@ fn metrics_count_calls_messages_reconnects_and_offer_to_answer() {
     assert_eq!(m.connected_ms, 2_040, "both connections, not the switch");
     assert_eq!((m.errors, m.retries), (0, 0));
 }
+
+#[test]
+fn delete_uses_the_current_version_and_ends_deleted() {
+    let mut h = Harness::new(config(ChannelRole::Master));
+    h.connect_happy();
+    h.client.delete_channel(h.now);
+    h.drain();
+    assert_eq!(h.closes, 1, "the socket goes first");
+    let body: serde_json::Value = serde_json::from_slice(&h.last_request().body).unwrap();
+    assert_eq!(
+        h.last_request().operation,
+        Operation::DeleteSignalingChannel
+    );
+    assert_eq!(
+        (body["ChannelARN"].as_str(), body["CurrentVersion"].as_str()),
+        (Some(ARN), Some("v1"))
+    );
+    h.answer(
+        400,
+        Some("VersionMismatchException"),
+        r#"{"Message":"stale"}"#,
+    );
+    assert_eq!(
+        h.last_request().operation,
+        Operation::DescribeSignalingChannel,
+        "a stale version is refreshed"
+    );
+    h.answer(200, None, &describe_ok());
+    h.answer(200, None, "{}");
+    let tail: Vec<State> = h.states().into_iter().rev().take(2).collect();
+    assert_eq!(tail, [State::Deleted, State::Delete]);
+    assert_eq!(h.closed_with(), Some(&None));
+}
+
+#[test]
+fn deleting_a_channel_that_is_already_gone_is_done() {
+    let mut c = config(ChannelRole::Master);
+    c.channel = ChannelRef::Arn(ARN.into());
+    let mut h = Harness::new(c);
+    h.client.delete_channel(h.now);
+    h.drain();
+    h.credentials(); // no version yet: describe first
+    assert_eq!(
+        h.last_request().operation,
+        Operation::DescribeSignalingChannel
+    );
+    h.answer(200, None, &describe_ok());
+    h.answer(
+        404,
+        Some("ResourceNotFoundException"),
+        r#"{"Message":"gone"}"#,
+    );
+    assert_eq!(h.client.state(), State::Deleted);
+    assert!(h.client.is_closed());
+}
