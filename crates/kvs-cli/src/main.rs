@@ -77,6 +77,10 @@ struct ClientArgs {
     /// PEM file of extra CAs to trust (the local service prints its own). Defaults to AWS_CA_BUNDLE.
     #[arg(long)]
     ca_bundle: Option<PathBuf>,
+    /// Cache channel endpoints in this JSON file, so later runs skip Describe and
+    /// GetSignalingChannelEndpoint (entries live 10 hours).
+    #[arg(long)]
+    endpoint_cache: Option<PathBuf>,
     /// On exit, print the session's metrics as one more JSON line ({"event":"metrics",...}).
     #[arg(long)]
     metrics: bool,
@@ -106,6 +110,7 @@ impl ClientArgs {
         config.client_id = client_id.to_owned();
         let mut options = ClientOptions::new(config, Arc::new(EnvironmentProvider));
         options.tls = TlsOptions::resolve(self.ca_bundle.as_deref())?;
+        options.endpoint_cache_file = self.endpoint_cache.clone();
         Ok(options)
     }
 }

@@ -63,6 +63,8 @@ pub(crate) struct Driver {
     pub state: watch::Sender<State>,
     /// Where the final metrics go when the session ends.
     pub final_metrics: std::sync::Arc<std::sync::Mutex<Option<Metrics>>>,
+    /// The endpoint cache file and this session's key in it.
+    pub cache: Option<(std::path::PathBuf, String)>,
 }
 
 fn now() -> std::time::Instant {
@@ -129,6 +131,11 @@ impl Driver {
                         if let Event::StateChanged(state) = &event {
                             info!(state = %state, "signaling state");
                             self.state.send_replace(*state);
+                        }
+                        if let (Event::EndpointsResolved(entry), Some((path, key))) =
+                            (&event, &self.cache)
+                        {
+                            store_cache_entry(path.clone(), key.clone(), entry.clone());
                         }
                         let _ = self.events.send(event);
                     }
@@ -319,6 +326,23 @@ fn error_type(headers: &reqwest::header::HeaderMap) -> Option<String> {
         .get("x-amzn-errortype")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
+}
+
+/// Writes one entry into the endpoint cache file, off the driver's task.
+fn store_cache_entry(
+    path: std::path::PathBuf,
+    key: String,
+    entry: kvs_proto::client::CachedEndpoints,
+) {
+    tokio::task::spawn_blocking(move || {
+        let mut file = std::fs::read(&path)
+            .map(|b| kvs_proto::client::EndpointCacheFile::parse(&b))
+            .unwrap_or_default();
+        file.entries.insert(key, entry);
+        if let Err(e) = std::fs::write(&path, file.to_json()) {
+            warn!(path = %path.display(), error = %e, "cannot write the endpoint cache");
+        }
+    });
 }
 
 /// An error and its sources, e.g. "error sending request: tcp connect error: Connection refused".

@@ -33,7 +33,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use kvs_proto::api::ChannelRole;
-use kvs_proto::client::{Client, ClientConfig, Event, Metrics, OutgoingMessage, SendError, State};
+use kvs_proto::client::{
+    Client, ClientConfig, EndpointCacheFile, Event, Metrics, OutgoingMessage, SendError, State,
+    cache_key,
+};
 use kvs_proto::wire::Action;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -55,6 +58,9 @@ pub struct ClientOptions {
     pub tls: TlsOptions,
     /// An HTTPS client to share pooled connections with other sessions.
     pub http: Option<HttpClient>,
+    /// A JSON file caching channel endpoints across runs (created if missing; a corrupt one
+    /// is ignored and rewritten).
+    pub endpoint_cache_file: Option<std::path::PathBuf>,
 }
 
 impl ClientOptions {
@@ -65,6 +71,7 @@ impl ClientOptions {
             credentials,
             tls: TlsOptions::default(),
             http: None,
+            endpoint_cache_file: None,
         }
     }
 }
@@ -106,6 +113,17 @@ impl SignalingClient {
         };
         let role = options.config.role;
         let mut config = options.config;
+        if let Some(path) = &options.endpoint_cache_file
+            && config.cached_endpoints.is_none()
+        {
+            let file = std::fs::read(path)
+                .map(|b| EndpointCacheFile::parse(&b))
+                .unwrap_or_default();
+            config.cached_endpoints = file.entries.get(&cache_key(&config)).cloned();
+        }
+        let cache = options
+            .endpoint_cache_file
+            .map(|path| (path, cache_key(&config)));
         // Seed the retry jitter per client so that clients do not retry in lockstep.
         config.rng_seed.get_or_insert_with(|| {
             use std::hash::{BuildHasher, Hasher};
@@ -126,6 +144,7 @@ impl SignalingClient {
             events: event_tx,
             state: state_tx,
             final_metrics: final_metrics.clone(),
+            cache,
         };
         tokio::spawn(driver.run());
         let client = Self {

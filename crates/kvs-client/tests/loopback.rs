@@ -231,3 +231,35 @@ async fn delete_channel_removes_it_from_the_service() {
     assert_eq!(master.state(), State::Deleted);
     assert!(svc.channel_arn("loopback").is_none());
 }
+
+#[tokio::test]
+async fn the_endpoint_cache_file_makes_the_second_start_warm() {
+    let svc = service().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("endpoints.json");
+    std::fs::write(&cache, b"corrupt {").unwrap();
+    let mut calls = Vec::new();
+    for _ in 0..2 {
+        let mut opts = options(&svc, ChannelRole::Master, "", EXAMPLE_SECRET_ACCESS_KEY);
+        opts.endpoint_cache_file = Some(cache.clone());
+        let (client, _events) = connected(opts).await;
+        let metrics = client.metrics().await;
+        calls.push(metrics.api_calls.keys().cloned().collect::<Vec<_>>());
+        client.disconnect().await;
+        // The cache is written off the driver's task; wait for it to land.
+        for _ in 0..100 {
+            if std::fs::read_to_string(&cache)
+                .unwrap()
+                .contains("channelArn")
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    assert!(
+        calls[0].contains(&"DescribeSignalingChannel".to_owned()),
+        "{calls:?}"
+    );
+    assert_eq!(calls[1], ["GetIceServerConfig"], "warm start: {calls:?}");
+}

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use super::RetryPolicy;
+use super::{CachedEndpoints, RetryPolicy};
 use crate::api::{ChannelRole, ChannelType};
 
 /// Which channel to use: by name (described, and created if missing) or by ARN.
@@ -36,6 +36,12 @@ pub struct ClientConfig {
     pub call_timeout: Duration,
     /// Validity of the presigned WebSocket URL (default 299 s, as the JS SDK).
     pub presign_expires: Duration,
+    /// Endpoints from an earlier session (e.g. a cache file); used while younger than
+    /// `endpoint_cache_ttl`, so the client skips DescribeSignalingChannel and
+    /// GetSignalingChannelEndpoint.
+    pub cached_endpoints: Option<CachedEndpoints>,
+    /// How long cached endpoints stay usable (default 10 h, as the C SDK).
+    pub endpoint_cache_ttl: Duration,
     /// Ping after this long without traffic, so idle connections stay up (default 10 s, as
     /// the C SDK).
     pub ping_interval: Duration,
@@ -76,6 +82,8 @@ impl ClientConfig {
             create_if_missing: true,
             call_timeout: Duration::from_secs(15),
             presign_expires: Duration::from_secs(299),
+            cached_endpoints: None,
+            endpoint_cache_ttl: Duration::from_secs(10 * 3600),
             ping_interval: Duration::from_secs(10),
             max_connection_duration: Duration::from_secs(3600),
             reconnect_margin: Duration::from_secs(60),

@@ -76,6 +76,8 @@ pub struct ReceivedMessage {
 pub enum Event {
     /// The client entered a new state.
     StateChanged(State),
+    /// The channel's ARN and endpoints were fetched; worth caching for a warm start.
+    EndpointsResolved(super::CachedEndpoints),
     /// The ICE servers for this session are known (or changed).
     IceServers(Vec<IceServer>),
     /// A peer sent an offer, answer or candidate.

@@ -6,6 +6,7 @@
 //! with [`Input::Timeout`]. Every method takes the current monotonic time; the wall clock used
 //! for signatures is derived from the one given to [`Client::new`].
 
+mod cache;
 mod config;
 mod early_ice;
 mod error;
@@ -16,6 +17,7 @@ mod retry;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime};
 
+pub use cache::{CachedEndpoints, EndpointCacheFile, cache_key};
 pub use config::{ChannelRef, ClientConfig, default_endpoint};
 pub use error::{Error, SendError};
 pub use event::{Event, ReceivedMessage, State};
@@ -322,6 +324,10 @@ impl Client {
             ChannelRef::Arn(arn) => Some(arn.clone()),
             ChannelRef::Name(_) => None,
         };
+        let cached = config
+            .cached_endpoints
+            .clone()
+            .filter(|c| c.is_fresh(wall_now, config.endpoint_cache_ttl));
         Self {
             backoff: Backoff::new(config.retry, config.rng_seed.unwrap_or(0)),
             early_ice: EarlyIce::new(config.buffer_early_candidates),
@@ -329,7 +335,16 @@ impl Client {
             config,
             state: State::New,
             session: Session {
-                channel_arn,
+                channel_arn: cached
+                    .as_ref()
+                    .map(|c| c.channel_arn.clone())
+                    .or(channel_arn),
+                wss_endpoint: cached.as_ref().map(|c| c.wss_endpoint.clone()),
+                https_endpoint: cached.as_ref().map(|c| c.https_endpoint.clone()),
+                message_ttl: cached
+                    .as_ref()
+                    .and_then(|c| c.message_ttl_seconds)
+                    .map(|s| Duration::from_secs(s.into())),
                 ..Session::default()
             },
             outputs: VecDeque::new(),
@@ -979,6 +994,7 @@ impl Client {
                 let next = match (&self.session.channel_arn, &self.session.version) {
                     (Some(_), Some(_)) if self.deleting => State::Delete,
                     _ if self.deleting => State::Describe,
+                    (Some(_), _) if self.session.wss_endpoint.is_some() => State::GetIceConfig,
                     (Some(_), _) => State::GetEndpoint,
                     (None, _) => State::Describe,
                 };
@@ -1017,7 +1033,7 @@ impl Client {
             State::Create => Ok(State::Describe),
             State::Delete => Ok(State::Deleted),
             State::GetEndpoint => parse::<GetSignalingChannelEndpointOutput>(during, resp.body)
-                .and_then(|out| self.store_endpoints(out)),
+                .and_then(|out| self.store_endpoints(now, out)),
             State::GetIceConfig => {
                 parse::<GetIceServerConfigOutput>(during, resp.body).map(|out| {
                     self.store_ice_servers(now, out.ice_server_list);
@@ -1047,7 +1063,11 @@ impl Client {
         self.emit(Event::IceServers(servers));
     }
 
-    fn store_endpoints(&mut self, out: GetSignalingChannelEndpointOutput) -> Result<State, Error> {
+    fn store_endpoints(
+        &mut self,
+        now: Instant,
+        out: GetSignalingChannelEndpointOutput,
+    ) -> Result<State, Error> {
         for item in out.resource_endpoint_list {
             match item.protocol {
                 ChannelProtocol::Wss => self.session.wss_endpoint = Some(item.resource_endpoint),
@@ -1057,12 +1077,26 @@ impl Client {
                 ChannelProtocol::Webrtc => {}
             }
         }
-        if self.session.wss_endpoint.is_none() || self.session.https_endpoint.is_none() {
+        let (Some(wss), Some(https)) = (&self.session.wss_endpoint, &self.session.https_endpoint)
+        else {
             return Err(Error::InvalidResponse {
                 during: State::GetEndpoint,
                 message: "ResourceEndpointList lacks the WSS or HTTPS endpoint".into(),
             });
-        }
+        };
+        let fetched_at = self
+            .wall_time(now)
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let entry = CachedEndpoints {
+            channel_arn: self.arn().to_owned(),
+            wss_endpoint: wss.clone(),
+            https_endpoint: https.clone(),
+            message_ttl_seconds: self.session.message_ttl.map(|t| t.as_secs() as u32),
+            fetched_at,
+        };
+        self.emit(Event::EndpointsResolved(entry));
         Ok(State::GetIceConfig)
     }
 
@@ -1166,7 +1200,10 @@ impl Client {
                 }
                 State::Create => None,
                 _ if matches!(self.config.channel, ChannelRef::Name(_)) => {
+                    // A stale ARN (the channel was re-created): forget what was cached.
                     self.session.channel_arn = None;
+                    self.session.wss_endpoint = None;
+                    self.session.https_endpoint = None;
                     Some(State::Describe)
                 }
                 _ => None,

@@ -808,10 +808,8 @@ fn credentials_expiring_mid_connection_are_renewed_first() {
         "a minute before the expiry"
     );
     h.credentials();
-    assert_eq!(
-        ops(&h).last(),
-        Some(&Operation::GetSignalingChannelEndpoint)
-    );
+    // The endpoints are still cached in memory: only ICE and a new upgrade are needed.
+    assert_eq!(ops(&h).last(), Some(&Operation::GetIceServerConfig));
 }
 
 /// The `X-Amz-Date` a request was signed with.
@@ -999,4 +997,75 @@ fn deleting_a_channel_that_is_already_gone_is_done() {
     );
     assert_eq!(h.client.state(), State::Deleted);
     assert!(h.client.is_closed());
+}
+
+fn cached(fetched_at: u64) -> CachedEndpoints {
+    CachedEndpoints {
+        channel_arn: ARN.into(),
+        wss_endpoint: "wss://127.0.0.1:4443/m".into(),
+        https_endpoint: "https://127.0.0.1:4443".into(),
+        message_ttl_seconds: Some(60),
+        fetched_at,
+    }
+}
+
+#[test]
+fn a_fresh_cache_means_a_warm_start_with_only_ice_and_the_upgrade() {
+    let mut c = config(ChannelRole::Master);
+    c.cached_endpoints = Some(cached(1_700_000_000 - 9 * 3600));
+    let mut h = Harness::new(c);
+    h.credentials();
+    h.answer(200, None, ICE);
+    h.input(Input::WsOpened);
+    assert_eq!(h.client.state(), State::Connected);
+    assert_eq!(ops(&h), [Operation::GetIceServerConfig]);
+}
+
+#[test]
+fn a_stale_cache_is_ignored_and_a_fresh_fetch_is_announced() {
+    let mut c = config(ChannelRole::Master);
+    c.cached_endpoints = Some(cached(1_700_000_000 - 11 * 3600));
+    let mut h = Harness::new(c);
+    h.connect_happy();
+    assert_eq!(ops(&h)[0], Operation::DescribeSignalingChannel);
+    let resolved = h.events.iter().find_map(|e| match e {
+        Event::EndpointsResolved(entry) => Some(entry.clone()),
+        _ => None,
+    });
+    let entry = resolved.expect("announced for the cache");
+    assert_eq!(
+        (entry.channel_arn.as_str(), entry.fetched_at),
+        (ARN, 1_700_000_000)
+    );
+}
+
+#[test]
+fn a_cached_arn_that_no_longer_exists_falls_back_to_describe() {
+    let mut c = config(ChannelRole::Master);
+    c.cached_endpoints = Some(cached(1_700_000_000));
+    let mut h = Harness::new(c);
+    h.credentials();
+    h.answer(
+        404,
+        Some("ResourceNotFoundException"),
+        r#"{"Message":"gone"}"#,
+    );
+    assert_eq!(ops(&h).last(), Some(&Operation::DescribeSignalingChannel));
+    h.answer(200, None, &describe_ok());
+    assert_eq!(
+        ops(&h).last(),
+        Some(&Operation::GetSignalingChannelEndpoint),
+        "the cached endpoints went too"
+    );
+}
+
+#[test]
+fn a_corrupt_cache_file_reads_as_empty() {
+    assert_eq!(
+        EndpointCacheFile::parse(b"{not json"),
+        EndpointCacheFile::default()
+    );
+    let mut file = EndpointCacheFile::default();
+    file.entries.insert("k".into(), cached(1));
+    assert_eq!(EndpointCacheFile::parse(&file.to_json()), file);
 }
