@@ -63,6 +63,8 @@ pub(crate) struct Driver {
     pub state: watch::Sender<State>,
     /// Where the final metrics go when the session ends.
     pub final_metrics: std::sync::Arc<std::sync::Mutex<Option<Metrics>>>,
+    /// The latest ICE servers, readable without asking the driver.
+    pub ice_servers: watch::Sender<Vec<kvs_proto::api::IceServer>>,
     /// The endpoint cache file and this session's key in it.
     pub cache: Option<(std::path::PathBuf, String)>,
 }
@@ -131,6 +133,9 @@ impl Driver {
                         if let Event::StateChanged(state) = &event {
                             info!(state = %state, "signaling state");
                             self.state.send_replace(*state);
+                        }
+                        if let Event::IceServers(servers) = &event {
+                            self.ice_servers.send_replace(servers.clone());
                         }
                         if let (Event::EndpointsResolved(entry), Some((path, key))) =
                             (&event, &self.cache)

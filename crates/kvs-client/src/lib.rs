@@ -9,7 +9,7 @@
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
 //! use kvs_client::{ClientOptions, EnvironmentProvider, SignalingClient};
-//! use kvs_proto::api::ChannelRole;
+//! use kvs_proto::api::{ChannelRole, IceServer};
 //! use kvs_proto::client::{ChannelRef, ClientConfig, Event};
 //!
 //! let config = ClientConfig::new(ChannelRef::Name("my-channel".into()), "us-west-2", ChannelRole::Master);
@@ -32,7 +32,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use kvs_proto::api::ChannelRole;
+use kvs_proto::api::{ChannelRole, IceServer};
 use kvs_proto::client::{
     Client, ClientConfig, EndpointCacheFile, Event, Metrics, OutgoingMessage, SendError, State,
     cache_key,
@@ -84,6 +84,7 @@ pub struct SignalingClient {
     state: watch::Receiver<State>,
     role: ChannelRole,
     final_metrics: Arc<std::sync::Mutex<Option<Metrics>>>,
+    ice_servers: watch::Receiver<Vec<IceServer>>,
 }
 
 /// The session's events, in order. Ends after [`Event::Closed`].
@@ -135,6 +136,7 @@ impl SignalingClient {
         let (event_tx, event_rx) = mpsc::unbounded_channel();
         let (state_tx, state_rx) = watch::channel(State::New);
         let final_metrics = Arc::new(std::sync::Mutex::new(None));
+        let (ice_tx, ice_rx) = watch::channel(Vec::new());
         let now = tokio::time::Instant::now().into_std();
         let driver = Driver {
             client: Client::new(config, now, Driver::wall_now()),
@@ -144,6 +146,7 @@ impl SignalingClient {
             events: event_tx,
             state: state_tx,
             final_metrics: final_metrics.clone(),
+            ice_servers: ice_tx,
             cache,
         };
         tokio::spawn(driver.run());
@@ -152,6 +155,7 @@ impl SignalingClient {
             state: state_rx,
             role,
             final_metrics,
+            ice_servers: ice_rx,
         };
         Ok((client, Events(event_rx)))
     }
@@ -233,6 +237,12 @@ impl SignalingClient {
     ) -> Result<(), SendError> {
         self.send_action(Action::IceCandidate, payload, recipient, correlation_id)
             .await
+    }
+
+    /// The current ICE servers (TURN), kept fresh in the background; never waits on the
+    /// network. Empty until the first GetIceServerConfig answered.
+    pub fn ice_servers(&self) -> Vec<IceServer> {
+        self.ice_servers.borrow().clone()
     }
 
     /// Counters and latencies of the session (live while it runs, final once it ended).
