@@ -8,7 +8,8 @@ use kvs_proto::api::{
     CreateSignalingChannelInput, CreateSignalingChannelOutput, DeleteSignalingChannelInput,
     DescribeSignalingChannelInput, DescribeSignalingChannelOutput, ErrorCode,
     GetIceServerConfigInput, GetIceServerConfigOutput, GetSignalingChannelEndpointInput,
-    GetSignalingChannelEndpointOutput, ResourceEndpointListItem, SingleMasterConfiguration,
+    GetSignalingChannelEndpointOutput, Operation, ResourceEndpointListItem,
+    SingleMasterConfiguration,
 };
 use kvs_proto::wire::is_valid_id;
 
@@ -243,6 +244,28 @@ impl Channels {
         })
     }
 
+    /// Runs one control-plane operation on its JSON body; returns the JSON answer.
+    pub fn dispatch(
+        &mut self,
+        op: Operation,
+        body: &[u8],
+        base: EndpointBase<'_>,
+        now: SystemTime,
+    ) -> Result<Vec<u8>, ApiError> {
+        Ok(match op {
+            Operation::CreateSignalingChannel => json(&self.create(parse_input(body)?, now)?),
+            Operation::DescribeSignalingChannel => json(&self.describe(parse_input(body)?)?),
+            Operation::GetSignalingChannelEndpoint => {
+                json(&self.endpoint(parse_input(body)?, base)?)
+            }
+            Operation::GetIceServerConfig => json(&self.ice_config(parse_input(body)?)?),
+            Operation::DeleteSignalingChannel => {
+                self.delete(parse_input(body)?)?;
+                b"{}".to_vec()
+            }
+        })
+    }
+
     /// DeleteSignalingChannel.
     pub fn delete(&mut self, input: DeleteSignalingChannelInput) -> Result<(), ApiError> {
         let info = self.existing(&input.channel_arn)?;
@@ -261,6 +284,20 @@ impl Channels {
         self.by_name.remove(&name);
         Ok(())
     }
+}
+
+fn parse_input<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let body = if body.is_empty() {
+        b"{}".as_slice()
+    } else {
+        body
+    };
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::invalid(format!("the request body is not a valid input: {e}")))
+}
+
+fn json(v: &impl serde::Serialize) -> Vec<u8> {
+    serde_json::to_vec(v).expect("outputs always serialise")
 }
 
 /// The channel name inside a well-formed channel ARN.

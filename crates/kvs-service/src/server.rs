@@ -390,49 +390,15 @@ fn cors_preflight(req: &Request<Incoming>) -> Response<Body> {
     resp
 }
 
-fn parse_input<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let body = if body.is_empty() {
-        b"{}".as_slice()
-    } else {
-        body
-    };
-    serde_json::from_slice(body).map_err(|e| {
-        ApiError::new(
-            ErrorCode::InvalidArgument,
-            format!("the request body is not a valid input: {e}"),
-        )
-    })
-}
-
 fn dispatch(shared: &Shared, op: Operation, host: &str, body: &[u8]) -> Result<Vec<u8>, ApiError> {
-    let mut channels = shared.channels.lock().expect("channel table lock");
-    let out: Vec<u8> = match op {
-        Operation::CreateSignalingChannel => {
-            json(&channels.create(parse_input(body)?, SystemTime::now())?)
-        }
-        Operation::DescribeSignalingChannel => json(&channels.describe(parse_input(body)?)?),
-        Operation::GetSignalingChannelEndpoint => {
-            let https = format!("{}://{host}", shared.scheme.0);
-            let wss = format!("{}://{host}", shared.scheme.1);
-            json(&channels.endpoint(
-                parse_input(body)?,
-                EndpointBase {
-                    https: &https,
-                    wss: &wss,
-                },
-            )?)
-        }
-        Operation::GetIceServerConfig => json(&channels.ice_config(parse_input(body)?)?),
-        Operation::DeleteSignalingChannel => {
-            channels.delete(parse_input(body)?)?;
-            b"{}".to_vec()
-        }
+    let https = format!("{}://{host}", shared.scheme.0);
+    let wss = format!("{}://{host}", shared.scheme.1);
+    let base = EndpointBase {
+        https: &https,
+        wss: &wss,
     };
-    Ok(out)
-}
-
-fn json(v: &impl serde::Serialize) -> Vec<u8> {
-    serde_json::to_vec(v).expect("outputs always serialise")
+    let mut channels = shared.channels.lock().expect("channel table lock");
+    channels.dispatch(op, body, base, SystemTime::now())
 }
 
 fn websocket(shared: Arc<Shared>, parts: Parts, req: Request<Incoming>) -> Response<Body> {
