@@ -36,6 +36,9 @@ pub struct BenchArgs {
     /// Offer→answer round trips measured for the client and for the floor.
     #[arg(long, default_value_t = 4000)]
     round_trips: usize,
+    /// Service restarts measured for the reconnect time.
+    #[arg(long, default_value_t = 10)]
+    restarts: usize,
     /// Run on tokio's multi-thread runtime instead of one thread (adds cross-thread wake-ups
     /// between the in-process service, the clients and the floor).
     #[arg(long)]
@@ -328,6 +331,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         1.3,
     );
     setup.svc.shutdown().await;
+    crate::bench_reconnect::run(args.connects, args.restarts).await?;
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 //! service, a self-contained demo and a benchmark, in one binary.
 
 mod bench;
+mod bench_reconnect;
 mod demo;
 mod local;
 mod pipe;
