@@ -39,6 +39,10 @@ pub struct ServeArgs {
     /// Close a connection this many seconds after its GO_AWAY (KVS: 60).
     #[arg(long, default_value_t = 60)]
     go_away_grace: u64,
+    /// Send RECONNECT_ICE_SERVER to each connection this many seconds after it opened, to
+    /// exercise clients' ICE refresh (default: never).
+    #[arg(long)]
+    reconnect_ice_server_after: Option<u64>,
 }
 
 fn default_state_dir() -> PathBuf {
@@ -74,6 +78,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         idle_timeout: Duration::from_secs(args.idle_timeout),
         max_connection_duration: Duration::from_secs(args.max_connection_duration),
         go_away_grace: Duration::from_secs(args.go_away_grace),
+        reconnect_ice_server_after: args.reconnect_ice_server_after.map(Duration::from_secs),
         ..ServiceConfig::default()
     };
     let handle = kvs_service::start(config)

@@ -220,3 +220,32 @@ async fn idle_closes_and_injected_signals_are_handled() {
     .await;
     assert!(!svc.go_away(&arn, ChannelRole::Viewer, Some("nobody")));
 }
+
+#[tokio::test]
+async fn the_service_can_be_told_to_send_reconnect_ice_server() {
+    let config = ServiceConfig {
+        reconnect_ice_server_after: Some(Duration::from_millis(200)),
+        ..quick_limits()
+    };
+    let svc = kvs_service::start(config).await.unwrap();
+    let (client, mut events) =
+        SignalingClient::start(options(&svc, ChannelRole::Master, "")).unwrap();
+    next_event(&mut events, |e| {
+        matches!(e, Event::StateChanged(State::Connected)).then_some(())
+    })
+    .await;
+    next_event(&mut events, |e| {
+        matches!(e, Event::ReconnectIceServer).then_some(())
+    })
+    .await;
+    next_event(&mut events, |e| {
+        matches!(e, Event::StateChanged(State::Connected)).then_some(())
+    })
+    .await;
+    let m = client.metrics().await;
+    assert_eq!(
+        (m.ice_refreshes, m.ws_connects.count),
+        (1, 1),
+        "new ICE servers on the same socket"
+    );
+}

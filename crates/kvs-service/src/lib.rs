@@ -47,6 +47,9 @@ pub struct ServiceConfig {
     pub max_connection_duration: Duration,
     /// How long a connection stays after GO_AWAY before it is closed (default 1 min).
     pub go_away_grace: Duration,
+    /// Send RECONNECT_ICE_SERVER to each connection this long after it opened (default: never);
+    /// for testing clients' ICE refresh.
+    pub reconnect_ice_server_after: Option<Duration>,
 }
 
 impl std::fmt::Debug for ServiceConfig {
@@ -62,6 +65,10 @@ impl std::fmt::Debug for ServiceConfig {
             .field("idle_timeout", &self.idle_timeout)
             .field("max_connection_duration", &self.max_connection_duration)
             .field("go_away_grace", &self.go_away_grace)
+            .field(
+                "reconnect_ice_server_after",
+                &self.reconnect_ice_server_after,
+            )
             .finish()
     }
 }
@@ -81,6 +88,7 @@ impl Default for ServiceConfig {
             idle_timeout: Duration::from_secs(600),
             max_connection_duration: Duration::from_secs(3600),
             go_away_grace: Duration::from_secs(60),
+            reconnect_ice_server_after: None,
         }
     }
 }

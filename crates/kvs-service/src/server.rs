@@ -569,6 +569,9 @@ async fn run_connection<S>(
     let started = tokio::time::Instant::now();
     let mut last_in = started;
     let mut close_at: Option<tokio::time::Instant> = None;
+    let mut reconnect_ice_at = config
+        .reconnect_ice_server_after
+        .map(|after| started + after);
     loop {
         let idle_at = last_in + config.idle_timeout;
         let go_away_at = started + config.max_connection_duration;
@@ -576,6 +579,7 @@ async fn run_connection<S>(
             Some(at) => at.min(idle_at),
             None => go_away_at.min(idle_at),
         };
+        let next = reconnect_ice_at.map_or(next, |at| at.min(next));
         let mut go_away = false;
         tokio::select! {
             incoming = ws.next() => {
@@ -623,7 +627,15 @@ async fn run_connection<S>(
                     let _ = ws.close(None).await;
                     break;
                 }
-                go_away = close_at.is_none();
+                if reconnect_ice_at.is_some_and(|at| now >= at) {
+                    reconnect_ice_at = None;
+                    info!(?id, "sending RECONNECT_ICE_SERVER (--reconnect-ice-server-after)");
+                    if ws.send(Message::text(control_frame(MessageType::ReconnectIceServer))).await.is_err() {
+                        break;
+                    }
+                    continue;
+                }
+                go_away = close_at.is_none() && now >= go_away_at;
             }
             _ = shutdown.changed() => {
                 let _ = ws.close(None).await;
