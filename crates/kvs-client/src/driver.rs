@@ -229,7 +229,7 @@ impl Driver {
                 .client
                 .handle_input(now, Input::HttpFailed(id, message)),
             Done::WsOpened(socket) => {
-                if self.client.state() == State::Connecting {
+                if self.client.expects_socket() {
                     // Make before break: the old socket (after GO_AWAY or a proactive
                     // reconnect) closes only once the new one is open.
                     if let Some(mut old) = ws.replace(*socket) {
@@ -237,6 +237,11 @@ impl Driver {
                             let _ = old.close(None).await;
                         });
                     }
+                } else {
+                    let mut stale = *socket;
+                    tokio::spawn(async move {
+                        let _ = stale.close(None).await;
+                    });
                 }
                 self.client.handle_input(now, Input::WsOpened);
             }

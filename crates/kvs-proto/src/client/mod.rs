@@ -314,6 +314,7 @@ pub struct Client {
     connected_since: Option<Instant>,
     ice_fetched: bool,
     deleting: bool,
+    ws_early: bool,
 }
 
 impl Client {
@@ -368,6 +369,7 @@ impl Client {
             connected_since: None,
             ice_fetched: false,
             deleting: false,
+            ws_early: false,
         }
     }
 
@@ -549,6 +551,21 @@ impl Client {
                 self.fail(now, Error::Transport { during, message })
             }
             Input::HttpResponse(..) | Input::HttpFailed(..) => {} // a stale answer
+            Input::WsOpened if self.ws_early && self.state == State::GetIceConfig => {
+                // The parallel upgrade won the race; CONNECTED follows the ICE answer.
+                self.ws_early = false;
+                self.record_ws_connect(now, true);
+                self.socket = Socket::Open;
+                self.connected_at = Some(now);
+            }
+            Input::WsConnectFailed { message, .. }
+                if self.ws_early && self.state == State::GetIceConfig =>
+            {
+                // CONNECTING will try again; the ICE step goes on.
+                self.ws_early = false;
+                self.record_ws_connect(now, false);
+                debug_assert!(!message.is_empty() || message.is_empty());
+            }
             Input::WsOpened if self.state == State::Connecting => {
                 self.set_timer(Timer::Call, None);
                 self.record_ws_connect(now, true);
@@ -752,6 +769,12 @@ impl Client {
             if state == State::Connected {
                 self.connected_since = Some(now);
             }
+            if !matches!(
+                state,
+                State::GetIceConfig | State::Ready | State::Connecting
+            ) {
+                self.ws_early = false; // a parallel upgrade still under way is now stale
+            }
             self.state = state;
             self.emit(Event::StateChanged(state));
         }
@@ -857,6 +880,12 @@ impl Client {
                     username: None,
                 };
                 self.call(now, Operation::GetIceServerConfig, &input);
+                // The upgrade does not depend on the ICE answer: start it in parallel, which
+                // saves a round trip and a TLS handshake of waiting on every (re)connect.
+                if self.socket != Socket::Open && !self.ws_early && !self.closed {
+                    self.ws_early = true;
+                    self.presign_and_connect(now);
+                }
             }
             // After an ICE refresh the socket is still open: no new connection is needed.
             State::Ready if self.socket == Socket::Open => {
@@ -950,7 +979,21 @@ impl Client {
         }));
     }
 
+    /// CONNECTING: wait for the upgrade started during GET_ICE_CONFIG, or start one.
     fn open_websocket(&mut self, now: Instant) {
+        self.set_timer(Timer::Call, Some(now + self.config.call_timeout));
+        if !std::mem::take(&mut self.ws_early) {
+            self.presign_and_connect(now);
+        }
+    }
+
+    /// True while the core waits for an upgrade; a socket that opens at any other time is
+    /// stale and the driver closes it.
+    pub fn expects_socket(&self) -> bool {
+        self.state == State::Connecting || (self.ws_early && self.state == State::GetIceConfig)
+    }
+
+    fn presign_and_connect(&mut self, now: Instant) {
         let endpoint = self
             .session
             .wss_endpoint
@@ -970,17 +1013,19 @@ impl Client {
         );
         match presigned {
             Ok(url) => {
-                self.set_timer(Timer::Call, Some(now + self.config.call_timeout));
                 self.ws_started = Some(now);
                 self.outputs.push_back(Output::WsConnect(PresignedUrl(url)));
             }
-            Err(e) => self.fail(
-                now,
-                Error::InvalidResponse {
-                    during: State::GetEndpoint,
-                    message: format!("the WSS endpoint '{endpoint}' cannot be presigned: {e}"),
-                },
-            ),
+            Err(e) => {
+                self.ws_early = false;
+                self.fail(
+                    now,
+                    Error::InvalidResponse {
+                        during: State::GetEndpoint,
+                        message: format!("the WSS endpoint '{endpoint}' cannot be presigned: {e}"),
+                    },
+                )
+            }
         }
     }
 

@@ -1069,3 +1069,76 @@ fn a_corrupt_cache_file_reads_as_empty() {
     file.entries.insert("k".into(), cached(1));
     assert_eq!(EndpointCacheFile::parse(&file.to_json()), file);
 }
+
+#[test]
+fn the_upgrade_runs_in_parallel_with_get_ice_server_config() {
+    let mut h = Harness::new(config(ChannelRole::Viewer));
+    h.credentials();
+    h.answer(200, None, &describe_ok());
+    h.answer(200, None, ENDPOINTS);
+    assert_eq!(h.client.state(), State::GetIceConfig);
+    assert_eq!(
+        h.ws_urls.len(),
+        1,
+        "the upgrade starts with the ICE request"
+    );
+    assert!(h.client.expects_socket());
+    h.input(Input::WsOpened); // the socket wins the race
+    assert_eq!(
+        h.client.state(),
+        State::GetIceConfig,
+        "CONNECTED waits for the ICE servers"
+    );
+    h.answer(200, None, ICE);
+    assert_eq!(h.client.state(), State::Connected);
+    assert_eq!(h.ws_urls.len(), 1);
+    assert!(!h.states().contains(&State::Connecting));
+}
+
+#[test]
+fn a_parallel_upgrade_that_fails_is_retried_in_connecting() {
+    let mut h = Harness::new(config(ChannelRole::Viewer));
+    h.credentials();
+    h.answer(200, None, &describe_ok());
+    h.answer(200, None, ENDPOINTS);
+    h.input(Input::WsConnectFailed {
+        status: None,
+        error_type: None,
+        message: "refused".into(),
+    });
+    assert_eq!(
+        h.client.state(),
+        State::GetIceConfig,
+        "the ICE step goes on"
+    );
+    h.answer(200, None, ICE);
+    assert_eq!(h.client.state(), State::Connecting);
+    assert_eq!(h.ws_urls.len(), 2, "a fresh upgrade");
+    h.input(Input::WsOpened);
+    assert_eq!(h.client.state(), State::Connected);
+}
+
+#[test]
+fn a_parallel_upgrade_outdated_by_a_missing_channel_is_not_waited_for() {
+    let mut h = Harness::new(config(ChannelRole::Viewer));
+    h.credentials();
+    h.answer(200, None, &describe_ok());
+    h.answer(200, None, ENDPOINTS);
+    h.answer(
+        404,
+        Some("ResourceNotFoundException"),
+        r#"{"Message":"gone"}"#,
+    );
+    assert_eq!(h.client.state(), State::Describe);
+    assert!(
+        !h.client.expects_socket(),
+        "the stale socket will be closed by the driver"
+    );
+    h.answer(200, None, &describe_ok());
+    h.answer(200, None, ENDPOINTS);
+    assert_eq!(
+        h.ws_urls.len(),
+        2,
+        "a new parallel upgrade for the new attempt"
+    );
+}
