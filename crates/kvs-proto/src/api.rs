@@ -179,6 +179,17 @@ pub struct ChannelInfo {
     pub version: String,
 }
 
+impl ChannelInfo {
+    /// How long the channel keeps undelivered messages (MessageTtlSeconds, default 60 s).
+    pub fn message_ttl(&self) -> std::time::Duration {
+        let secs = self
+            .single_master_configuration
+            .message_ttl_seconds
+            .unwrap_or(60);
+        std::time::Duration::from_secs(secs.into())
+    }
+}
+
 /// DescribeSignalingChannel response.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]

@@ -474,13 +474,7 @@ fn websocket(shared: Arc<Shared>, parts: Parts, req: Request<Incoming>) -> Respo
     };
     let accept = derive_accept_key(key.as_bytes());
 
-    let ttl = Duration::from_secs(
-        channel
-            .single_master_configuration
-            .message_ttl_seconds
-            .unwrap_or(60)
-            .into(),
-    );
+    let ttl = channel.message_ttl();
     let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
     let id = {
         let mut hub = shared.hub.lock().expect("hub lock");

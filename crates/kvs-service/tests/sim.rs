@@ -308,13 +308,7 @@ impl Sim {
         } else {
             ChannelRole::Viewer
         };
-        let ttl = Duration::from_secs(
-            channel
-                .single_master_configuration
-                .message_ttl_seconds
-                .unwrap_or(60)
-                .into(),
-        );
+        let ttl = channel.message_ttl();
         let client_id = verified.params.get("X-Amz-ClientId").cloned();
         let joined = self
             .svc

@@ -1062,12 +1062,9 @@ impl Client {
             State::Describe => {
                 parse::<DescribeSignalingChannelOutput>(during, resp.body).map(|out| {
                     let info = out.channel_info;
+                    self.session.message_ttl = Some(info.message_ttl());
                     self.session.channel_arn = Some(info.channel_arn);
                     self.session.version = Some(info.version);
-                    self.session.message_ttl = info
-                        .single_master_configuration
-                        .message_ttl_seconds
-                        .map(|s| Duration::from_secs(s.into()));
                     if self.deleting {
                         State::Delete
                     } else {
