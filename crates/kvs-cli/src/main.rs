@@ -4,6 +4,7 @@
 mod bench;
 mod bench_reconnect;
 mod demo;
+mod latency_proxy;
 mod local;
 mod pipe;
 mod serve;
