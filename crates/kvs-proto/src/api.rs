@@ -16,16 +16,31 @@ pub enum Operation {
     DeleteSignalingChannel,
     /// `POST /v1/get-ice-server-config`, on the channel's HTTPS endpoint.
     GetIceServerConfig,
+    /// `POST /listSignalingChannels`
+    ListSignalingChannels,
+    /// `POST /updateSignalingChannel`
+    UpdateSignalingChannel,
+    /// `POST /TagResource`
+    TagResource,
+    /// `POST /UntagResource`
+    UntagResource,
+    /// `POST /ListTagsForResource`
+    ListTagsForResource,
 }
 
 impl Operation {
     /// Every operation, for routing tables.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 10] = [
         Self::CreateSignalingChannel,
         Self::DescribeSignalingChannel,
         Self::GetSignalingChannelEndpoint,
         Self::DeleteSignalingChannel,
         Self::GetIceServerConfig,
+        Self::ListSignalingChannels,
+        Self::UpdateSignalingChannel,
+        Self::TagResource,
+        Self::UntagResource,
+        Self::ListTagsForResource,
     ];
 
     /// The request path.
@@ -36,6 +51,11 @@ impl Operation {
             Self::GetSignalingChannelEndpoint => "/getSignalingChannelEndpoint",
             Self::DeleteSignalingChannel => "/deleteSignalingChannel",
             Self::GetIceServerConfig => "/v1/get-ice-server-config",
+            Self::ListSignalingChannels => "/listSignalingChannels",
+            Self::UpdateSignalingChannel => "/updateSignalingChannel",
+            Self::TagResource => "/TagResource",
+            Self::UntagResource => "/UntagResource",
+            Self::ListTagsForResource => "/ListTagsForResource",
         }
     }
 
@@ -293,6 +313,103 @@ pub struct DeleteSignalingChannelInput {
     pub current_version: Option<String>,
 }
 
+/// `ChannelNameCondition` of ListSignalingChannels.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChannelNameCondition {
+    /// Only `BEGINS_WITH` is defined.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comparison_operator: Option<String>,
+    /// The name prefix.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comparison_value: Option<String>,
+}
+
+/// ListSignalingChannels request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListSignalingChannelsInput {
+    /// Page size, 1–10,000 (default 500).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_results: Option<u32>,
+    /// Where the previous page ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+    /// A name filter.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel_name_condition: Option<ChannelNameCondition>,
+}
+
+/// ListSignalingChannels response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListSignalingChannelsOutput {
+    /// One page of channels, by name.
+    pub channel_info_list: Vec<ChannelInfo>,
+    /// Present when there are more.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+/// UpdateSignalingChannel request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdateSignalingChannelInput {
+    /// Channel ARN.
+    #[serde(rename = "ChannelARN")]
+    pub channel_arn: String,
+    /// The version the caller last saw.
+    pub current_version: String,
+    /// The new configuration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub single_master_configuration: Option<SingleMasterConfiguration>,
+}
+
+/// TagResource request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct TagResourceInput {
+    /// The channel's ARN.
+    #[serde(rename = "ResourceARN")]
+    pub resource_arn: String,
+    /// Tags to add or overwrite.
+    pub tags: Vec<Tag>,
+}
+
+/// UntagResource request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct UntagResourceInput {
+    /// The channel's ARN.
+    #[serde(rename = "ResourceARN")]
+    pub resource_arn: String,
+    /// Keys to remove.
+    pub tag_key_list: Vec<String>,
+}
+
+/// ListTagsForResource request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListTagsForResourceInput {
+    /// Unused: all tags fit one page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+    /// The channel's ARN.
+    #[serde(rename = "ResourceARN")]
+    pub resource_arn: String,
+}
+
+/// ListTagsForResource response: a map, not a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListTagsForResourceOutput {
+    /// Never set: all tags fit one page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+    /// Key to value.
+    pub tags: std::collections::BTreeMap<String, String>,
+}
+
 /// An AWS error answer: `x-amzn-ErrorType` names the exception, the body carries the message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
@@ -315,6 +432,8 @@ pub enum ErrorCode {
     VersionMismatch,
     /// 401: not authorized.
     AccessDenied,
+    /// 400: more than 50 tags.
+    TagsPerResourceExceededLimit,
     /// 404: the channel does not exist.
     ResourceNotFound,
     /// 404: no such operation or path.
@@ -332,6 +451,7 @@ impl ErrorCode {
             Self::ResourceInUse => "ResourceInUseException",
             Self::VersionMismatch => "VersionMismatchException",
             Self::AccessDenied => "AccessDeniedException",
+            Self::TagsPerResourceExceededLimit => "TagsPerResourceExceededLimitException",
             Self::ResourceNotFound => "ResourceNotFoundException",
             Self::UnknownOperation => "UnknownOperationException",
             Self::SerializationException => "SerializationException",

@@ -1,6 +1,6 @@
 //! Signaling channels and the control-plane operations on them, without any IO.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use kvs_proto::api::{
@@ -8,8 +8,9 @@ use kvs_proto::api::{
     CreateSignalingChannelInput, CreateSignalingChannelOutput, DeleteSignalingChannelInput,
     DescribeSignalingChannelInput, DescribeSignalingChannelOutput, ErrorCode,
     GetIceServerConfigInput, GetIceServerConfigOutput, GetSignalingChannelEndpointInput,
-    GetSignalingChannelEndpointOutput, Operation, ResourceEndpointListItem,
-    SingleMasterConfiguration,
+    GetSignalingChannelEndpointOutput, ListSignalingChannelsInput, ListSignalingChannelsOutput,
+    ListTagsForResourceInput, ListTagsForResourceOutput, Operation, ResourceEndpointListItem,
+    SingleMasterConfiguration, TagResourceInput, UntagResourceInput, UpdateSignalingChannelInput,
 };
 use kvs_proto::wire::is_valid_id;
 
@@ -50,8 +51,12 @@ pub struct Channels {
     region: String,
     account_id: String,
     by_name: HashMap<String, ChannelInfo>,
+    tags: HashMap<String, BTreeMap<String, String>>,
     version_counter: u64,
 }
+
+/// Most tags on one channel.
+const MAX_TAGS: usize = 50;
 
 /// Where the service can be reached, for GetSignalingChannelEndpoint.
 #[derive(Debug, Clone, Copy)]
@@ -74,6 +79,7 @@ impl Channels {
             region: region.into(),
             account_id: account_id.into(),
             by_name: HashMap::new(),
+            tags: HashMap::new(),
             version_counter: 0,
         }
     }
@@ -114,18 +120,15 @@ impl Channels {
             .single_master_configuration
             .and_then(|c| c.message_ttl_seconds)
             .unwrap_or(DEFAULT_TTL);
-        if !(5..=120).contains(&ttl) {
-            return Err(ApiError::invalid(format!(
-                "1 validation error detected: Value '{ttl}' at 'singleMasterConfiguration.messageTtlSeconds' \
-                 failed to satisfy constraint: Member must have value between 5 and 120"
-            )));
-        }
+        check_ttl(ttl)?;
         if self.by_name.contains_key(&name) {
             return Err(ApiError::new(
                 ErrorCode::ResourceInUse,
                 format!("The signaling channel {name} already exists"),
             ));
         }
+        let mut tags = BTreeMap::new();
+        merge_tags(&mut tags, input.tags.unwrap_or_default())?;
         let millis = now
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
@@ -145,6 +148,7 @@ impl Channels {
             },
             version: self.next_version(),
         };
+        self.tags.insert(name.clone(), tags);
         self.by_name.insert(name, info);
         Ok(CreateSignalingChannelOutput { channel_arn: arn })
     }
@@ -244,6 +248,122 @@ impl Channels {
         })
     }
 
+    /// ListSignalingChannels: by name, paged, optionally by name prefix.
+    pub fn list(
+        &self,
+        input: ListSignalingChannelsInput,
+    ) -> Result<ListSignalingChannelsOutput, ApiError> {
+        let max = input.max_results.unwrap_or(500);
+        if !(1..=10_000).contains(&max) {
+            return Err(ApiError::invalid(format!(
+                "1 validation error detected: Value '{max}' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 10000"
+            )));
+        }
+        let prefix = match input.channel_name_condition {
+            Some(c)
+                if c.comparison_operator
+                    .as_deref()
+                    .is_some_and(|o| o != "BEGINS_WITH") =>
+            {
+                return Err(ApiError::invalid("ComparisonOperator must be BEGINS_WITH"));
+            }
+            Some(c) => c.comparison_value.unwrap_or_default(),
+            None => String::new(),
+        };
+        let after = match input.next_token.filter(|t| !t.is_empty()) {
+            Some(token) => Some(
+                kvs_proto::wire::decode_payload(&token)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .ok_or_else(|| ApiError::invalid("NextToken is not one this service issued"))?,
+            ),
+            None => None,
+        };
+        let mut names: Vec<&String> = self
+            .by_name
+            .keys()
+            .filter(|n| n.starts_with(&prefix) && after.as_ref().is_none_or(|a| *n > a))
+            .collect();
+        names.sort();
+        let more = names.len() > max as usize;
+        names.truncate(max as usize);
+        let next_token = more
+            .then(|| {
+                names
+                    .last()
+                    .map(|n| kvs_proto::wire::encode_payload(n.as_bytes()))
+            })
+            .flatten();
+        Ok(ListSignalingChannelsOutput {
+            channel_info_list: names.into_iter().map(|n| self.by_name[n].clone()).collect(),
+            next_token,
+        })
+    }
+
+    /// UpdateSignalingChannel: a new MessageTtlSeconds, and a new Version.
+    pub fn update(&mut self, input: UpdateSignalingChannelInput) -> Result<(), ApiError> {
+        let info = self.existing(&input.channel_arn)?;
+        if input.current_version != info.version {
+            return Err(ApiError::new(
+                ErrorCode::VersionMismatch,
+                format!(
+                    "The channel version {} does not match the current version {}",
+                    input.current_version, info.version
+                ),
+            ));
+        }
+        let name = info.channel_name.clone();
+        let ttl = input
+            .single_master_configuration
+            .and_then(|c| c.message_ttl_seconds);
+        if let Some(ttl) = ttl {
+            check_ttl(ttl)?;
+        }
+        let version = self.next_version();
+        let info = self.by_name.get_mut(&name).expect("checked above");
+        if let Some(ttl) = ttl {
+            info.single_master_configuration.message_ttl_seconds = Some(ttl);
+        }
+        info.version = version;
+        Ok(())
+    }
+
+    fn tags_of(&mut self, arn: &str) -> Result<&mut BTreeMap<String, String>, ApiError> {
+        let name = self.existing(arn)?.channel_name.clone();
+        Ok(self.tags.entry(name).or_default())
+    }
+
+    /// TagResource.
+    pub fn tag(&mut self, input: TagResourceInput) -> Result<(), ApiError> {
+        if input.tags.is_empty() || input.tags.len() > MAX_TAGS {
+            return Err(ApiError::invalid("Tags must hold 1 to 50 tags"));
+        }
+        merge_tags(self.tags_of(&input.resource_arn)?, input.tags)
+    }
+
+    /// UntagResource.
+    pub fn untag(&mut self, input: UntagResourceInput) -> Result<(), ApiError> {
+        if input.tag_key_list.is_empty() || input.tag_key_list.len() > MAX_TAGS {
+            return Err(ApiError::invalid("TagKeyList must hold 1 to 50 keys"));
+        }
+        let tags = self.tags_of(&input.resource_arn)?;
+        for key in input.tag_key_list {
+            tags.remove(&key);
+        }
+        Ok(())
+    }
+
+    /// ListTagsForResource.
+    pub fn list_tags(
+        &mut self,
+        input: ListTagsForResourceInput,
+    ) -> Result<ListTagsForResourceOutput, ApiError> {
+        Ok(ListTagsForResourceOutput {
+            next_token: None,
+            tags: self.tags_of(&input.resource_arn)?.clone(),
+        })
+    }
+
     /// Runs one control-plane operation on its JSON body; returns the JSON answer.
     pub fn dispatch(
         &mut self,
@@ -263,6 +383,20 @@ impl Channels {
                 self.delete(parse_input(body)?)?;
                 b"{}".to_vec()
             }
+            Operation::ListSignalingChannels => json(&self.list(parse_input(body)?)?),
+            Operation::UpdateSignalingChannel => {
+                self.update(parse_input(body)?)?;
+                b"{}".to_vec()
+            }
+            Operation::TagResource => {
+                self.tag(parse_input(body)?)?;
+                b"{}".to_vec()
+            }
+            Operation::UntagResource => {
+                self.untag(parse_input(body)?)?;
+                b"{}".to_vec()
+            }
+            Operation::ListTagsForResource => json(&self.list_tags(parse_input(body)?)?),
         })
     }
 
@@ -282,8 +416,45 @@ impl Channels {
         }
         let name = info.channel_name.clone();
         self.by_name.remove(&name);
+        self.tags.remove(&name);
         Ok(())
     }
+}
+
+fn check_ttl(ttl: u32) -> Result<(), ApiError> {
+    if (5..=120).contains(&ttl) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(format!(
+            "1 validation error detected: Value '{ttl}' at 'singleMasterConfiguration.messageTtlSeconds' \
+             failed to satisfy constraint: Member must have value between 5 and 120"
+        )))
+    }
+}
+
+/// Adds `new` to `tags`, checking lengths and the 50-tag limit.
+fn merge_tags(
+    tags: &mut BTreeMap<String, String>,
+    new: Vec<kvs_proto::api::Tag>,
+) -> Result<(), ApiError> {
+    for tag in &new {
+        if tag.key.is_empty() || tag.key.chars().count() > 128 || tag.value.chars().count() > 256 {
+            return Err(ApiError::invalid(format!(
+                "Tag key '{}' must be 1-128 characters and its value at most 256",
+                tag.key.chars().take(64).collect::<String>()
+            )));
+        }
+    }
+    let mut merged = tags.clone();
+    merged.extend(new.into_iter().map(|t| (t.key, t.value)));
+    if merged.len() > MAX_TAGS {
+        return Err(ApiError::new(
+            ErrorCode::TagsPerResourceExceededLimit,
+            format!("A channel can have at most {MAX_TAGS} tags"),
+        ));
+    }
+    *tags = merged;
+    Ok(())
 }
 
 fn parse_input<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {

@@ -188,3 +188,169 @@ async fn sdk_sees_the_modelled_errors() {
     assert_eq!(meta.code(), Some("InvalidSignatureException"));
     assert!(meta.message().unwrap().contains("does not match"));
 }
+
+#[tokio::test]
+async fn sdk_lists_updates_and_tags_channels() {
+    use aws_sdk_kinesisvideo::types::{
+        ChannelNameCondition, ComparisonOperator, SingleMasterConfiguration, Tag,
+    };
+    let svc = service().await;
+    let kv = control(&svc, EXAMPLE_SECRET_ACCESS_KEY);
+    for name in ["cam-1", "cam-2", "cam-3", "door"] {
+        kv.create_signaling_channel()
+            .channel_name(name)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    let page = kv
+        .list_signaling_channels()
+        .max_results(2)
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<&str> = page
+        .channel_info_list()
+        .iter()
+        .filter_map(|c| c.channel_name())
+        .collect();
+    assert_eq!(names, ["cam-1", "cam-2"]);
+    let token = page.next_token().expect("more pages").to_owned();
+    let rest = kv
+        .list_signaling_channels()
+        .max_results(2)
+        .next_token(token)
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<&str> = rest
+        .channel_info_list()
+        .iter()
+        .filter_map(|c| c.channel_name())
+        .collect();
+    assert_eq!(names, ["cam-3", "door"]);
+    assert!(rest.next_token().is_none());
+    let cams = kv
+        .list_signaling_channels()
+        .channel_name_condition(
+            ChannelNameCondition::builder()
+                .comparison_operator(ComparisonOperator::BeginsWith)
+                .comparison_value("cam")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cams.channel_info_list().len(), 3);
+    let too_many = kv
+        .list_signaling_channels()
+        .max_results(10_001)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        too_many
+            .as_service_error()
+            .unwrap()
+            .is_invalid_argument_exception()
+    );
+
+    let info = kv
+        .describe_signaling_channel()
+        .channel_name("door")
+        .send()
+        .await
+        .unwrap()
+        .channel_info
+        .unwrap();
+    let arn = info.channel_arn().unwrap().to_owned();
+    let v1 = info.version().unwrap().to_owned();
+    kv.update_signaling_channel()
+        .channel_arn(&arn)
+        .current_version(&v1)
+        .single_master_configuration(
+            SingleMasterConfiguration::builder()
+                .message_ttl_seconds(30)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let after = kv
+        .describe_signaling_channel()
+        .channel_arn(&arn)
+        .send()
+        .await
+        .unwrap()
+        .channel_info
+        .unwrap();
+    assert_eq!(
+        after
+            .single_master_configuration()
+            .unwrap()
+            .message_ttl_seconds(),
+        Some(30)
+    );
+    assert_ne!(after.version(), Some(v1.as_str()), "the version rotates");
+    let stale = kv
+        .update_signaling_channel()
+        .channel_arn(&arn)
+        .current_version(&v1)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        stale
+            .as_service_error()
+            .unwrap()
+            .is_version_mismatch_exception()
+    );
+
+    let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build().unwrap();
+    kv.tag_resource()
+        .resource_arn(&arn)
+        .tags(tag("site", "front"))
+        .tags(tag("floor", "1"))
+        .send()
+        .await
+        .unwrap();
+    kv.untag_resource()
+        .resource_arn(&arn)
+        .tag_key_list("floor")
+        .send()
+        .await
+        .unwrap();
+    let tags = kv
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let tags = tags.tags().unwrap();
+    assert_eq!(tags.len(), 1);
+    assert_eq!(tags.get("site").map(String::as_str), Some("front"));
+    let mut fifty = kv.tag_resource().resource_arn(&arn);
+    for i in 0..50 {
+        fifty = fifty.tags(tag(&format!("k{i}"), "v"));
+    }
+    let over = fifty.send().await.unwrap_err();
+    assert!(
+        over.as_service_error()
+            .unwrap()
+            .is_tags_per_resource_exceeded_limit_exception(),
+        "{over:?}"
+    );
+    let missing = arn.replace("/door/", "/nope/");
+    let gone = kv
+        .list_tags_for_resource()
+        .resource_arn(&missing)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        gone.as_service_error()
+            .unwrap()
+            .is_resource_not_found_exception()
+    );
+}
