@@ -55,6 +55,15 @@ pub struct Channels {
     version_counter: u64,
 }
 
+/// One channel as stored across restarts.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ChannelRecord {
+    /// Its metadata.
+    pub info: ChannelInfo,
+    /// Its tags.
+    pub tags: BTreeMap<String, String>,
+}
+
 /// Most tags on one channel.
 const MAX_TAGS: usize = 50;
 
@@ -90,6 +99,34 @@ impl Channels {
             "{:016x}",
             self.version_counter.wrapping_mul(0x9e37_79b9_7f4a_7c15)
         )
+    }
+
+    /// Every channel with its tags, and the version counter, for storage.
+    pub fn snapshot(&self) -> (Vec<ChannelRecord>, u64) {
+        let records = self
+            .by_name
+            .values()
+            .map(|info| ChannelRecord {
+                info: info.clone(),
+                tags: self
+                    .tags
+                    .get(&info.channel_name)
+                    .cloned()
+                    .unwrap_or_default(),
+            })
+            .collect();
+        (records, self.version_counter)
+    }
+
+    /// Puts back what [`snapshot`](Self::snapshot) returned.
+    pub fn restore(&mut self, records: Vec<ChannelRecord>, version_counter: u64) {
+        for record in records {
+            self.tags
+                .insert(record.info.channel_name.clone(), record.tags);
+            self.by_name
+                .insert(record.info.channel_name.clone(), record.info);
+        }
+        self.version_counter = self.version_counter.max(version_counter);
     }
 
     /// The channel with this ARN, if it exists.

@@ -9,6 +9,7 @@
 mod channels;
 mod relay;
 mod server;
+mod store;
 mod tls;
 
 use std::net::SocketAddr;
@@ -18,7 +19,9 @@ use std::time::Duration;
 
 use kvs_proto::api::ChannelRole;
 
-pub use channels::{ApiError, Channels, EndpointBase, MASTER_PATH, VIEWER_PATH, arn_channel_name};
+pub use channels::{
+    ApiError, ChannelRecord, Channels, EndpointBase, MASTER_PATH, VIEWER_PATH, arn_channel_name,
+};
 pub use relay::{ConnId, ConnectError, Joined, MAX_HELD_PER_PEER, MAX_VIEWERS, Relay, Routed};
 
 /// The access key id AWS documents as an example; the service accepts it by default.
@@ -35,7 +38,8 @@ pub struct ServiceConfig {
     pub region: String,
     /// The account id in channel ARNs (default `123456789012`).
     pub account_id: String,
-    /// Where the CA is kept across restarts; `None` makes a throwaway CA in memory.
+    /// Where the CA and the channel database are kept across restarts; `None` keeps both in
+    /// memory only.
     pub state_dir: Option<PathBuf>,
     /// Key pairs (access key id, secret) whose signatures are accepted.
     pub credentials: Vec<(String, String)>,

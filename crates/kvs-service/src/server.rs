@@ -26,6 +26,7 @@ use tracing::{debug, info, warn};
 
 use crate::channels::{ApiError, Channels, EndpointBase, MASTER_PATH, VIEWER_PATH};
 use crate::relay::{ConnId, ConnectError, Relay, Routed};
+use crate::store::Store;
 use crate::{ServiceConfig, ServiceError, ServiceHandle, tls};
 
 /// Largest control-plane request body accepted.
@@ -90,6 +91,7 @@ pub(crate) fn channel_arn(shared: &Shared, name: &str) -> Option<String> {
 
 pub(crate) struct Shared {
     config: ServiceConfig,
+    store: Option<Store>,
     scheme: (&'static str, &'static str),
     channels: Mutex<Channels>,
     hub: Mutex<Hub>,
@@ -138,8 +140,23 @@ pub(crate) async fn start(config: ServiceConfig) -> Result<ServiceHandle, Servic
     };
     let endpoint = format!("{}://{local_addr}", scheme.0);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let mut channels = Channels::new(&config.region, &config.account_id);
+    let store = match &config.state_dir {
+        Some(dir) => {
+            let store = Store::open(dir)?;
+            let (records, counter) = store.load()?;
+            info!(
+                channels = records.len(),
+                "channels restored from the state directory"
+            );
+            channels.restore(records, counter);
+            Some(store)
+        }
+        None => None,
+    };
     let shared = Arc::new(Shared {
-        channels: Mutex::new(Channels::new(&config.region, &config.account_id)),
+        channels: Mutex::new(channels),
+        store,
         hub: Mutex::new(Hub::default()),
         scheme,
         config,
@@ -398,7 +415,22 @@ fn dispatch(shared: &Shared, op: Operation, host: &str, body: &[u8]) -> Result<V
         wss: &wss,
     };
     let mut channels = shared.channels.lock().expect("channel table lock");
-    channels.dispatch(op, body, base, SystemTime::now())
+    let out = channels.dispatch(op, body, base, SystemTime::now())?;
+    let changes = matches!(
+        op,
+        Operation::CreateSignalingChannel
+            | Operation::UpdateSignalingChannel
+            | Operation::DeleteSignalingChannel
+            | Operation::TagResource
+            | Operation::UntagResource
+    );
+    if changes && let Some(store) = &shared.store {
+        let (records, counter) = channels.snapshot();
+        if let Err(e) = store.save(&records, counter) {
+            warn!(error = %e, "the change is in memory but not on disk");
+        }
+    }
+    Ok(out)
 }
 
 fn websocket(shared: Arc<Shared>, parts: Parts, req: Request<Incoming>) -> Response<Body> {

@@ -354,3 +354,89 @@ async fn sdk_lists_updates_and_tags_channels() {
             .is_resource_not_found_exception()
     );
 }
+
+#[tokio::test]
+async fn channels_survive_a_restart_with_a_state_directory() {
+    use aws_sdk_kinesisvideo::types::Tag;
+    let dir = tempfile::tempdir().unwrap();
+    let config = kvs_service::ServiceConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        state_dir: Some(dir.path().to_owned()),
+        ..kvs_service::ServiceConfig::default()
+    };
+    let first = kvs_service::start(config.clone()).await.unwrap();
+    let kv = control(&first, EXAMPLE_SECRET_ACCESS_KEY);
+    let arn = kv
+        .create_signaling_channel()
+        .channel_name("kept")
+        .send()
+        .await
+        .unwrap()
+        .channel_arn
+        .unwrap();
+    kv.tag_resource()
+        .resource_arn(&arn)
+        .tags(Tag::builder().key("k").value("v").build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let version = kv
+        .describe_signaling_channel()
+        .channel_arn(&arn)
+        .send()
+        .await
+        .unwrap()
+        .channel_info
+        .unwrap()
+        .version
+        .unwrap();
+    first.shutdown().await;
+
+    let second = kvs_service::start(config).await.unwrap();
+    let kv = control(&second, EXAMPLE_SECRET_ACCESS_KEY);
+    let info = kv
+        .describe_signaling_channel()
+        .channel_name("kept")
+        .send()
+        .await
+        .unwrap()
+        .channel_info
+        .unwrap();
+    assert_eq!(
+        (info.channel_arn(), info.version()),
+        (Some(arn.as_str()), Some(version.as_str()))
+    );
+    let tags = kv
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags.tags().unwrap().get("k").map(String::as_str), Some("v"));
+    let again = kv
+        .create_signaling_channel()
+        .channel_name("kept")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        again
+            .as_service_error()
+            .unwrap()
+            .is_resource_in_use_exception()
+    );
+    kv.delete_signaling_channel()
+        .channel_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    second.shutdown().await;
+    let third = kvs_service::start(kvs_service::ServiceConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        state_dir: Some(dir.path().to_owned()),
+        ..kvs_service::ServiceConfig::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(third.channel_arn("kept"), None, "deletions persist too");
+}
