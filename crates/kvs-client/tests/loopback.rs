@@ -263,3 +263,47 @@ async fn the_endpoint_cache_file_makes_the_second_start_warm() {
     );
     assert_eq!(calls[1], ["GetIceServerConfig"], "warm start: {calls:?}");
 }
+
+#[tokio::test]
+async fn the_service_exposes_prometheus_metrics() {
+    let svc = service().await;
+    let (_master, mut master_events) = connected(options(
+        &svc,
+        ChannelRole::Master,
+        "",
+        EXAMPLE_SECRET_ACCESS_KEY,
+    ))
+    .await;
+    let (viewer, _viewer_events) = connected(options(
+        &svc,
+        ChannelRole::Viewer,
+        "viewer-1",
+        EXAMPLE_SECRET_ACCESS_KEY,
+    ))
+    .await;
+    viewer.send_offer("{}", None, None).await.unwrap();
+    wait_for(&mut master_events, message).await;
+    let http = kvs_client::HttpClient::new(&TlsOptions {
+        extra_ca_pem: svc.ca_pem().unwrap().as_bytes().to_vec(),
+    })
+    .unwrap();
+    let text = http
+        .reqwest()
+        .get(format!("{}/metrics", svc.endpoint()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for needle in [
+        "kvs_connections{role=\"MASTER\"} 1",
+        "kvs_connections{role=\"VIEWER\"} 1",
+        "kvs_messages_relayed_total 1",
+        "kvs_requests_total{operation=\"CreateSignalingChannel\",result=\"accepted\"} 1",
+        "kvs_requests_total{operation=\"DescribeSignalingChannel\",result=\"ResourceNotFoundException\"} 1",
+        "kvs_request_duration_seconds_count{operation=\"GetIceServerConfig\"} 2",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in:\n{text}");
+    }
+}

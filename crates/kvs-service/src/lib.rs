@@ -7,6 +7,7 @@
 //! command runs it standalone.
 
 mod channels;
+mod observe;
 mod relay;
 mod server;
 mod store;

@@ -25,6 +25,7 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tracing::{debug, info, warn};
 
 use crate::channels::{ApiError, Channels, EndpointBase, MASTER_PATH, VIEWER_PATH};
+use crate::observe::Observe;
 use crate::relay::{ConnId, ConnectError, Relay, Routed};
 use crate::store::Store;
 use crate::{ServiceConfig, ServiceError, ServiceHandle, tls};
@@ -91,6 +92,7 @@ pub(crate) fn channel_arn(shared: &Shared, name: &str) -> Option<String> {
 
 pub(crate) struct Shared {
     config: ServiceConfig,
+    observe: Observe,
     store: Option<Store>,
     scheme: (&'static str, &'static str),
     channels: Mutex<Channels>,
@@ -155,6 +157,7 @@ pub(crate) async fn start(config: ServiceConfig) -> Result<ServiceHandle, Servic
         None => None,
     };
     let shared = Arc::new(Shared {
+        observe: Observe::default(),
         channels: Mutex::new(channels),
         store,
         hub: Mutex::new(Hub::default()),
@@ -358,6 +361,15 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     if req.method() == Method::OPTIONS {
         return cors_preflight(&req);
     }
+    if req.method() == Method::GET && parts.path == "/metrics" {
+        let mut resp = Response::new(Full::new(Bytes::from(shared.observe.render())));
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4"),
+        );
+        return resp;
+    }
+    let started = std::time::Instant::now();
     let operation = Operation::from_path(&parts.path).filter(|_| req.method() == Method::POST);
     let Some(operation) = operation else {
         info!(method = %parts.method, path = %parts.path, decision = "UnknownOperationException", "request refused");
@@ -377,11 +389,24 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
             );
         }
     };
+    let outcome = |result: &str| format!("operation=\"{operation:?}\",result=\"{result}\"");
     if let Err(e) = parts.verify(&shared, &body) {
         info!(?operation, decision = e.exception_name(), reason = %e, "request refused");
+        shared
+            .observe
+            .count("kvs_requests_total", outcome(e.exception_name()));
         return error_response(e.http_status(), e.exception_name(), &e.to_string());
     }
     let result = dispatch(&shared, operation, &parts.host, &body);
+    let decision = result
+        .as_ref()
+        .map_or_else(|e| e.code.name(), |_| "accepted");
+    shared
+        .observe
+        .count("kvs_requests_total", outcome(decision));
+    shared
+        .observe
+        .latency(format!("{operation:?}"), started.elapsed());
     match &result {
         Ok(_) => info!(?operation, decision = "accepted", "request"),
         Err(e) => {
@@ -538,6 +563,13 @@ fn websocket(shared: Arc<Shared>, parts: Parts, req: Request<Incoming>) -> Respo
         joined.id
     };
     info!(?id, ?role, client_id = client_id.as_deref().unwrap_or(""), channel = %arn, decision = "accepted", "WebSocket connect");
+    let role_label = format!("role=\"{}\"", role.as_str());
+    shared
+        .observe
+        .gauge("kvs_connections", role_label.clone(), 1);
+    shared
+        .observe
+        .count("kvs_connects_total", role_label.clone());
     tokio::spawn(async move {
         match hyper::upgrade::on(req).await {
             Ok(upgraded) => {
@@ -557,6 +589,8 @@ fn websocket(shared: Arc<Shared>, parts: Parts, req: Request<Incoming>) -> Respo
         let mut hub = shared.hub.lock().expect("hub lock");
         hub.relay.disconnect(id);
         hub.outboxes.remove(&id);
+        drop(hub);
+        shared.observe.gauge("kvs_connections", role_label, -1);
         info!(?id, "WebSocket disconnected");
     });
 
@@ -691,6 +725,9 @@ fn relay_frame(shared: &Shared, from: ConnId, text: &str) -> Option<String> {
     let mut hub = shared.hub.lock().expect("hub lock");
     match hub.relay.route(Instant::now(), from, text) {
         Routed::Deliver { to, frame } => {
+            shared
+                .observe
+                .count("kvs_messages_relayed_total", String::new());
             let sent = hub
                 .outboxes
                 .get(&to)
@@ -711,6 +748,9 @@ fn relay_frame(shared: &Shared, from: ConnId, text: &str) -> Option<String> {
             }
         }
         Routed::Held => {
+            shared
+                .observe
+                .count("kvs_messages_held_total", String::new());
             debug!(
                 ?from,
                 "recipient offline; message held until it connects or the TTL passes"
@@ -718,10 +758,16 @@ fn relay_frame(shared: &Shared, from: ConnId, text: &str) -> Option<String> {
             None
         }
         Routed::Reply(status) => {
+            shared
+                .observe
+                .count("kvs_status_responses_total", String::new());
             info!(?from, "message refused; STATUS_RESPONSE sent");
             Some(status)
         }
         Routed::Dropped { reason } => {
+            shared
+                .observe
+                .count("kvs_messages_refused_total", String::new());
             info!(?from, %reason, "message refused; no correlationId to answer");
             None
         }
