@@ -228,7 +228,8 @@ async fn floor_connect_timed(
     Ok(took)
 }
 
-fn median(v: &mut [Duration]) -> Duration {
+/// The median of `v` (sorts it).
+pub(crate) fn median(v: &mut [Duration]) -> Duration {
     percentile(v, 50)
 }
 

@@ -9,6 +9,8 @@ use kvs_proto::api::ChannelRole;
 use kvs_proto::client::{CachedEndpoints, Event, State};
 use kvs_service::{ServiceConfig, ServiceHandle};
 
+use crate::bench::median;
+
 const CHANNEL: &str = "bench-reconnect";
 
 fn options(svc: &ServiceHandle) -> ClientOptions {
@@ -53,11 +55,6 @@ async fn timed_start(
     let took = start.elapsed();
     client.disconnect().await;
     Ok((took, resolved))
-}
-
-fn median(v: &mut [Duration]) -> Duration {
-    v.sort_unstable();
-    v[v.len() / 2]
 }
 
 /// Cold (describe, endpoint, ICE, upgrade; new HTTPS connections) against warm (endpoints from

@@ -1,14 +1,14 @@
 //! The real client against the real local service over loopback TLS.
 
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
-use kvs_client::{ClientOptions, Events, SignalingClient, StaticProvider, TlsOptions};
-use kvs_proto::Credentials;
+use kvs_client::{ClientOptions, Events, SignalingClient, TlsOptions};
 use kvs_proto::api::ChannelRole;
-use kvs_proto::client::{ChannelRef, ClientConfig, Error, Event, ReceivedMessage, State};
+use kvs_proto::client::{Error, Event, ReceivedMessage, State};
 use kvs_proto::wire::MessageType;
-use kvs_service::{EXAMPLE_ACCESS_KEY_ID, EXAMPLE_SECRET_ACCESS_KEY, ServiceConfig, ServiceHandle};
+use kvs_service::{EXAMPLE_SECRET_ACCESS_KEY, ServiceConfig, ServiceHandle};
 
 async fn service() -> ServiceHandle {
     let config = ServiceConfig {
@@ -19,15 +19,7 @@ async fn service() -> ServiceHandle {
 }
 
 fn options(svc: &ServiceHandle, role: ChannelRole, client_id: &str, secret: &str) -> ClientOptions {
-    let mut config = ClientConfig::new(ChannelRef::Name("loopback".into()), "us-west-2", role);
-    config.endpoint = svc.endpoint().to_owned();
-    config.client_id = client_id.to_owned();
-    let creds = Credentials::new(EXAMPLE_ACCESS_KEY_ID, secret, None, None);
-    let mut options = ClientOptions::new(config, Arc::new(StaticProvider::new(creds)));
-    options.tls = TlsOptions {
-        extra_ca_pem: svc.ca_pem().unwrap().as_bytes().to_vec(),
-    };
-    options
+    common::options(svc, "loopback", role, client_id, secret)
 }
 
 /// Waits (bounded, so a bug fails the test instead of hanging it) for the first event `f` accepts.

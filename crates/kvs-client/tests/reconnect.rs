@@ -1,25 +1,17 @@
 //! The real client rides out a restart of the real service on the same port.
 
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
-use kvs_client::{ClientOptions, Events, SignalingClient, StaticProvider, TlsOptions};
-use kvs_proto::Credentials;
+use kvs_client::{ClientOptions, Events, SignalingClient};
 use kvs_proto::api::ChannelRole;
-use kvs_proto::client::{ChannelRef, ClientConfig, Event, State};
+use kvs_proto::client::{Event, State};
 use kvs_proto::wire::MessageType;
-use kvs_service::{EXAMPLE_ACCESS_KEY_ID, EXAMPLE_SECRET_ACCESS_KEY, ServiceConfig, ServiceHandle};
+use kvs_service::{EXAMPLE_SECRET_ACCESS_KEY, ServiceConfig, ServiceHandle};
 
 fn options(svc: &ServiceHandle, role: ChannelRole, client_id: &str) -> ClientOptions {
-    let mut config = ClientConfig::new(ChannelRef::Name("restart".into()), "us-west-2", role);
-    config.endpoint = svc.endpoint().to_owned();
-    config.client_id = client_id.to_owned();
-    let creds = Credentials::new(EXAMPLE_ACCESS_KEY_ID, EXAMPLE_SECRET_ACCESS_KEY, None, None);
-    let mut options = ClientOptions::new(config, Arc::new(StaticProvider::new(creds)));
-    options.tls = TlsOptions {
-        extra_ca_pem: svc.ca_pem().unwrap().as_bytes().to_vec(),
-    };
-    options
+    common::options(svc, "restart", role, client_id, EXAMPLE_SECRET_ACCESS_KEY)
 }
 
 async fn next_event<T>(events: &mut Events, mut f: impl FnMut(Event) -> Option<T>) -> T {

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Upper bounds of the request-latency histogram, in seconds.
@@ -15,9 +16,32 @@ struct Histogram {
     sum: f64,
 }
 
+/// What became of a data-plane frame; counted without locks, as it is on every message.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Relayed {
+    /// Delivered to a live recipient.
+    Delivered,
+    /// Held for an offline recipient.
+    Held,
+    /// Refused with a STATUS_RESPONSE.
+    Answered,
+    /// Refused without an answer (no correlationId).
+    Refused,
+}
+
+impl Relayed {
+    const ALL: [(Self, &'static str); 4] = [
+        (Self::Delivered, "kvs_messages_relayed_total"),
+        (Self::Held, "kvs_messages_held_total"),
+        (Self::Answered, "kvs_status_responses_total"),
+        (Self::Refused, "kvs_messages_refused_total"),
+    ];
+}
+
 /// Counters, gauges and a latency histogram, keyed by metric name and label set.
 #[derive(Default)]
 pub(crate) struct Observe {
+    relayed: [AtomicU64; 4],
     counters: Mutex<BTreeMap<(&'static str, String), u64>>,
     gauges: Mutex<BTreeMap<(&'static str, String), i64>>,
     latency: Mutex<BTreeMap<String, Histogram>>,
@@ -32,6 +56,11 @@ impl Observe {
             .expect("metrics lock")
             .entry((name, labels))
             .or_default() += 1;
+    }
+
+    /// Counts one data-plane frame by outcome.
+    pub(crate) fn relayed(&self, outcome: Relayed) {
+        self.relayed[outcome as usize].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Moves a gauge up or down.
@@ -61,6 +90,10 @@ impl Observe {
     /// The Prometheus text exposition of everything so far.
     pub(crate) fn render(&self) -> String {
         let mut out = String::new();
+        for (outcome, name) in Relayed::ALL {
+            let value = self.relayed[outcome as usize].load(Ordering::Relaxed);
+            let _ = writeln!(out, "# TYPE {name} counter\n{name} {value}");
+        }
         let mut last = "";
         for ((name, labels), value) in self.counters.lock().expect("metrics lock").iter() {
             if *name != last {
@@ -118,7 +151,7 @@ mod tests {
         o.count("kvs_messages_relayed_total", r#"type="SDP_OFFER""#.into());
         o.count("kvs_messages_relayed_total", r#"type="SDP_OFFER""#.into());
         o.gauge("kvs_connections", r#"role="MASTER""#.into(), 1);
-        o.count("kvs_messages_held_total", String::new());
+        o.relayed(Relayed::Held);
         o.latency("CreateSignalingChannel".into(), Duration::from_millis(2));
         let text = o.render();
         assert!(text.contains("# TYPE kvs_messages_relayed_total counter\nkvs_messages_relayed_total{type=\"SDP_OFFER\"} 2\n"), "{text}");

@@ -25,7 +25,7 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tracing::{debug, info, warn};
 
 use crate::channels::{ApiError, Channels, EndpointBase, MASTER_PATH, VIEWER_PATH};
-use crate::observe::Observe;
+use crate::observe::{Observe, Relayed};
 use crate::relay::{ConnId, ConnectError, Relay, Routed};
 use crate::store::Store;
 use crate::{ServiceConfig, ServiceError, ServiceHandle, tls};
@@ -725,9 +725,7 @@ fn relay_frame(shared: &Shared, from: ConnId, text: &str) -> Option<String> {
     let mut hub = shared.hub.lock().expect("hub lock");
     match hub.relay.route(Instant::now(), from, text) {
         Routed::Deliver { to, frame } => {
-            shared
-                .observe
-                .count("kvs_messages_relayed_total", String::new());
+            shared.observe.relayed(Relayed::Delivered);
             let sent = hub
                 .outboxes
                 .get(&to)
@@ -748,9 +746,7 @@ fn relay_frame(shared: &Shared, from: ConnId, text: &str) -> Option<String> {
             }
         }
         Routed::Held => {
-            shared
-                .observe
-                .count("kvs_messages_held_total", String::new());
+            shared.observe.relayed(Relayed::Held);
             debug!(
                 ?from,
                 "recipient offline; message held until it connects or the TTL passes"
@@ -758,16 +754,12 @@ fn relay_frame(shared: &Shared, from: ConnId, text: &str) -> Option<String> {
             None
         }
         Routed::Reply(status) => {
-            shared
-                .observe
-                .count("kvs_status_responses_total", String::new());
+            shared.observe.relayed(Relayed::Answered);
             info!(?from, "message refused; STATUS_RESPONSE sent");
             Some(status)
         }
         Routed::Dropped { reason } => {
-            shared
-                .observe
-                .count("kvs_messages_refused_total", String::new());
+            shared.observe.relayed(Relayed::Refused);
             info!(?from, %reason, "message refused; no correlationId to answer");
             None
         }

@@ -12,6 +12,30 @@ const MAX_PER_SENDER: usize = 64;
 /// Most senders with held candidates; the oldest is released first.
 const MAX_SENDERS: usize = 16;
 
+/// What [`EarlyIce::admit`] decided.
+#[derive(Debug)]
+pub(crate) enum Admitted {
+    /// Deliver this message now (the common case, without allocating).
+    Now(ReceivedMessage),
+    /// Held back until its sender's SDP.
+    Held,
+    /// Deliver these now, in order: an SDP followed by its held candidates, or candidates
+    /// released by an overflow.
+    Released(Vec<ReceivedMessage>),
+}
+
+impl Admitted {
+    /// The messages to deliver now, in order.
+    pub(crate) fn into_messages(self) -> impl Iterator<Item = ReceivedMessage> {
+        let (one, many) = match self {
+            Self::Now(msg) => (Some(msg), Vec::new()),
+            Self::Held => (None, Vec::new()),
+            Self::Released(all) => (None, all),
+        };
+        one.into_iter().chain(many)
+    }
+}
+
 /// The buffer. Senders are keyed by client id, the master by the empty string.
 #[derive(Debug, Default)]
 pub(crate) struct EarlyIce {
@@ -28,21 +52,37 @@ impl EarlyIce {
         }
     }
 
-    /// Takes a received message; returns the messages to hand to the application now, in order.
-    pub(crate) fn admit(&mut self, msg: ReceivedMessage) -> Vec<ReceivedMessage> {
+    /// Takes a received message and says what to hand to the application now.
+    pub(crate) fn admit(&mut self, msg: ReceivedMessage) -> Admitted {
         if !self.enabled {
-            return vec![msg];
+            return Admitted::Now(msg);
         }
-        let key = msg.sender_client_id.clone().unwrap_or_default();
+        let key = msg.sender_client_id.as_deref().unwrap_or("");
         match msg.message_type {
             MessageType::SdpOffer | MessageType::SdpAnswer => {
-                let mut out = vec![msg];
-                out.extend(self.take(&key));
-                self.sdp_seen.insert(key);
-                out
+                if !self.sdp_seen.contains(key) {
+                    self.sdp_seen.insert(key.to_owned());
+                }
+                let held = self.take(key);
+                if held.is_empty() {
+                    Admitted::Now(msg)
+                } else {
+                    let mut out = Vec::with_capacity(held.len() + 1);
+                    out.push(msg);
+                    out.extend(held);
+                    Admitted::Released(out)
+                }
             }
-            MessageType::IceCandidate if !self.sdp_seen.contains(&key) => self.hold(key, msg),
-            _ => vec![msg],
+            MessageType::IceCandidate if !self.sdp_seen.contains(key) => {
+                let key = key.to_owned();
+                let released = self.hold(key, msg);
+                if released.is_empty() {
+                    Admitted::Held
+                } else {
+                    Admitted::Released(released)
+                }
+            }
+            _ => Admitted::Now(msg),
         }
     }
 
@@ -84,6 +124,12 @@ impl EarlyIce {
 mod tests {
     use super::*;
 
+    impl EarlyIce {
+        fn admit_all(&mut self, msg: ReceivedMessage) -> Vec<ReceivedMessage> {
+            self.admit(msg).into_messages().collect()
+        }
+    }
+
     fn msg(kind: MessageType, from: Option<&str>, n: u8) -> ReceivedMessage {
         ReceivedMessage {
             message_type: kind,
@@ -96,26 +142,27 @@ mod tests {
     fn candidates_before_the_offer_follow_it_in_order() {
         let mut b = EarlyIce::new(true);
         assert!(
-            b.admit(msg(MessageType::IceCandidate, Some("v1"), 1))
+            b.admit_all(msg(MessageType::IceCandidate, Some("v1"), 1))
                 .is_empty()
         );
         assert!(
-            b.admit(msg(MessageType::IceCandidate, Some("v1"), 2))
+            b.admit_all(msg(MessageType::IceCandidate, Some("v1"), 2))
                 .is_empty()
         );
-        let other = b.admit(msg(MessageType::SdpOffer, Some("v2"), 9));
+        let other = b.admit_all(msg(MessageType::SdpOffer, Some("v2"), 9));
         assert_eq!(
             other.len(),
             1,
             "another sender's offer releases nothing of v1's"
         );
-        let out = b.admit(msg(MessageType::SdpOffer, Some("v1"), 0));
+        let out = b.admit_all(msg(MessageType::SdpOffer, Some("v1"), 0));
         assert_eq!(
             out.iter().map(|m| m.payload[0]).collect::<Vec<_>>(),
             [0, 1, 2]
         );
         assert_eq!(
-            b.admit(msg(MessageType::IceCandidate, Some("v1"), 3)).len(),
+            b.admit_all(msg(MessageType::IceCandidate, Some("v1"), 3))
+                .len(),
             1,
             "after the SDP, candidates pass"
         );
@@ -124,10 +171,16 @@ mod tests {
     #[test]
     fn the_master_is_a_sender_too_and_buffering_can_be_off() {
         let mut b = EarlyIce::new(true);
-        assert!(b.admit(msg(MessageType::IceCandidate, None, 1)).is_empty());
-        assert_eq!(b.admit(msg(MessageType::SdpAnswer, None, 0)).len(), 2);
+        assert!(
+            b.admit_all(msg(MessageType::IceCandidate, None, 1))
+                .is_empty()
+        );
+        assert_eq!(b.admit_all(msg(MessageType::SdpAnswer, None, 0)).len(), 2);
         let mut off = EarlyIce::new(false);
-        assert_eq!(off.admit(msg(MessageType::IceCandidate, None, 1)).len(), 1);
+        assert_eq!(
+            off.admit_all(msg(MessageType::IceCandidate, None, 1)).len(),
+            1
+        );
     }
 
     #[test]
@@ -136,13 +189,13 @@ mod tests {
         let mut released = 0;
         for i in 0..=MAX_PER_SENDER {
             released += b
-                .admit(msg(MessageType::IceCandidate, Some("v1"), i as u8))
+                .admit_all(msg(MessageType::IceCandidate, Some("v1"), i as u8))
                 .len();
         }
         assert_eq!(released, MAX_PER_SENDER + 1);
         for s in 0..=MAX_SENDERS {
             released += b
-                .admit(msg(MessageType::IceCandidate, Some(&format!("s{s}")), 0))
+                .admit_all(msg(MessageType::IceCandidate, Some(&format!("s{s}")), 0))
                 .len();
         }
         assert_eq!(

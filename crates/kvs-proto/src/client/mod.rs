@@ -1157,7 +1157,7 @@ impl Client {
                             sender_client_id: frame.sender_client_id,
                             payload,
                         };
-                        for ready in self.early_ice.admit(msg) {
+                        for ready in self.early_ice.admit(msg).into_messages() {
                             match (ready.message_type, self.config.role) {
                                 (MessageType::SdpOffer, ChannelRole::Master) => {
                                     self.offer_at = Some(now)
