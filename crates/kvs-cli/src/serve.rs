@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use kvs_service::{EXAMPLE_ACCESS_KEY_ID, EXAMPLE_SECRET_ACCESS_KEY, ServiceConfig};
+use kvs_service::{
+    EXAMPLE_ACCESS_KEY_ID, EXAMPLE_SECRET_ACCESS_KEY, Limits, Policy, ServiceConfig, ServiceKey,
+    TurnConfig,
+};
 
 /// Options of the local service.
 #[derive(Args, Debug)]
@@ -22,11 +25,45 @@ pub struct ServeArgs {
     #[arg(long)]
     state_dir: Option<PathBuf>,
     /// Access key id to accept (default: AWS's documented example key).
-    #[arg(long, requires = "secret_access_key")]
+    #[arg(
+        long,
+        requires = "secret_access_key",
+        conflicts_with = "credentials_file"
+    )]
     access_key_id: Option<String>,
     /// Secret key of --access-key-id.
     #[arg(long, requires = "access_key_id", hide_env_values = true)]
     secret_access_key: Option<String>,
+    /// Accept every key pair of this file, in the format of ~/.aws/credentials (all
+    /// profiles; a profile's aws_session_token must then accompany its key).
+    #[arg(long)]
+    credentials_file: Option<PathBuf>,
+    /// JSON policy granting actions (kinesisvideo:ConnectAsMaster, ConnectAsViewer,
+    /// DescribeSignalingChannel, ...) on channel ARNs per access key id; without it every
+    /// accepted key may do everything. See the README for the format.
+    #[arg(long)]
+    policy_file: Option<PathBuf>,
+    /// Turn off the real service's rate limits (3 connects/s per channel, 5 SDP and 20 ICE
+    /// messages/s per connection, 5 Alexa offers/s per channel).
+    #[arg(long)]
+    no_rate_limits: bool,
+    /// UDP ports of the two embedded TURN servers (0 picks a free port).
+    #[arg(long, value_delimiter = ',', num_args = 2, default_values_t = [3478, 3479])]
+    turn_ports: Vec<u16>,
+    /// Do not run the TURN server; GetIceServerConfig then lists no servers.
+    #[arg(long)]
+    no_turn: bool,
+    /// Enable the admin API for fault injection under /admin/, protected by this bearer
+    /// token (see the README).
+    #[arg(long, env = "KVS_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+    /// Seconds a TLS handshake, a request's headers or its body may take before the
+    /// connection is cut.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    handshake_timeout: u64,
+    /// Seconds a WebSocket peer may take to accept a frame before it is closed.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    write_timeout: u64,
     /// Serve plain http:// and ws:// instead of TLS.
     #[arg(long)]
     plain: bool,
@@ -59,13 +96,34 @@ fn default_state_dir() -> PathBuf {
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let custom_keys = args.access_key_id.zip(args.secret_access_key);
-    let credentials = match &custom_keys {
-        Some((id, secret)) => vec![(id.clone(), secret.clone())],
-        None => vec![(
-            EXAMPLE_ACCESS_KEY_ID.into(),
-            EXAMPLE_SECRET_ACCESS_KEY.into(),
+    let credentials = match (&custom_keys, &args.credentials_file) {
+        (Some((id, secret)), _) => vec![ServiceKey::new(id, secret)],
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read --credentials-file {}", path.display()))?;
+            kvs_service::parse_credentials_file(&text)
+                .with_context(|| format!("in --credentials-file {}", path.display()))?
+        }
+        (None, None) => vec![ServiceKey::new(
+            EXAMPLE_ACCESS_KEY_ID,
+            EXAMPLE_SECRET_ACCESS_KEY,
         )],
     };
+    let policy = match &args.policy_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read --policy-file {}", path.display()))?;
+            Some(
+                Policy::parse(&text)
+                    .with_context(|| format!("in --policy-file {}", path.display()))?,
+            )
+        }
+        None => None,
+    };
+    let key_ids: Vec<String> = credentials
+        .iter()
+        .map(|k| k.access_key_id.clone())
+        .collect();
     if !args.listen.ip().is_loopback() {
         tracing::warn!(listen = %args.listen, "listening beyond loopback as asked; anyone who can reach it and knows a key can use it");
     }
@@ -74,6 +132,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         region: args.region.clone(),
         state_dir: Some(args.state_dir.unwrap_or_else(default_state_dir)),
         credentials,
+        policy,
+        limits: (!args.no_rate_limits).then_some(Limits::KVS),
+        turn: (!args.no_turn).then(|| TurnConfig {
+            ports: [args.turn_ports[0], args.turn_ports[1]],
+        }),
+        admin_token: args.admin_token.filter(|t| !t.is_empty()),
+        handshake_timeout: Duration::from_secs(args.handshake_timeout),
+        write_timeout: Duration::from_secs(args.write_timeout),
         tls: !args.plain,
         idle_timeout: Duration::from_secs(args.idle_timeout),
         max_connection_duration: Duration::from_secs(args.max_connection_duration),
@@ -90,12 +156,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         None => println!("ca: none"),
     }
     println!("region: {}", args.region);
-    match &custom_keys {
-        Some((id, _)) => println!("access key id: {id}"),
-        None => {
-            println!("access key id: {EXAMPLE_ACCESS_KEY_ID}");
-            println!("secret access key: {EXAMPLE_SECRET_ACCESS_KEY}");
-        }
+    let turn_ports = handle.turn_ports();
+    if turn_ports.is_empty() {
+        println!("turn: off");
+    } else {
+        let ports: Vec<String> = turn_ports.iter().map(u16::to_string).collect();
+        println!("turn: udp ports {}", ports.join(","));
+    }
+    if custom_keys.is_none() && args.credentials_file.is_none() {
+        println!("access key id: {EXAMPLE_ACCESS_KEY_ID}");
+        println!("secret access key: {EXAMPLE_SECRET_ACCESS_KEY}");
+    } else {
+        println!("access key ids: {}", key_ids.join(","));
     }
     tokio::signal::ctrl_c()
         .await

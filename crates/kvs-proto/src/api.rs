@@ -26,11 +26,13 @@ pub enum Operation {
     UntagResource,
     /// `POST /ListTagsForResource`
     ListTagsForResource,
+    /// `POST /v1/send-alexa-offer-to-master`, on the channel's HTTPS endpoint.
+    SendAlexaOfferToMaster,
 }
 
 impl Operation {
     /// Every operation, for routing tables.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::CreateSignalingChannel,
         Self::DescribeSignalingChannel,
         Self::GetSignalingChannelEndpoint,
@@ -41,6 +43,7 @@ impl Operation {
         Self::TagResource,
         Self::UntagResource,
         Self::ListTagsForResource,
+        Self::SendAlexaOfferToMaster,
     ];
 
     /// The request path.
@@ -56,6 +59,34 @@ impl Operation {
             Self::TagResource => "/TagResource",
             Self::UntagResource => "/UntagResource",
             Self::ListTagsForResource => "/ListTagsForResource",
+            Self::SendAlexaOfferToMaster => "/v1/send-alexa-offer-to-master",
+        }
+    }
+
+    /// True for the operations of the `kinesis-video-signaling` API, which is served on the
+    /// channel's HTTPS endpoint and answers authorisation failures with NotAuthorizedException
+    /// instead of AccessDeniedException.
+    pub fn is_signaling_api(self) -> bool {
+        matches!(
+            self,
+            Self::GetIceServerConfig | Self::SendAlexaOfferToMaster
+        )
+    }
+
+    /// The IAM action that authorises it, e.g. `kinesisvideo:DescribeSignalingChannel`.
+    pub fn iam_action(self) -> &'static str {
+        match self {
+            Self::CreateSignalingChannel => "kinesisvideo:CreateSignalingChannel",
+            Self::DescribeSignalingChannel => "kinesisvideo:DescribeSignalingChannel",
+            Self::GetSignalingChannelEndpoint => "kinesisvideo:GetSignalingChannelEndpoint",
+            Self::DeleteSignalingChannel => "kinesisvideo:DeleteSignalingChannel",
+            Self::GetIceServerConfig => "kinesisvideo:GetIceServerConfig",
+            Self::ListSignalingChannels => "kinesisvideo:ListSignalingChannels",
+            Self::UpdateSignalingChannel => "kinesisvideo:UpdateSignalingChannel",
+            Self::TagResource => "kinesisvideo:TagResource",
+            Self::UntagResource => "kinesisvideo:UntagResource",
+            Self::ListTagsForResource => "kinesisvideo:ListTagsForResource",
+            Self::SendAlexaOfferToMaster => "kinesisvideo:SendAlexaOfferToMaster",
         }
     }
 
@@ -301,6 +332,28 @@ pub struct GetIceServerConfigOutput {
     pub ice_server_list: Vec<IceServer>,
 }
 
+/// SendAlexaOfferToMaster request: an SDP offer delivered to the channel's master.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct SendAlexaOfferToMasterInput {
+    /// Channel ARN.
+    #[serde(rename = "ChannelARN")]
+    pub channel_arn: String,
+    /// The client id the master sees as the offer's sender.
+    pub sender_client_id: String,
+    /// Base64 SDP offer.
+    pub message_payload: String,
+}
+
+/// SendAlexaOfferToMaster response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct SendAlexaOfferToMasterOutput {
+    /// The master's base64 SDP answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answer: Option<String>,
+}
+
 /// DeleteSignalingChannel request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
@@ -438,11 +491,38 @@ pub enum ErrorCode {
     ResourceNotFound,
     /// 404: no such operation or path.
     UnknownOperation,
-    /// 413: request body too large.
+    /// 400: the body is not JSON, or not the shape the operation takes.
     SerializationException,
+    /// 400: the account has the most channels a region allows.
+    AccountChannelLimitExceeded,
+    /// 401: not authorized, on the signaling HTTPS operations.
+    NotAuthorized,
 }
 
 impl ErrorCode {
+    /// Every code.
+    pub const ALL: [Self; 11] = [
+        Self::InvalidArgument,
+        Self::ClientLimitExceeded,
+        Self::ResourceInUse,
+        Self::VersionMismatch,
+        Self::AccessDenied,
+        Self::TagsPerResourceExceededLimit,
+        Self::ResourceNotFound,
+        Self::UnknownOperation,
+        Self::SerializationException,
+        Self::AccountChannelLimitExceeded,
+        Self::NotAuthorized,
+    ];
+
+    /// The code whose exception name is `name` (with or without the `Exception` suffix).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| {
+            let full = c.name();
+            full == name || full.strip_suffix("Exception") == Some(name)
+        })
+    }
+
     /// The exception name for `x-amzn-ErrorType`.
     pub fn name(self) -> &'static str {
         match self {
@@ -455,15 +535,16 @@ impl ErrorCode {
             Self::ResourceNotFound => "ResourceNotFoundException",
             Self::UnknownOperation => "UnknownOperationException",
             Self::SerializationException => "SerializationException",
+            Self::AccountChannelLimitExceeded => "AccountChannelLimitExceededException",
+            Self::NotAuthorized => "NotAuthorizedException",
         }
     }
 
     /// The HTTP status from the models.
     pub fn http_status(self) -> u16 {
         match self {
-            Self::AccessDenied => 401,
+            Self::AccessDenied | Self::NotAuthorized => 401,
             Self::ResourceNotFound | Self::UnknownOperation => 404,
-            Self::SerializationException => 413,
             _ => 400,
         }
     }

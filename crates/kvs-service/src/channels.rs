@@ -10,9 +10,13 @@ use kvs_proto::api::{
     GetIceServerConfigInput, GetIceServerConfigOutput, GetSignalingChannelEndpointInput,
     GetSignalingChannelEndpointOutput, ListSignalingChannelsInput, ListSignalingChannelsOutput,
     ListTagsForResourceInput, ListTagsForResourceOutput, Operation, ResourceEndpointListItem,
-    SingleMasterConfiguration, TagResourceInput, UntagResourceInput, UpdateSignalingChannelInput,
+    SendAlexaOfferToMasterInput, SingleMasterConfiguration, TagResourceInput, UntagResourceInput,
+    UpdateSignalingChannelInput,
 };
 use kvs_proto::wire::is_valid_id;
+
+use crate::auth::Policy;
+use crate::turn_auth::TurnCredentials;
 
 /// An operation's failure: the AWS exception and its message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +80,85 @@ pub struct EndpointBase<'a> {
     pub wss: &'a str,
 }
 
+/// The TURN servers GetIceServerConfig lists.
+#[derive(Debug, Clone, Copy)]
+pub struct TurnServers<'a> {
+    /// Mints the credentials.
+    pub credentials: &'a TurnCredentials,
+    /// The URIs of each server.
+    pub uris: &'a [Vec<String>],
+}
+
+/// What an operation needs besides its input.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// Where the service is reached.
+    pub base: EndpointBase<'a>,
+    /// The service's clock.
+    pub now: SystemTime,
+    /// TURN, when it is on.
+    pub turn: Option<TurnServers<'a>>,
+    /// The caller and the policy that limits it; `None` allows everything.
+    pub caller: Option<Caller<'a>>,
+}
+
+/// Who is calling, for authorisation.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller<'a> {
+    /// The key that signed the request.
+    pub access_key_id: &'a str,
+    /// What that key may do.
+    pub policy: &'a Policy,
+}
+
+impl Caller<'_> {
+    /// AccessDenied (or NotAuthorized on the signaling API) unless the policy allows it.
+    pub fn authorize(
+        &self,
+        action: &str,
+        resource: &str,
+        signaling_api: bool,
+    ) -> Result<(), ApiError> {
+        if self.policy.allows(self.access_key_id, action, resource) {
+            return Ok(());
+        }
+        let code = if signaling_api {
+            ErrorCode::NotAuthorized
+        } else {
+            ErrorCode::AccessDenied
+        };
+        Err(ApiError::new(
+            code,
+            format!(
+                "User: {} is not authorized to perform: {action} on resource: {resource}; grant it in the policy file",
+                self.access_key_id
+            ),
+        ))
+    }
+}
+
+/// An operation's result.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// The JSON body to answer with.
+    Json(Vec<u8>),
+    /// An offer for the relay to deliver; the HTTP answer waits for the master's reply.
+    OfferToMaster(AlexaOffer),
+}
+
+/// A SendAlexaOfferToMaster request for a channel that exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlexaOffer {
+    /// The channel.
+    pub channel_arn: String,
+    /// How long the offer may wait for the master.
+    pub ttl: std::time::Duration,
+    /// The sender the master sees.
+    pub sender_client_id: String,
+    /// The base64 SDP offer.
+    pub payload: String,
+}
+
 /// The WebSocket path that makes a connection a master's.
 pub const MASTER_PATH: &str = "/m";
 /// The WebSocket path that makes a connection a viewer's.
@@ -90,6 +173,15 @@ impl Channels {
             by_name: HashMap::new(),
             tags: HashMap::new(),
             version_counter: 0,
+        }
+    }
+
+    /// The most channels one account may have in this region (10,000 in us-east-1 and
+    /// us-west-2, 5,000 elsewhere).
+    pub fn channel_limit(&self) -> usize {
+        match self.region.as_str() {
+            "us-east-1" | "us-west-2" => 10_000,
+            _ => 5_000,
         }
     }
 
@@ -142,12 +234,6 @@ impl Channels {
         now: SystemTime,
     ) -> Result<CreateSignalingChannelOutput, ApiError> {
         let name = input.channel_name;
-        if name.is_empty() || !is_valid_id(&name) {
-            return Err(ApiError::invalid(format!(
-                "1 validation error detected: Value '{name}' at 'channelName' failed to satisfy constraint: \
-                 Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+ and length 1-256"
-            )));
-        }
         if input.channel_type == Some(ChannelType::FullMesh) {
             return Err(ApiError::invalid(
                 "ChannelType FULL_MESH is not supported; use SINGLE_MASTER",
@@ -157,11 +243,20 @@ impl Channels {
             .single_master_configuration
             .and_then(|c| c.message_ttl_seconds)
             .unwrap_or(DEFAULT_TTL);
-        check_ttl(ttl)?;
         if self.by_name.contains_key(&name) {
             return Err(ApiError::new(
                 ErrorCode::ResourceInUse,
                 format!("The signaling channel {name} already exists"),
+            ));
+        }
+        let limit = self.channel_limit();
+        if self.by_name.len() >= limit {
+            return Err(ApiError::new(
+                ErrorCode::AccountChannelLimitExceeded,
+                format!(
+                    "The account has {limit} signaling channels in {}, the most allowed; delete unused channels",
+                    self.region
+                ),
             ));
         }
         let mut tags = BTreeMap::new();
@@ -235,9 +330,6 @@ impl Channels {
         let protocols = config
             .protocols
             .unwrap_or_else(|| vec![ChannelProtocol::Wss, ChannelProtocol::Https]);
-        if protocols.is_empty() || protocols.len() > 5 {
-            return Err(ApiError::invalid("Protocols must list 1 to 5 protocols"));
-        }
         let mut list = Vec::with_capacity(protocols.len());
         for protocol in protocols {
             let resource_endpoint = match protocol {
@@ -265,23 +357,30 @@ impl Channels {
         })
     }
 
-    /// GetIceServerConfig. TURN is not served yet, so the list is empty (host candidates
-    /// connect peers on one machine or LAN).
+    /// GetIceServerConfig: time-limited credentials for each TURN server, or an empty list
+    /// when TURN is off (host candidates still connect peers on one machine or LAN).
     pub fn ice_config(
         &self,
         input: GetIceServerConfigInput,
+        turn: Option<TurnServers<'_>>,
+        now: SystemTime,
     ) -> Result<GetIceServerConfigOutput, ApiError> {
-        self.existing(&input.channel_arn)?;
-        if let Some(id) = input.client_id.as_deref().filter(|id| !is_valid_id(id)) {
-            return Err(ApiError::invalid(format!(
-                "ClientId '{id}' must match [a-zA-Z0-9_.-]+"
-            )));
-        }
-        if input.service.as_deref().is_some_and(|s| s != "TURN") {
-            return Err(ApiError::invalid("Service must be TURN"));
-        }
-        Ok(GetIceServerConfigOutput {
-            ice_server_list: Vec::new(),
+        let channel = self.existing(&input.channel_arn)?;
+        let ice_server_list = turn.map_or_else(Vec::new, |t| {
+            t.credentials.issue(&channel.channel_arn, t.uris, now)
+        });
+        Ok(GetIceServerConfigOutput { ice_server_list })
+    }
+
+    /// SendAlexaOfferToMaster: checks the channel and hands the offer back for the relay,
+    /// which delivers it to the master and waits for the answer.
+    pub fn alexa_offer(&self, input: SendAlexaOfferToMasterInput) -> Result<AlexaOffer, ApiError> {
+        let channel = self.existing(&input.channel_arn)?;
+        Ok(AlexaOffer {
+            channel_arn: channel.channel_arn.clone(),
+            ttl: channel.message_ttl(),
+            sender_client_id: input.sender_client_id,
+            payload: input.message_payload,
         })
     }
 
@@ -291,22 +390,10 @@ impl Channels {
         input: ListSignalingChannelsInput,
     ) -> Result<ListSignalingChannelsOutput, ApiError> {
         let max = input.max_results.unwrap_or(500);
-        if !(1..=10_000).contains(&max) {
-            return Err(ApiError::invalid(format!(
-                "1 validation error detected: Value '{max}' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 10000"
-            )));
-        }
-        let prefix = match input.channel_name_condition {
-            Some(c)
-                if c.comparison_operator
-                    .as_deref()
-                    .is_some_and(|o| o != "BEGINS_WITH") =>
-            {
-                return Err(ApiError::invalid("ComparisonOperator must be BEGINS_WITH"));
-            }
-            Some(c) => c.comparison_value.unwrap_or_default(),
-            None => String::new(),
-        };
+        let prefix = input
+            .channel_name_condition
+            .and_then(|c| c.comparison_value)
+            .unwrap_or_default();
         let after = match input.next_token.filter(|t| !t.is_empty()) {
             Some(token) => Some(
                 kvs_proto::wire::decode_payload(&token)
@@ -353,9 +440,6 @@ impl Channels {
         let ttl = input
             .single_master_configuration
             .and_then(|c| c.message_ttl_seconds);
-        if let Some(ttl) = ttl {
-            check_ttl(ttl)?;
-        }
         let version = self.next_version();
         let info = self.by_name.get_mut(&name).expect("checked above");
         if let Some(ttl) = ttl {
@@ -372,17 +456,11 @@ impl Channels {
 
     /// TagResource.
     pub fn tag(&mut self, input: TagResourceInput) -> Result<(), ApiError> {
-        if input.tags.is_empty() || input.tags.len() > MAX_TAGS {
-            return Err(ApiError::invalid("Tags must hold 1 to 50 tags"));
-        }
         merge_tags(self.tags_of(&input.resource_arn)?, input.tags)
     }
 
     /// UntagResource.
     pub fn untag(&mut self, input: UntagResourceInput) -> Result<(), ApiError> {
-        if input.tag_key_list.is_empty() || input.tag_key_list.len() > MAX_TAGS {
-            return Err(ApiError::invalid("TagKeyList must hold 1 to 50 keys"));
-        }
         let tags = self.tags_of(&input.resource_arn)?;
         for key in input.tag_key_list {
             tags.remove(&key);
@@ -401,21 +479,36 @@ impl Channels {
         })
     }
 
-    /// Runs one control-plane operation on its JSON body; returns the JSON answer.
+    /// Runs one operation on its JSON body, validated against the model first.
     pub fn dispatch(
         &mut self,
         op: Operation,
         body: &[u8],
-        base: EndpointBase<'_>,
-        now: SystemTime,
-    ) -> Result<Vec<u8>, ApiError> {
-        Ok(match op {
+        cx: Context<'_>,
+    ) -> Result<Answer, ApiError> {
+        let body = checked_body(op, body)?;
+        let Context {
+            base,
+            now,
+            turn,
+            caller,
+        } = cx;
+        if let Some(caller) = caller {
+            let resource = self.resource_of(op, &body);
+            caller.authorize(op.iam_action(), &resource, op.is_signaling_api())?;
+        }
+        if op == Operation::SendAlexaOfferToMaster {
+            return Ok(Answer::OfferToMaster(self.alexa_offer(parse_input(body)?)?));
+        }
+        Ok(Answer::Json(match op {
             Operation::CreateSignalingChannel => json(&self.create(parse_input(body)?, now)?),
             Operation::DescribeSignalingChannel => json(&self.describe(parse_input(body)?)?),
             Operation::GetSignalingChannelEndpoint => {
                 json(&self.endpoint(parse_input(body)?, base)?)
             }
-            Operation::GetIceServerConfig => json(&self.ice_config(parse_input(body)?)?),
+            Operation::GetIceServerConfig => {
+                json(&self.ice_config(parse_input(body)?, turn, now)?)
+            }
             Operation::DeleteSignalingChannel => {
                 self.delete(parse_input(body)?)?;
                 b"{}".to_vec()
@@ -434,7 +527,28 @@ impl Channels {
                 b"{}".to_vec()
             }
             Operation::ListTagsForResource => json(&self.list_tags(parse_input(body)?)?),
-        })
+            Operation::SendAlexaOfferToMaster => unreachable!("answered above"),
+        }))
+    }
+
+    /// The ARN an operation acts on, for authorisation: the channel's, a pattern of the ARN a
+    /// new channel would get, or every channel's for List.
+    fn resource_of(&self, op: Operation, body: &serde_json::Value) -> String {
+        let field = |k: &str| body.get(k).and_then(|v| v.as_str());
+        if let Some(arn) = field("ChannelARN").or_else(|| field("ResourceARN")) {
+            return arn.to_owned();
+        }
+        let prefix = format!(
+            "arn:aws:kinesisvideo:{}:{}:channel/",
+            self.region, self.account_id
+        );
+        match (op, field("ChannelName")) {
+            (_, Some(name)) => self
+                .by_name
+                .get(name)
+                .map_or_else(|| format!("{prefix}{name}/*"), |c| c.channel_arn.clone()),
+            _ => format!("{prefix}*"),
+        }
     }
 
     /// DeleteSignalingChannel.
@@ -458,30 +572,11 @@ impl Channels {
     }
 }
 
-fn check_ttl(ttl: u32) -> Result<(), ApiError> {
-    if (5..=120).contains(&ttl) {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(format!(
-            "1 validation error detected: Value '{ttl}' at 'singleMasterConfiguration.messageTtlSeconds' \
-             failed to satisfy constraint: Member must have value between 5 and 120"
-        )))
-    }
-}
-
-/// Adds `new` to `tags`, checking lengths and the 50-tag limit.
+/// Adds `new` to `tags`, keeping to the 50-tag limit.
 fn merge_tags(
     tags: &mut BTreeMap<String, String>,
     new: Vec<kvs_proto::api::Tag>,
 ) -> Result<(), ApiError> {
-    for tag in &new {
-        if tag.key.is_empty() || tag.key.chars().count() > 128 || tag.value.chars().count() > 256 {
-            return Err(ApiError::invalid(format!(
-                "Tag key '{}' must be 1-128 characters and its value at most 256",
-                tag.key.chars().take(64).collect::<String>()
-            )));
-        }
-    }
     let mut merged = tags.clone();
     merged.extend(new.into_iter().map(|t| (t.key, t.value)));
     if merged.len() > MAX_TAGS {
@@ -494,13 +589,25 @@ fn merge_tags(
     Ok(())
 }
 
-fn parse_input<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+/// The request body as JSON, checked against the operation's model.
+fn checked_body(op: Operation, body: &[u8]) -> Result<serde_json::Value, ApiError> {
     let body = if body.is_empty() {
         b"{}".as_slice()
     } else {
         body
     };
-    serde_json::from_slice(body)
+    let value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            ErrorCode::SerializationException,
+            format!("the request body is not valid JSON: {e}"),
+        )
+    })?;
+    crate::validate::validate(op, &value)?;
+    Ok(value)
+}
+
+fn parse_input<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    serde_json::from_value(value)
         .map_err(|e| ApiError::invalid(format!("the request body is not a valid input: {e}")))
 }
 

@@ -6,12 +6,17 @@
 //! client work against it unchanged. Embed it with [`start`]; the `kvs-signaling serve`
 //! command runs it standalone.
 
+mod auth;
 mod channels;
+mod faults;
 mod observe;
 mod relay;
 mod server;
 mod store;
 mod tls;
+mod turn_auth;
+mod turn_server;
+mod validate;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -20,10 +25,18 @@ use std::time::Duration;
 
 use kvs_proto::api::ChannelRole;
 
+pub use auth::{AuthFileError, Policy, ServiceKey, parse_credentials_file};
 pub use channels::{
-    ApiError, ChannelRecord, Channels, EndpointBase, MASTER_PATH, VIEWER_PATH, arn_channel_name,
+    AlexaOffer, Answer, ApiError, Caller, ChannelRecord, Channels, Context, EndpointBase,
+    MASTER_PATH, TurnServers, VIEWER_PATH, arn_channel_name,
 };
-pub use relay::{ConnId, ConnectError, Joined, MAX_HELD_PER_PEER, MAX_VIEWERS, Relay, Routed};
+pub use faults::{Faults, InjectedError, MessageFault};
+pub use kvs_proto::rate::Limits;
+pub use relay::{
+    AlexaRouted, ConnId, ConnectError, Joined, MAX_HELD_PER_PEER, MAX_VIEWERS, Relay, Routed,
+};
+pub use turn_auth::{TURN_TTL_SECS, TurnAuthError, TurnCredentials};
+pub use validate::validate;
 
 /// The access key id AWS documents as an example; the service accepts it by default.
 pub const EXAMPLE_ACCESS_KEY_ID: &str = "AKIAIOSFODNN7EXAMPLE";
@@ -42,8 +55,23 @@ pub struct ServiceConfig {
     /// Where the CA and the channel database are kept across restarts; `None` keeps both in
     /// memory only.
     pub state_dir: Option<PathBuf>,
-    /// Key pairs (access key id, secret) whose signatures are accepted.
-    pub credentials: Vec<(String, String)>,
+    /// The keys whose signatures are accepted.
+    pub credentials: Vec<ServiceKey>,
+    /// What each key may do; `None` lets every accepted key do everything.
+    pub policy: Option<Policy>,
+    /// The real service's quotas (default), or `None` for no rate limits.
+    pub limits: Option<Limits>,
+    /// The embedded TURN server (default: on, on two free UDP ports), or `None` for no TURN
+    /// (GetIceServerConfig then lists no servers).
+    pub turn: Option<TurnConfig>,
+    /// The admin API's bearer token; `None` (default) leaves the admin API off.
+    pub admin_token: Option<String>,
+    /// A TLS handshake, a request's headers and its body must each arrive within this
+    /// (default 10 s); slower clients are cut off.
+    pub handshake_timeout: Duration,
+    /// A WebSocket peer that does not take a frame within this is closed (default 30 s), so
+    /// a slow reader holds bounded memory.
+    pub write_timeout: Duration,
     /// Serve HTTPS/WSS (default) or plain HTTP/WS.
     pub tls: bool,
     /// A WebSocket with no incoming traffic (pings count) this long is closed (default 10 min).
@@ -59,13 +87,21 @@ pub struct ServiceConfig {
 
 impl std::fmt::Debug for ServiceConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let keys: Vec<&str> = self.credentials.iter().map(|(k, _)| k.as_str()).collect();
+        let keys: Vec<&str> = self
+            .credentials
+            .iter()
+            .map(|k| k.access_key_id.as_str())
+            .collect();
         f.debug_struct("ServiceConfig")
             .field("listen", &self.listen)
             .field("region", &self.region)
             .field("account_id", &self.account_id)
             .field("state_dir", &self.state_dir)
             .field("access_key_ids", &keys)
+            .field("policy", &self.policy.is_some())
+            .field("limits", &self.limits)
+            .field("turn", &self.turn)
+            .field("admin_api", &self.admin_token.is_some())
             .field("tls", &self.tls)
             .field("idle_timeout", &self.idle_timeout)
             .field("max_connection_duration", &self.max_connection_duration)
@@ -85,10 +121,16 @@ impl Default for ServiceConfig {
             region: "us-west-2".into(),
             account_id: "123456789012".into(),
             state_dir: None,
-            credentials: vec![(
-                EXAMPLE_ACCESS_KEY_ID.into(),
-                EXAMPLE_SECRET_ACCESS_KEY.into(),
+            credentials: vec![ServiceKey::new(
+                EXAMPLE_ACCESS_KEY_ID,
+                EXAMPLE_SECRET_ACCESS_KEY,
             )],
+            policy: None,
+            limits: Some(Limits::KVS),
+            turn: Some(TurnConfig::default()),
+            admin_token: None,
+            handshake_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(30),
             tls: true,
             idle_timeout: Duration::from_secs(600),
             max_connection_duration: Duration::from_secs(3600),
@@ -96,6 +138,14 @@ impl Default for ServiceConfig {
             reconnect_ice_server_after: None,
         }
     }
+}
+
+/// The embedded TURN server's settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TurnConfig {
+    /// The UDP ports of the two TURN servers GetIceServerConfig lists, like the real
+    /// service's two; 0 picks a free port.
+    pub ports: [u16; 2],
 }
 
 /// Why the service could not start.
@@ -116,6 +166,9 @@ pub enum ServiceError {
     /// The state directory could not be used.
     #[error("state directory error: {0}")]
     StateDir(String),
+    /// The TURN server could not start.
+    #[error("TURN server failed to start: {0}; turn it off with --no-turn")]
+    Turn(String),
 }
 
 /// A running service. Dropping it stops the service.
@@ -159,13 +212,17 @@ impl ServiceHandle {
     /// that connection after the grace period, as the service does at the maximum duration.
     /// Returns false when no such connection is live.
     pub fn go_away(&self, channel_arn: &str, role: ChannelRole, client_id: Option<&str>) -> bool {
-        server::signal(
-            &self.shared,
+        let target = server::Target {
             channel_arn,
             role,
             client_id,
-            server::Outbound::GoAway,
-        )
+        };
+        server::signal(&self.shared, &target, server::Outbound::GoAway)
+    }
+
+    /// The UDP ports of the embedded TURN servers (empty when TURN is off).
+    pub fn turn_ports(&self) -> Vec<u16> {
+        server::turn_ports(&self.shared)
     }
 
     /// Sends RECONNECT_ICE_SERVER to the master (`client_id` `None`) or a viewer of a channel.
@@ -175,13 +232,12 @@ impl ServiceHandle {
         role: ChannelRole,
         client_id: Option<&str>,
     ) -> bool {
-        server::signal(
-            &self.shared,
+        let target = server::Target {
             channel_arn,
             role,
             client_id,
-            server::Outbound::ReconnectIceServer,
-        )
+        };
+        server::signal(&self.shared, &target, server::Outbound::ReconnectIceServer)
     }
 
     /// Stops accepting, closes every connection and waits for the listener to end.

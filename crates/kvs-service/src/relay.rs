@@ -5,12 +5,18 @@
 //! delivered when it connects; a newer undelivered SDP from the same sender replaces the older
 //! one. "Offline" means the master, or a viewer client id seen on this channel before; a
 //! message for a client id never seen is refused at once.
+//!
+//! With [`Limits`], the quotas of the real service apply: connects per channel, SDP and ICE
+//! messages per connection, Alexa offers per channel.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use kvs_proto::api::ChannelRole;
-use kvs_proto::wire::{ClientFrame, FrameError, MessageType, ServiceFrame, StatusResponse};
+use kvs_proto::wire::{Action, ClientFrame, FrameError, MessageType, ServiceFrame, StatusResponse};
+
+use crate::channels::AlexaOffer;
+use kvs_proto::rate::{Cell, Limits};
 
 /// Identifies one WebSocket connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -26,6 +32,8 @@ struct Conn {
     channel_arn: String,
     role: ChannelRole,
     client_id: Option<String>,
+    sdp_rate: Cell,
+    ice_rate: Cell,
 }
 
 /// A message waiting for its offline recipient.
@@ -45,6 +53,10 @@ struct Peers {
     master: Option<ConnId>,
     viewers: HashMap<String, ConnId>,
     known_viewers: HashSet<String>,
+    /// Alexa senders whose offer waits for the master's answer.
+    alexa_waiting: HashSet<String>,
+    connect_rate: Cell,
+    alexa_rate: Cell,
     ttl: Duration,
     held: HashMap<Recipient, VecDeque<Held>>,
 }
@@ -98,6 +110,32 @@ pub enum Routed {
         /// Why.
         reason: String,
     },
+    /// The master's answer to an offer from SendAlexaOfferToMaster: the HTTP request waiting
+    /// for it gets `payload`.
+    AlexaAnswer {
+        /// The channel.
+        channel_arn: String,
+        /// The Alexa sender it answers.
+        client_id: String,
+        /// The base64 SDP answer.
+        payload: String,
+    },
+}
+
+/// Where an Alexa offer went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlexaRouted {
+    /// Send `frame` to the master's connection `to`.
+    Deliver {
+        /// The master's connection.
+        to: ConnId,
+        /// The SDP_OFFER frame.
+        frame: String,
+    },
+    /// The master is offline; the offer is held for it.
+    Held,
+    /// Over the channel's rate of Alexa offers.
+    RateExceeded,
 }
 
 /// Why a connection was refused.
@@ -105,6 +143,8 @@ pub enum Routed {
 pub enum ConnectError {
     /// Ten viewers are already connected.
     TooManyViewers,
+    /// Over the channel's connect rate.
+    RateExceeded,
 }
 
 /// A connection the relay accepted.
@@ -124,12 +164,21 @@ pub struct Relay {
     conns: HashMap<ConnId, Conn>,
     channels: HashMap<String, Peers>,
     next_id: u64,
+    limits: Option<Limits>,
 }
 
 impl Relay {
-    /// An empty table.
+    /// An empty table with no rate limits.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty table that enforces `limits`.
+    pub fn with_limits(limits: Option<Limits>) -> Self {
+        Self {
+            limits,
+            ..Self::default()
+        }
     }
 
     /// Number of live connections.
@@ -154,6 +203,11 @@ impl Relay {
         ttl: Duration,
     ) -> Result<Joined, ConnectError> {
         let peers = self.channels.entry(channel_arn.to_owned()).or_default();
+        if let Some(limits) = self.limits
+            && !peers.connect_rate.admit(now, limits.connects_per_channel)
+        {
+            return Err(ConnectError::RateExceeded);
+        }
         peers.ttl = ttl;
         let id = ConnId(self.next_id);
         let (replaced, recipient) = match (role, &client_id) {
@@ -178,6 +232,8 @@ impl Relay {
                 channel_arn: channel_arn.to_owned(),
                 role,
                 client_id,
+                sdp_rate: Cell::default(),
+                ice_rate: Cell::default(),
             },
         );
         Ok(Joined { id, replaced, held })
@@ -190,6 +246,18 @@ impl Relay {
             None => peers.master,
             Some(id) => peers.viewers.get(id).copied(),
         }
+    }
+
+    /// The channel a live connection belongs to.
+    pub fn channel_of(&self, id: ConnId) -> Option<&str> {
+        self.conns.get(&id).map(|c| c.channel_arn.as_str())
+    }
+
+    /// Every live connection: its id, channel, role and client id.
+    pub fn connections(&self) -> impl Iterator<Item = (ConnId, &str, ChannelRole, Option<&str>)> {
+        self.conns
+            .iter()
+            .map(|(id, c)| (*id, c.channel_arn.as_str(), c.role, c.client_id.as_deref()))
     }
 
     /// Forgets a connection (no-op if it was already replaced).
@@ -216,7 +284,7 @@ impl Relay {
 
     /// Routes one text frame from connection `from`.
     pub fn route(&mut self, now: Instant, from: ConnId, text: &str) -> Routed {
-        let Some(sender) = self.conns.get(&from) else {
+        let Some(sender) = self.conns.get_mut(&from) else {
             return Routed::Dropped {
                 reason: "sender is no longer connected".into(),
             };
@@ -231,6 +299,27 @@ impl Relay {
                 );
             }
         };
+        if let Some(limits) = self.limits {
+            let (cell, per_sec, what) = match frame.action {
+                Action::IceCandidate => (
+                    &mut sender.ice_rate,
+                    limits.ice_per_connection,
+                    "ICE candidates",
+                ),
+                _ => (
+                    &mut sender.sdp_rate,
+                    limits.sdp_per_connection,
+                    "SDP messages",
+                ),
+            };
+            if !cell.admit(now, per_sec) {
+                return fail(
+                    frame.correlation_id,
+                    "ClientLimitExceededException",
+                    format!("more than {per_sec} {what} per second on this connection"),
+                );
+            }
+        }
         let Some(peers) = self.channels.get_mut(&sender.channel_arn) else {
             return Routed::Dropped {
                 reason: "the sender's channel is gone".into(),
@@ -251,6 +340,13 @@ impl Relay {
                         "InvalidArgumentException",
                         format!("recipient '{recipient}' is not connected to this channel"),
                     );
+                }
+                if frame.action == Action::SdpAnswer && peers.alexa_waiting.remove(&recipient) {
+                    return Routed::AlexaAnswer {
+                        channel_arn: sender.channel_arn.clone(),
+                        client_id: recipient,
+                        payload: frame.message_payload,
+                    };
                 }
                 let to = peers.viewers.get(&recipient).copied();
                 (Some(recipient), to, None)
@@ -276,6 +372,52 @@ impl Relay {
                 peers.hold(recipient, held);
                 Routed::Held
             }
+        }
+    }
+}
+
+impl Relay {
+    /// Delivers an offer from SendAlexaOfferToMaster to the channel's master (or holds it
+    /// until the master connects); the master's SDP_ANSWER to `sender_client_id` then comes
+    /// out of [`route`](Self::route) as [`Routed::AlexaAnswer`].
+    pub fn alexa_offer(&mut self, now: Instant, offer: &AlexaOffer) -> AlexaRouted {
+        let peers = self.channels.entry(offer.channel_arn.clone()).or_default();
+        if let Some(limits) = self.limits
+            && !peers.alexa_rate.admit(now, limits.alexa_offers_per_channel)
+        {
+            return AlexaRouted::RateExceeded;
+        }
+        if peers.ttl.is_zero() {
+            peers.ttl = offer.ttl;
+        }
+        peers.known_viewers.insert(offer.sender_client_id.clone());
+        peers.alexa_waiting.insert(offer.sender_client_id.clone());
+        let frame = ServiceFrame {
+            sender_client_id: Some(offer.sender_client_id.clone()),
+            message_type: MessageType::SdpOffer,
+            message_payload: Some(offer.payload.clone()),
+            status_response: None,
+        }
+        .to_json();
+        match peers.master {
+            Some(to) => AlexaRouted::Deliver { to, frame },
+            None => {
+                let held = Held {
+                    expires: now + offer.ttl,
+                    sender: Some(offer.sender_client_id.clone()),
+                    kind: MessageType::SdpOffer,
+                    frame,
+                };
+                peers.hold(None, held);
+                AlexaRouted::Held
+            }
+        }
+    }
+
+    /// Stops waiting for the master's answer to an Alexa offer (its request gave up).
+    pub fn alexa_gave_up(&mut self, channel_arn: &str, sender_client_id: &str) {
+        if let Some(peers) = self.channels.get_mut(channel_arn) {
+            peers.alexa_waiting.remove(sender_client_id);
         }
     }
 }
@@ -471,6 +613,78 @@ mod tests {
             Some("v1"),
         );
         assert!(late.held.is_empty());
+    }
+
+    #[test]
+    fn an_alexa_offer_reaches_the_master_and_its_answer_comes_back() {
+        let now = t0();
+        let mut r = Relay::new();
+        let offer = AlexaOffer {
+            channel_arn: ARN.into(),
+            ttl: TTL,
+            sender_client_id: "alexa".into(),
+            payload: "b2ZmZXI=".into(),
+        };
+        assert_eq!(r.alexa_offer(now, &offer), AlexaRouted::Held);
+        let m = join_at(&mut r, now, ChannelRole::Master, None);
+        assert_eq!(
+            m.held,
+            vec![
+                r#"{"senderClientId":"alexa","messageType":"SDP_OFFER","messagePayload":"b2ZmZXI="}"#
+            ]
+        );
+        let answer =
+            r#"{"action":"SDP_ANSWER","recipientClientId":"alexa","messagePayload":"YW5zd2Vy"}"#;
+        assert_eq!(
+            r.route(now, m.id, answer),
+            Routed::AlexaAnswer {
+                channel_arn: ARN.into(),
+                client_id: "alexa".into(),
+                payload: "YW5zd2Vy".into()
+            }
+        );
+        assert_eq!(
+            r.route(now, m.id, answer),
+            Routed::Held,
+            "answered once; later ones are ordinary"
+        );
+        r.alexa_gave_up(ARN, "alexa");
+    }
+
+    #[test]
+    fn quotas_apply_per_connection_and_per_channel() {
+        let now = t0();
+        let mut r = Relay::with_limits(Some(Limits::KVS));
+        let m = join_at(&mut r, now, ChannelRole::Master, None).id;
+        let v = join_at(&mut r, now, ChannelRole::Viewer, Some("v1")).id;
+        join_at(&mut r, now, ChannelRole::Viewer, Some("v2"));
+        assert_eq!(
+            r.connect(now, ARN, ChannelRole::Viewer, Some("v3".into()), TTL),
+            Err(ConnectError::RateExceeded)
+        );
+        let ice = r#"{"action":"ICE_CANDIDATE","messagePayload":"e30=","correlationId":"k"}"#;
+        let delivered = (0..25)
+            .filter(|_| matches!(r.route(now, v, ice), Routed::Deliver { .. }))
+            .count();
+        assert_eq!(delivered, 20);
+        assert!(
+            matches!(r.route(now, v, ice), Routed::Reply(t) if t.contains("ClientLimitExceededException"))
+        );
+        let sdp = (0..8)
+            .filter(|_| matches!(r.route(now, v, OFFER), Routed::Deliver { .. }))
+            .count();
+        assert_eq!(sdp, 5, "SDP has its own, smaller budget");
+        let answer = r#"{"action":"SDP_ANSWER","recipientClientId":"v1","messagePayload":"e30="}"#;
+        assert!(
+            matches!(r.route(now, m, answer), Routed::Deliver { .. }),
+            "other connections keep theirs"
+        );
+        let later = now + Duration::from_secs(1);
+        assert!(matches!(r.route(later, v, ice), Routed::Deliver { .. }));
+        assert!(
+            r.connect(later, ARN, ChannelRole::Viewer, Some("v3".into()), TTL)
+                .is_ok()
+        );
     }
 
     proptest! {

@@ -14,8 +14,8 @@ use kvs_proto::client::{
 use kvs_proto::sigv4::{self, IncomingRequest};
 use kvs_proto::wire::{Action, MessageType};
 use kvs_service::{
-    Channels, ConnId, EXAMPLE_ACCESS_KEY_ID as AK, EXAMPLE_SECRET_ACCESS_KEY as SK, EndpointBase,
-    Relay, Routed,
+    Answer, Channels, ConnId, Context, EXAMPLE_ACCESS_KEY_ID as AK,
+    EXAMPLE_SECRET_ACCESS_KEY as SK, EndpointBase, Relay, Routed,
 };
 
 const HOST: &str = "sim.local:4443";
@@ -231,16 +231,20 @@ impl Sim {
             );
         }
         let op = Operation::from_path(path).expect("a known operation");
-        let base = EndpointBase {
-            https: HTTPS,
-            wss: WSS,
+        let cx = Context {
+            base: EndpointBase {
+                https: HTTPS,
+                wss: WSS,
+            },
+            now: self.service_wall(),
+            turn: None,
+            caller: None,
         };
-        match self
-            .svc
-            .channels
-            .dispatch(op, body, base, self.service_wall())
-        {
-            Ok(body) => (200, None, body),
+        match self.svc.channels.dispatch(op, body, cx) {
+            Ok(Answer::Json(body)) => (200, None, body),
+            Ok(Answer::OfferToMaster(_)) => {
+                unreachable!("the simulated clients send no Alexa offers")
+            }
             Err(e) => (
                 e.code.http_status(),
                 Some(e.code.name().into()),
@@ -350,7 +354,7 @@ impl Sim {
                 self.feed(j, Input::WsText(&frame));
             }
             Routed::Reply(status) => self.feed(i, Input::WsText(&status)),
-            Routed::Held | Routed::Dropped { .. } => {}
+            Routed::Held | Routed::Dropped { .. } | Routed::AlexaAnswer { .. } => {}
         }
     }
 

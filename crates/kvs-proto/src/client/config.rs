@@ -2,6 +2,7 @@ use std::time::Duration;
 
 use super::{CachedEndpoints, RetryPolicy};
 use crate::api::{ChannelRole, ChannelType};
+use crate::rate::Limits;
 
 /// Which channel to use: by name (described, and created if missing) or by ARN.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,8 +53,12 @@ pub struct ClientConfig {
     pub reconnect_margin: Duration,
     /// How early to refresh the ICE servers before their `Ttl` ends (default 30 s).
     pub ice_refresh_margin: Duration,
-    /// Most messages queued while not connected (default 256).
+    /// Most messages queued while not connected, or waiting for the send rate (default 256).
     pub send_queue_limit: usize,
+    /// Keep within the service's per-connection rates (5 SDP and 20 ICE messages a second):
+    /// messages beyond them wait in the queue instead of being refused by the service. The
+    /// default is the real service's; `None` sends everything at once.
+    pub send_rate: Option<Limits>,
     /// How long a queued message may wait; default: the channel's MessageTtlSeconds (60 s if
     /// unknown).
     pub message_ttl: Option<Duration>,
@@ -89,6 +94,7 @@ impl ClientConfig {
             reconnect_margin: Duration::from_secs(60),
             ice_refresh_margin: Duration::from_secs(30),
             send_queue_limit: 256,
+            send_rate: Some(Limits::KVS),
             message_ttl: None,
             buffer_early_candidates: true,
             retry: RetryPolicy::default(),

@@ -35,6 +35,7 @@ use crate::api::{
     GetSignalingChannelEndpointOutput, IceServer, Operation,
     SingleMasterChannelEndpointConfiguration, SingleMasterConfiguration,
 };
+use crate::rate::Cell;
 use crate::sigv4::{self, RequestToSign};
 use crate::wire::{self, Action, ClientFrame, MessageType, ServiceFrame};
 
@@ -257,9 +258,11 @@ enum Timer {
     IceRefresh,
     /// Replace the connection before the service's maximum duration or the credentials end.
     Reconnect,
+    /// Send the next queued message once the send rate allows it.
+    Pace,
 }
 
-const TIMERS: usize = 5;
+const TIMERS: usize = 6;
 
 /// The WebSocket as the core knows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -300,6 +303,9 @@ pub struct Client {
     backoff: Backoff,
     early_ice: EarlyIce,
     queue: VecDeque<(Instant, PreparedMessage)>,
+    /// This connection's SDP and ICE send rates.
+    sdp_rate: Cell,
+    ice_rate: Cell,
     auth_failures: u32,
     closed: bool,
     mono_anchor: Instant,
@@ -333,6 +339,8 @@ impl Client {
             backoff: Backoff::new(config.retry, config.rng_seed.unwrap_or(0)),
             early_ice: EarlyIce::new(config.buffer_early_candidates),
             queue: VecDeque::new(),
+            sdp_rate: Cell::default(),
+            ice_rate: Cell::default(),
             config,
             state: State::New,
             session: Session {
@@ -451,7 +459,8 @@ impl Client {
         if self.closed {
             return Err(SendError::NotConnected(State::Disconnected));
         }
-        if self.state == State::Connected {
+        let connected = self.state == State::Connected;
+        if connected && self.queue.is_empty() && self.admit(now, msg.action) {
             self.transmit(now, msg.action, msg.frame);
             self.touch(now);
             return Ok(());
@@ -462,7 +471,40 @@ impl Client {
             });
         }
         self.queue.push_back((now, msg));
+        if connected {
+            self.flush_queue(now);
+        }
         Ok(())
+    }
+
+    /// A new connection starts with the full send rates, as the service counts per connection.
+    fn new_send_rates(&mut self) {
+        self.sdp_rate = Cell::default();
+        self.ice_rate = Cell::default();
+    }
+
+    /// Takes one message of `action` out of this connection's send rate, if it allows one now.
+    fn admit(&mut self, now: Instant, action: Action) -> bool {
+        let Some(limits) = self.config.send_rate else {
+            return true;
+        };
+        match action {
+            Action::IceCandidate => self.ice_rate.admit(now, limits.ice_per_connection),
+            Action::SdpOffer | Action::SdpAnswer => {
+                self.sdp_rate.admit(now, limits.sdp_per_connection)
+            }
+        }
+    }
+
+    /// When the send rate will allow a message of `action`.
+    fn rate_ready_at(&self, action: Action) -> Option<Instant> {
+        let limits = self.config.send_rate?;
+        match action {
+            Action::IceCandidate => self.ice_rate.ready_at(limits.ice_per_connection),
+            Action::SdpOffer | Action::SdpAnswer => {
+                self.sdp_rate.ready_at(limits.sdp_per_connection)
+            }
+        }
     }
 
     /// Writes a frame and counts it; an answer closes the offer→answer clock of a master.
@@ -504,19 +546,27 @@ impl Client {
             .unwrap_or(Duration::from_secs(60))
     }
 
-    /// Sends what was queued while disconnected, in order, dropping (and reporting) expired
-    /// messages.
+    /// Sends what was queued, in order, as fast as the send rate allows, dropping (and
+    /// reporting) expired messages; arms the pacing timer for the rest.
     fn flush_queue(&mut self, now: Instant) {
         let ttl = self.message_ttl();
-        while let Some((queued_at, msg)) = self.queue.pop_front() {
-            let age = now.saturating_duration_since(queued_at);
+        self.set_timer(Timer::Pace, None);
+        while let Some((queued_at, msg)) = self.queue.front() {
+            let age = now.saturating_duration_since(*queued_at);
+            let action = msg.action;
             if age > ttl {
+                self.queue.pop_front();
                 self.emit(Event::Error(Error::MessageExpired {
                     age_secs: age.as_secs(),
                     ttl_secs: ttl.as_secs(),
                 }));
-            } else {
+            } else if self.admit(now, action) {
+                let (_, msg) = self.queue.pop_front().expect("peeked above");
                 self.transmit(now, msg.action, msg.frame);
+                self.touch(now);
+            } else {
+                self.set_timer(Timer::Pace, self.rate_ready_at(action));
+                break;
             }
         }
     }
@@ -557,6 +607,7 @@ impl Client {
                 self.record_ws_connect(now, true);
                 self.socket = Socket::Open;
                 self.connected_at = Some(now);
+                self.new_send_rates();
             }
             Input::WsConnectFailed { message, .. }
                 if self.ws_early && self.state == State::GetIceConfig =>
@@ -573,6 +624,7 @@ impl Client {
                 self.skew_corrections = 0;
                 self.socket = Socket::Open; // the driver retires any draining socket
                 self.connected_at = Some(now);
+                self.new_send_rates();
                 self.enter(now, State::Connected);
             }
             Input::WsConnectFailed {
@@ -688,6 +740,9 @@ impl Client {
         }
         if self.due(Timer::Reconnect, now) && connected {
             self.replace_connection(now);
+        }
+        if self.due(Timer::Pace, now) && connected {
+            self.flush_queue(now);
         }
         if self.timers[Timer::Retry as usize].is_some_and(|t| t <= now) {
             self.set_timer(Timer::Retry, None);

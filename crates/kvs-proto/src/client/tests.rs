@@ -599,6 +599,49 @@ fn the_queue_is_bounded_and_says_so() {
 }
 
 #[test]
+fn sends_keep_within_the_service_rates_in_order() {
+    let mut c = config(ChannelRole::Master);
+    c.send_queue_limit = 100;
+    let mut h = Harness::new(c);
+    h.connect_happy();
+    let start = h.now;
+    for n in 0..30 {
+        h.client.send(h.now, candidate(n)).unwrap();
+    }
+    let offer = OutgoingMessage {
+        action: Action::SdpOffer,
+        ..candidate(99)
+    };
+    h.client.send(h.now, offer).unwrap();
+    h.drain();
+    assert_eq!(h.sent.len(), 20, "a burst of 20 ICE candidates, then pacing");
+    assert_eq!(h.client.queued(), 11);
+    while h.client.queued() > 0 {
+        h.advance();
+    }
+    assert_eq!(h.sent.len(), 31);
+    for (n, frame) in h.sent.iter().take(30).enumerate() {
+        assert!(frame.contains(&wire::encode_payload(format!("{{\"n\":{n}}}").as_bytes())), "in order");
+    }
+    assert!(h.sent[30].contains("SDP_OFFER"), "the offer waits its turn behind the candidates");
+    // 10 more candidates at 20 a second take half a second after the burst.
+    assert_eq!(h.now - start, Duration::from_millis(500));
+}
+
+#[test]
+fn pacing_can_be_turned_off() {
+    let mut c = config(ChannelRole::Master);
+    c.send_rate = None;
+    let mut h = Harness::new(c);
+    h.connect_happy();
+    for n in 0..50 {
+        h.client.send(h.now, candidate(n)).unwrap();
+    }
+    h.drain();
+    assert_eq!(h.sent.len(), 50);
+}
+
+#[test]
 fn queued_messages_older_than_the_channel_ttl_are_dropped_with_an_event() {
     let mut h = Harness::new(config(ChannelRole::Master));
     h.client.send(h.now, candidate(0)).unwrap();

@@ -1,0 +1,272 @@
+//! The tokio side of the service: accept, TLS, then HTTP (control plane, signaling API,
+//! admin API, metrics) or a WebSocket relay connection. The decisions are made by the pure
+//! modules (`channels`, `relay`, `faults`, `auth`); this layer moves bytes and keeps time.
+
+mod admin;
+mod http;
+mod websocket;
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use hyper_util::rt::TokioIo;
+use kvs_proto::api::ChannelRole;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot, watch};
+use tracing::{debug, info, warn};
+
+use crate::channels::Channels;
+use crate::faults::Faults;
+use crate::observe::Observe;
+use crate::relay::{ConnId, Relay};
+use crate::store::Store;
+use crate::turn_auth::TurnCredentials;
+use crate::{ServiceConfig, ServiceError, ServiceHandle, tls, turn_server};
+
+/// What a connection's task is asked to do.
+#[derive(Debug)]
+pub(crate) enum Outbound {
+    /// Send a relayed frame or a STATUS_RESPONSE.
+    Frame(String),
+    /// Send GO_AWAY, then close after the grace period.
+    GoAway,
+    /// Send RECONNECT_ICE_SERVER.
+    ReconnectIceServer,
+    /// Close now.
+    Close,
+}
+
+/// Live connections: the routing table, each connection's outbox, and the SendAlexaOfferToMaster
+/// requests waiting for the master's answer.
+struct Hub {
+    relay: Relay,
+    outboxes: HashMap<ConnId, mpsc::Sender<Outbound>>,
+    alexa: HashMap<(String, String), oneshot::Sender<String>>,
+}
+
+/// A connection the admin API and the embedding API can address.
+pub(crate) struct Target<'a> {
+    pub(crate) channel_arn: &'a str,
+    pub(crate) role: ChannelRole,
+    pub(crate) client_id: Option<&'a str>,
+}
+
+/// Sends a command to one live connection; false when there is none.
+pub(crate) fn signal(shared: &Shared, target: &Target<'_>, what: Outbound) -> bool {
+    let hub = shared.hub.lock().expect("hub lock");
+    let client_id = match target.role {
+        ChannelRole::Master => None,
+        ChannelRole::Viewer => target.client_id,
+    };
+    hub.relay
+        .find(target.channel_arn, client_id)
+        .and_then(|id| hub.outboxes.get(&id))
+        .is_some_and(|tx| tx.try_send(what).is_ok())
+}
+
+pub(crate) fn channel_arn(shared: &Shared, name: &str) -> Option<String> {
+    let channels = shared.channels.lock().expect("channel table lock");
+    let input = kvs_proto::api::DescribeSignalingChannelInput {
+        channel_name: Some(name.to_owned()),
+        channel_arn: None,
+    };
+    channels
+        .describe(input)
+        .ok()
+        .map(|out| out.channel_info.channel_arn)
+}
+
+/// The embedded TURN server's addresses and credentials.
+pub(crate) struct Turn {
+    pub(crate) credentials: TurnCredentials,
+    pub(crate) ports: Vec<u16>,
+    pub(crate) server: turn::server::Server,
+}
+
+pub(crate) struct Shared {
+    config: ServiceConfig,
+    observe: Observe,
+    store: Option<Store>,
+    scheme: (&'static str, &'static str),
+    channels: Mutex<Channels>,
+    hub: Mutex<Hub>,
+    faults: Mutex<Faults>,
+    turn: Option<Turn>,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl Shared {
+    /// The service's clock: the machine's, moved by any skew injected through the admin API.
+    fn now(&self) -> SystemTime {
+        let skew = self.faults.lock().expect("faults lock").clock_skew();
+        let now = SystemTime::now();
+        let by = Duration::from_secs(skew.unsigned_abs());
+        if skew >= 0 { now + by } else { now - by }
+    }
+}
+
+pub(crate) async fn start(config: ServiceConfig) -> Result<ServiceHandle, ServiceError> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServiceError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let local_addr = listener.local_addr().map_err(|source| ServiceError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let identity = if config.tls {
+        let mut hosts = vec![
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+            "::1".to_owned(),
+        ];
+        let ip = local_addr.ip().to_string();
+        if !local_addr.ip().is_unspecified() && !hosts.contains(&ip) {
+            hosts.push(ip);
+        }
+        Some(tls::identity(config.state_dir.as_deref(), &hosts)?)
+    } else {
+        None
+    };
+    let scheme = if config.tls {
+        ("https", "wss")
+    } else {
+        ("http", "ws")
+    };
+    let endpoint = format!("{}://{local_addr}", scheme.0);
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let mut channels = Channels::new(&config.region, &config.account_id);
+    let store = match &config.state_dir {
+        Some(dir) => {
+            let store = Store::open(dir)?;
+            let (records, counter) = store.load()?;
+            info!(
+                channels = records.len(),
+                "channels restored from the state directory"
+            );
+            channels.restore(records, counter);
+            Some(store)
+        }
+        None => None,
+    };
+    let turn = match &config.turn {
+        Some(turn) => Some(turn_server::start(local_addr.ip(), turn).await?),
+        None => None,
+    };
+    let shared = Arc::new(Shared {
+        observe: Observe::default(),
+        channels: Mutex::new(channels),
+        store,
+        hub: Mutex::new(Hub {
+            relay: Relay::with_limits(config.limits),
+            outboxes: HashMap::new(),
+            alexa: HashMap::new(),
+        }),
+        faults: Mutex::new(Faults::default()),
+        turn,
+        scheme,
+        config,
+        shutdown: shutdown_rx,
+    });
+    let acceptor = identity
+        .as_ref()
+        .map(|id| tokio_rustls::TlsAcceptor::from(id.server_config.clone()));
+    info!(
+        %endpoint,
+        region = %shared.config.region,
+        turn_ports = ?shared.turn.as_ref().map(|t| &t.ports),
+        rate_limits = shared.config.limits.is_some(),
+        admin_api = shared.config.admin_token.is_some(),
+        policy = shared.config.policy.is_some(),
+        "signaling service listening"
+    );
+    let handle_shared = shared.clone();
+    let task = tokio::spawn(accept_loop(listener, acceptor, shared));
+    Ok(ServiceHandle {
+        endpoint,
+        local_addr,
+        ca_pem: identity.as_ref().map(|i| i.ca_pem.clone()),
+        ca_path: identity.and_then(|i| i.ca_path),
+        shutdown: shutdown_tx,
+        task: Some(task),
+        shared: handle_shared,
+    })
+}
+
+/// The UDP ports of the TURN servers, empty when TURN is off.
+pub(crate) fn turn_ports(shared: &Shared) -> Vec<u16> {
+    shared
+        .turn
+        .as_ref()
+        .map(|t| t.ports.clone())
+        .unwrap_or_default()
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    shared: Arc<Shared>,
+) {
+    let mut shutdown = shared.shutdown.clone();
+    loop {
+        let (tcp, peer) = tokio::select! {
+            _ = shutdown.changed() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    warn!(error = %e, "accept failed (out of file descriptors? raise `ulimit -n`)");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = tcp.set_nodelay(true);
+        let shared = shared.clone();
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            let timeout = shared.config.handshake_timeout;
+            match acceptor {
+                Some(acceptor) => match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
+                    Ok(Ok(tls)) => serve_connection(tls, peer, shared).await,
+                    Ok(Err(e)) => debug!(%peer, error = %e, "TLS handshake failed"),
+                    Err(_) => debug!(%peer, "TLS handshake timed out"),
+                },
+                None => serve_connection(tcp, peer, shared).await,
+            }
+        });
+    }
+    if let Some(turn) = &shared.turn {
+        let _ = turn.server.close().await;
+    }
+}
+
+async fn serve_connection<S>(io: S, peer: SocketAddr, shared: Arc<Shared>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let mut shutdown = shared.shutdown.clone();
+    let header_timeout = shared.config.handshake_timeout;
+    let service = hyper::service::service_fn(move |req| {
+        let shared = shared.clone();
+        async move { Ok::<_, Infallible>(http::handle(shared, req).await) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .max_buf_size(http::MAX_HEADER_BYTES)
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        result = conn.as_mut() => if let Err(e) = result {
+            debug!(%peer, error = %e, "HTTP connection ended with an error");
+        },
+        _ = shutdown.changed() => conn.as_mut().graceful_shutdown(),
+    }
+}

@@ -1,0 +1,424 @@
+//! WebSocket relay connections: the presigned upgrade, then one task per connection that reads
+//! client frames into the relay and writes what the relay and the operator send it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{self, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use kvs_proto::api::{ChannelRole, ErrorCode};
+use kvs_proto::wire::{MessageType, ServiceFrame, is_valid_id};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tracing::{debug, info, warn};
+
+use super::http::{Body, Parts, error_response};
+use super::{Outbound, Shared};
+use crate::channels::{MASTER_PATH, VIEWER_PATH};
+use crate::faults::MessageFault;
+use crate::observe::Relayed;
+use crate::relay::{ConnId, ConnectError, Routed};
+
+/// Largest WebSocket message accepted (a 10,000-byte payload plus JSON framing fits easily).
+const MAX_WS_MESSAGE: usize = 64 * 1024;
+/// Frames queued for a connection that is not reading before new ones are dropped.
+const OUTBOX_CAPACITY: usize = 128;
+/// Initial read buffer of a connection; it grows for larger messages. Small, because most
+/// connections are idle most of the time.
+const READ_BUFFER: usize = 4 * 1024;
+
+/// Accepts or refuses a WebSocket upgrade to `/m` or `/v`.
+pub(super) fn upgrade(shared: Arc<Shared>, parts: Parts, req: Request<Incoming>) -> Response<Body> {
+    let role = match parts.path.as_str() {
+        MASTER_PATH => ChannelRole::Master,
+        VIEWER_PATH => ChannelRole::Viewer,
+        _ => {
+            return error_response(
+                404,
+                ErrorCode::UnknownOperation.name(),
+                "no WebSocket endpoint at this path",
+            );
+        }
+    };
+    let refuse = |status: u16, exception: &str, reason: &str| {
+        info!(path = %parts.path, decision = exception, %reason, "WebSocket connect refused");
+        error_response(status, exception, reason)
+    };
+    let verified = match parts.verify(&shared, &[]) {
+        Ok(v) => v,
+        Err(e) => return refuse(e.http_status(), e.exception_name(), &e.to_string()),
+    };
+    let Some(arn) = verified.params.get("X-Amz-ChannelARN") else {
+        return refuse(
+            400,
+            ErrorCode::InvalidArgument.name(),
+            "X-Amz-ChannelARN is required",
+        );
+    };
+    let action = match role {
+        ChannelRole::Master => "ConnectAsMaster",
+        ChannelRole::Viewer => "ConnectAsViewer",
+    };
+    if let Some(e) = shared
+        .faults
+        .lock()
+        .expect("faults lock")
+        .next_error(action)
+    {
+        return refuse(e.code.http_status(), e.code.name(), &e.message);
+    }
+    if let Some(caller) = Parts::caller(&shared, &verified)
+        && let Err(e) = caller.authorize(&format!("kinesisvideo:{action}"), arn, false)
+    {
+        // The WebSocket API answers AccessDenied with 403, unlike the control plane's 401.
+        return refuse(403, e.code.name(), &e.message);
+    }
+    let channel = shared
+        .channels
+        .lock()
+        .expect("channel table lock")
+        .by_arn(arn)
+        .cloned();
+    let Some(channel) = channel else {
+        return refuse(
+            404,
+            ErrorCode::ResourceNotFound.name(),
+            &format!("The requested channel is not found or not active: {arn}"),
+        );
+    };
+    let client_id = match role {
+        ChannelRole::Master => None,
+        ChannelRole::Viewer => match verified.params.get("X-Amz-ClientId") {
+            Some(id) if is_valid_id(id) && !id.to_ascii_uppercase().starts_with("AWS_") => {
+                Some(id.clone())
+            }
+            Some(id) => {
+                return refuse(
+                    400,
+                    ErrorCode::InvalidArgument.name(),
+                    &format!(
+                        "X-Amz-ClientId '{id}' must match [a-zA-Z0-9_.-]{{1,256}} and not start with AWS_"
+                    ),
+                );
+            }
+            None => {
+                return refuse(
+                    400,
+                    ErrorCode::InvalidArgument.name(),
+                    "a viewer must pass X-Amz-ClientId",
+                );
+            }
+        },
+    };
+    let Some(key) = req.headers().get(header::SEC_WEBSOCKET_KEY) else {
+        return refuse(
+            400,
+            ErrorCode::InvalidArgument.name(),
+            "missing Sec-WebSocket-Key",
+        );
+    };
+    let accept = derive_accept_key(key.as_bytes());
+
+    let ttl = channel.message_ttl();
+    let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
+    let id = {
+        let mut hub = shared.hub.lock().expect("hub lock");
+        let joined = match hub
+            .relay
+            .connect(Instant::now(), arn, role, client_id.clone(), ttl)
+        {
+            Ok(joined) => joined,
+            Err(ConnectError::TooManyViewers) => {
+                drop(hub);
+                return refuse(
+                    400,
+                    ErrorCode::ClientLimitExceeded.name(),
+                    "the channel already has the maximum of 10 viewers",
+                );
+            }
+            Err(ConnectError::RateExceeded) => {
+                drop(hub);
+                return refuse(
+                    400,
+                    ErrorCode::ClientLimitExceeded.name(),
+                    "more than 3 connects per second on this channel; retry with backoff",
+                );
+            }
+        };
+        if let Some(old) = joined.replaced {
+            hub.outboxes.remove(&old); // its task sees the outbox close and hangs up
+            info!(?old, new = ?joined.id, "a newer connection replaced an older one");
+        }
+        if !joined.held.is_empty() {
+            info!(id = ?joined.id, count = joined.held.len(), "delivering messages held while offline");
+        }
+        for frame in joined.held {
+            let _ = tx.try_send(Outbound::Frame(frame));
+        }
+        hub.outboxes.insert(joined.id, tx);
+        joined.id
+    };
+    info!(?id, ?role, client_id = client_id.as_deref().unwrap_or(""), channel = %arn, key = %verified.access_key_id, decision = "accepted", "WebSocket connect");
+    let role_label = format!("role=\"{}\"", role.as_str());
+    shared
+        .observe
+        .gauge("kvs_connections", role_label.clone(), 1);
+    shared
+        .observe
+        .count("kvs_connects_total", role_label.clone());
+    tokio::spawn(async move {
+        match hyper::upgrade::on(req).await {
+            Ok(upgraded) => {
+                let mut config = WebSocketConfig::default();
+                config.max_message_size = Some(MAX_WS_MESSAGE);
+                config.max_frame_size = Some(MAX_WS_MESSAGE);
+                config.read_buffer_size = READ_BUFFER;
+                config.write_buffer_size = 0;
+                let ws = WebSocketStream::from_raw_socket(
+                    TokioIo::new(upgraded),
+                    Role::Server,
+                    Some(config),
+                )
+                .await;
+                run(&shared, id, ws, rx).await;
+            }
+            Err(e) => debug!(?id, error = %e, "upgrade failed"),
+        }
+        let mut hub = shared.hub.lock().expect("hub lock");
+        hub.relay.disconnect(id);
+        hub.outboxes.remove(&id);
+        drop(hub);
+        shared.observe.gauge("kvs_connections", role_label, -1);
+        info!(?id, "WebSocket disconnected");
+    });
+
+    let mut resp = Response::new(Full::new(Bytes::new()));
+    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = resp.headers_mut();
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    h.insert(
+        header::SEC_WEBSOCKET_ACCEPT,
+        HeaderValue::from_str(&accept).expect("base64 is a valid header"),
+    );
+    resp
+}
+
+fn control_frame(kind: MessageType) -> String {
+    ServiceFrame {
+        sender_client_id: None,
+        message_type: kind,
+        message_payload: None,
+        status_response: None,
+    }
+    .to_json()
+}
+
+/// Sends one frame, giving up on a peer that does not take it within the write timeout (a
+/// slow reader must not hold memory or a task forever).
+async fn send<S>(ws: &mut WebSocketStream<S>, text: String, timeout: Duration) -> bool
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    match tokio::time::timeout(timeout, ws.send(Message::text(text))).await {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            debug!(error = %e, "WebSocket write failed");
+            false
+        }
+        Err(_) => {
+            info!(
+                timeout_secs = timeout.as_secs_f64(),
+                "closing a connection that stopped reading"
+            );
+            false
+        }
+    }
+}
+
+async fn run<S>(
+    shared: &Shared,
+    id: ConnId,
+    mut ws: WebSocketStream<S>,
+    mut outbox: mpsc::Receiver<Outbound>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut shutdown = shared.shutdown.clone();
+    let config = &shared.config;
+    let write_timeout = config.write_timeout;
+    let started = tokio::time::Instant::now();
+    let mut last_in = started;
+    let mut close_at: Option<tokio::time::Instant> = None;
+    let mut reconnect_ice_at = config
+        .reconnect_ice_server_after
+        .map(|after| started + after);
+    loop {
+        let idle_at = last_in + config.idle_timeout;
+        let go_away_at = started + config.max_connection_duration;
+        let next = match close_at {
+            Some(at) => at.min(idle_at),
+            None => go_away_at.min(idle_at),
+        };
+        let next = reconnect_ice_at.map_or(next, |at| at.min(next));
+        let mut go_away = false;
+        tokio::select! {
+            incoming = ws.next() => {
+                last_in = tokio::time::Instant::now();
+                match incoming {
+                    Some(Ok(Message::Text(text))) => {
+                        if let Some(reply) = relay_frame(shared, id, text.as_str())
+                            && !send(&mut ws, reply, write_timeout).await
+                        {
+                            break;
+                        }
+                    }
+                    Some(Ok(Message::Binary(_))) => warn!(?id, "binary frame ignored: KVS signaling uses text frames"),
+                    Some(Ok(Message::Close(_))) | None => break,
+                    Some(Ok(_)) => {} // ping/pong are answered by tungstenite
+                    Some(Err(e)) => {
+                        debug!(?id, error = %e, "WebSocket read failed");
+                        break;
+                    }
+                }
+            },
+            out = outbox.recv() => match out {
+                Some(Outbound::Frame(frame)) => if !send(&mut ws, frame, write_timeout).await { break },
+                Some(Outbound::GoAway) => go_away = true,
+                Some(Outbound::ReconnectIceServer) => {
+                    info!(?id, "sending RECONNECT_ICE_SERVER");
+                    if !send(&mut ws, control_frame(MessageType::ReconnectIceServer), write_timeout).await {
+                        break;
+                    }
+                }
+                Some(Outbound::Close) => {
+                    info!(?id, "closing on the operator's request");
+                    let _ = ws.close(None).await;
+                    break;
+                }
+                None => {
+                    let _ = ws.close(None).await;
+                    break;
+                }
+            },
+            _ = tokio::time::sleep_until(next) => {
+                let now = tokio::time::Instant::now();
+                if now >= idle_at {
+                    info!(?id, idle_secs = config.idle_timeout.as_secs(), "closing an idle connection");
+                    let _ = ws.close(None).await;
+                    break;
+                }
+                if close_at.is_some_and(|at| now >= at) {
+                    info!(?id, "GO_AWAY grace period over; closing");
+                    let _ = ws.close(None).await;
+                    break;
+                }
+                if reconnect_ice_at.is_some_and(|at| now >= at) {
+                    reconnect_ice_at = None;
+                    info!(?id, "sending RECONNECT_ICE_SERVER (--reconnect-ice-server-after)");
+                    if !send(&mut ws, control_frame(MessageType::ReconnectIceServer), write_timeout).await {
+                        break;
+                    }
+                    continue;
+                }
+                go_away = close_at.is_none() && now >= go_away_at;
+            }
+            _ = shutdown.changed() => {
+                let _ = ws.close(None).await;
+                break;
+            }
+        }
+        if go_away && close_at.is_none() {
+            info!(
+                ?id,
+                grace_secs = config.go_away_grace.as_secs(),
+                "sending GO_AWAY"
+            );
+            close_at = Some(tokio::time::Instant::now() + config.go_away_grace);
+            if !send(&mut ws, control_frame(MessageType::GoAway), write_timeout).await {
+                break;
+            }
+        }
+    }
+}
+
+/// Routes one frame; returns a STATUS_RESPONSE for the sender when delivery failed.
+fn relay_frame(shared: &Shared, from: ConnId, text: &str) -> Option<String> {
+    let mut hub = shared.hub.lock().expect("hub lock");
+    match hub.relay.route(Instant::now(), from, text) {
+        Routed::Deliver { to, frame } => {
+            let fault = hub
+                .relay
+                .channel_of(from)
+                .and_then(|arn| shared.faults.lock().expect("faults lock").next_message(arn));
+            let Some(outbox) = hub.outboxes.get(&to).cloned() else {
+                warn!(?from, ?to, "recipient is gone; message dropped");
+                return None;
+            };
+            drop(hub);
+            match fault {
+                None => {
+                    shared.observe.relayed(Relayed::Delivered);
+                    if outbox.try_send(Outbound::Frame(frame)).is_err() {
+                        warn!(?from, ?to, "recipient is not reading; message dropped");
+                    }
+                }
+                Some(MessageFault::Drop) => info!(?from, ?to, "message dropped (injected fault)"),
+                Some(MessageFault::Delay(by)) => {
+                    shared.observe.relayed(Relayed::Delivered);
+                    info!(
+                        ?from,
+                        ?to,
+                        delay_ms = by.as_millis() as u64,
+                        "message delayed (injected fault)"
+                    );
+                    tokio::spawn(async move {
+                        tokio::time::sleep(by).await;
+                        let _ = outbox.send(Outbound::Frame(frame)).await;
+                    });
+                }
+            }
+            None
+        }
+        Routed::AlexaAnswer {
+            channel_arn,
+            client_id,
+            payload,
+        } => {
+            shared.observe.relayed(Relayed::Delivered);
+            match hub.alexa.remove(&(channel_arn, client_id)) {
+                Some(waiter) => {
+                    let _ = waiter.send(payload);
+                }
+                None => debug!(?from, "answer to an Alexa offer nobody waits for any more"),
+            }
+            None
+        }
+        Routed::Held => {
+            shared.observe.relayed(Relayed::Held);
+            debug!(
+                ?from,
+                "recipient offline; message held until it connects or the TTL passes"
+            );
+            None
+        }
+        Routed::Reply(status) => {
+            shared.observe.relayed(Relayed::Answered);
+            info!(?from, "message refused; STATUS_RESPONSE sent");
+            Some(status)
+        }
+        Routed::Dropped { reason } => {
+            shared.observe.relayed(Relayed::Refused);
+            info!(?from, %reason, "message refused; no correlationId to answer");
+            None
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! The embedded TURN server (UDP; STUN answered on the same ports), built on webrtc-rs's
+//! `turn`. It accepts exactly the credentials GetIceServerConfig issues: the password is
+//! recomputed from the user name, and expired user names are refused.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use tokio::net::UdpSocket;
+use tracing::{debug, info};
+use turn::auth::{AuthHandler, generate_auth_key};
+use turn::relay::relay_static::RelayAddressGeneratorStatic;
+use turn::server::Server;
+use turn::server::config::{ConnConfig, ServerConfig};
+
+use crate::server::Turn;
+use crate::turn_auth::TurnCredentials;
+use crate::{ServiceError, TurnConfig};
+
+/// The TURN realm, as the credentials' MD5 key includes it.
+const REALM: &str = "kinesisvideo";
+
+struct KvsAuth {
+    credentials: TurnCredentials,
+}
+
+impl AuthHandler for KvsAuth {
+    fn auth_handle(
+        &self,
+        username: &str,
+        realm: &str,
+        src_addr: SocketAddr,
+    ) -> Result<Vec<u8>, turn::Error> {
+        match self.credentials.check(username, SystemTime::now()) {
+            Ok((arn, password)) => {
+                debug!(%src_addr, channel = %arn, "TURN credentials accepted");
+                Ok(generate_auth_key(username, realm, &password))
+            }
+            Err(e) => {
+                info!(%src_addr, reason = %e, "TURN request refused");
+                Err(turn::Error::Other(e.to_string()))
+            }
+        }
+    }
+}
+
+/// Binds the TURN ports on `ip` and starts serving.
+pub(crate) async fn start(ip: IpAddr, config: &TurnConfig) -> Result<Turn, ServiceError> {
+    let secret: [u8; 32] = rand::random();
+    let credentials = TurnCredentials::new(&secret);
+    let relay_ip = if ip.is_unspecified() {
+        IpAddr::from([127, 0, 0, 1])
+    } else {
+        ip
+    };
+    let mut conn_configs = Vec::new();
+    let mut ports = Vec::new();
+    for port in config.ports {
+        let addr = SocketAddr::new(ip, port);
+        let socket = UdpSocket::bind(addr)
+            .await
+            .map_err(|source| ServiceError::Bind { addr, source })?;
+        let local = socket
+            .local_addr()
+            .map_err(|source| ServiceError::Bind { addr, source })?;
+        ports.push(local.port());
+        conn_configs.push(ConnConfig {
+            conn: Arc::new(socket),
+            relay_addr_generator: Box::new(RelayAddressGeneratorStatic {
+                relay_address: relay_ip,
+                address: relay_ip.to_string(),
+                net: Arc::new(webrtc_util::vnet::net::Net::new(None)),
+            }),
+        });
+    }
+    let server = Server::new(ServerConfig {
+        conn_configs,
+        realm: REALM.to_owned(),
+        auth_handler: Arc::new(KvsAuth {
+            credentials: credentials.clone(),
+        }),
+        channel_bind_timeout: std::time::Duration::from_secs(0),
+        alloc_close_notify: None,
+    })
+    .await
+    .map_err(|e| ServiceError::Turn(e.to_string()))?;
+    info!(?ports, "TURN server listening (UDP)");
+    Ok(Turn {
+        credentials,
+        ports,
+        server,
+    })
+}
