@@ -64,6 +64,10 @@ pub struct ServeArgs {
     /// Seconds a WebSocket peer may take to accept a frame before it is closed.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     write_timeout: u64,
+    /// Serve under this path (e.g. /kvs behind a reverse proxy); endpoints handed out
+    /// include it.
+    #[arg(long, default_value = "", value_parser = parse_prefix)]
+    path_prefix: String,
     /// Serve plain http:// and ws:// instead of TLS.
     #[arg(long)]
     plain: bool,
@@ -80,6 +84,15 @@ pub struct ServeArgs {
     /// exercise clients' ICE refresh (default: never).
     #[arg(long)]
     reconnect_ice_server_after: Option<u64>,
+}
+
+fn parse_prefix(s: &str) -> Result<String, String> {
+    let trimmed = s.trim_end_matches('/');
+    if trimmed.is_empty() || (trimmed.starts_with('/') && !trimmed.contains(['?', '#'])) {
+        Ok(trimmed.to_owned())
+    } else {
+        Err("a path prefix starts with / and has no ? or #, e.g. /kvs".into())
+    }
 }
 
 fn default_state_dir() -> PathBuf {
@@ -137,6 +150,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         turn: (!args.no_turn).then(|| TurnConfig {
             ports: [args.turn_ports[0], args.turn_ports[1]],
         }),
+        path_prefix: args.path_prefix,
         admin_token: args.admin_token.filter(|t| !t.is_empty()),
         handshake_timeout: Duration::from_secs(args.handshake_timeout),
         write_timeout: Duration::from_secs(args.write_timeout),

@@ -227,7 +227,10 @@ mod tests {
         assert_eq!(keys[1].secret_access_key, "b=c");
         assert_eq!(keys[1].session_token.as_deref(), Some("T0KEN9"));
         let shown = format!("{:?}", keys[1]);
-        assert!(!shown.contains("b=c") && !shown.contains("T0KEN9"), "{shown}");
+        assert!(
+            !shown.contains("b=c") && !shown.contains("T0KEN9"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -64,6 +64,9 @@ pub struct ServiceConfig {
     /// The embedded TURN server (default: on, on two free UDP ports), or `None` for no TURN
     /// (GetIceServerConfig then lists no servers).
     pub turn: Option<TurnConfig>,
+    /// A path every request's path starts with, e.g. `/kvs` behind a reverse proxy (default:
+    /// none). Endpoints handed out include it; signatures cover the full path.
+    pub path_prefix: String,
     /// The admin API's bearer token; `None` (default) leaves the admin API off.
     pub admin_token: Option<String>,
     /// A TLS handshake, a request's headers and its body must each arrive within this
@@ -102,6 +105,7 @@ impl std::fmt::Debug for ServiceConfig {
             .field("limits", &self.limits)
             .field("turn", &self.turn)
             .field("admin_api", &self.admin_token.is_some())
+            .field("path_prefix", &self.path_prefix)
             .field("tls", &self.tls)
             .field("idle_timeout", &self.idle_timeout)
             .field("max_connection_duration", &self.max_connection_duration)
@@ -129,6 +133,7 @@ impl Default for ServiceConfig {
             limits: Some(Limits::KVS),
             turn: Some(TurnConfig::default()),
             admin_token: None,
+            path_prefix: String::new(),
             handshake_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(30),
             tls: true,

@@ -98,10 +98,23 @@ async fn sdk_creates_describes_and_gets_endpoints_and_ice_servers() {
         .send()
         .await
         .unwrap();
-    assert!(
-        ice.ice_server_list().is_empty(),
-        "no TURN server is configured"
+    let servers = ice.ice_server_list();
+    assert_eq!(
+        servers.len(),
+        2,
+        "two TURN servers, as the real service lists"
     );
+    for server in servers {
+        assert_eq!(server.ttl(), Some(300));
+        assert!(
+            server.uris()[0].starts_with("turn:127.0.0.1:"),
+            "{server:?}"
+        );
+        assert!(server.username().unwrap().ends_with(&format!(
+            ":{}",
+            kvs_proto::wire::encode_payload(format!("v1:{arn}").as_bytes())
+        )));
+    }
 
     kv.delete_signaling_channel()
         .channel_arn(&arn)

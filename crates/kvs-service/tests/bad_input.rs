@@ -3,96 +3,13 @@
 
 mod common;
 
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use common::{control, service};
+use common::{Ws, channel, connect, join, next_frame, presigned, relaxed_service, service};
 use futures_util::{SinkExt, StreamExt};
-use kvs_proto::Credentials;
-use kvs_proto::sigv4;
-use kvs_proto::wire::{MessageType, ServiceFrame};
-use kvs_service::{EXAMPLE_ACCESS_KEY_ID, EXAMPLE_SECRET_ACCESS_KEY, ServiceHandle};
+use kvs_proto::wire::MessageType;
+use kvs_service::EXAMPLE_SECRET_ACCESS_KEY;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
-
-type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
-
-fn tls(svc: &ServiceHandle) -> Arc<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(svc.ca_pem().unwrap().as_bytes())
-    {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Arc::new(config)
-}
-
-fn presigned(
-    svc: &ServiceHandle,
-    path: &str,
-    arn: &str,
-    client_id: Option<&str>,
-    secret: &str,
-) -> String {
-    let mut params = vec![("X-Amz-ChannelARN", arn)];
-    params.extend(client_id.map(|id| ("X-Amz-ClientId", id)));
-    let host = svc.endpoint().trim_start_matches("https://");
-    let url = format!("wss://{host}{path}?{}", sigv4::encode_query(params));
-    let creds = Credentials::new(EXAMPLE_ACCESS_KEY_ID, secret, None, None);
-    sigv4::presign_url(
-        &url,
-        &creds,
-        "us-west-2",
-        SystemTime::now(),
-        Duration::from_secs(299),
-    )
-    .unwrap()
-}
-
-async fn connect(svc: &ServiceHandle, url: String) -> Result<Ws, WsError> {
-    let connector = Connector::Rustls(tls(svc));
-    tokio_tungstenite::connect_async_tls_with_config(url, None, true, Some(connector))
-        .await
-        .map(|(ws, _)| ws)
-}
-
-/// Connects with the accepted key; the test fails if the service refuses.
-async fn join(svc: &ServiceHandle, path: &str, arn: &str, client_id: Option<&str>) -> Ws {
-    connect(
-        svc,
-        presigned(svc, path, arn, client_id, EXAMPLE_SECRET_ACCESS_KEY),
-    )
-    .await
-    .expect("the service accepts the connection")
-}
-
-async fn next_frame(ws: &mut Ws) -> ServiceFrame {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("a frame")
-            .expect("open")
-            .unwrap();
-        if let Message::Text(t) = msg {
-            return ServiceFrame::parse(t.as_str()).unwrap();
-        }
-    }
-}
-
-async fn channel(svc: &ServiceHandle, name: &str) -> String {
-    let out = control(svc, EXAMPLE_SECRET_ACCESS_KEY)
-        .create_signaling_channel()
-        .channel_name(name)
-        .send()
-        .await
-        .unwrap();
-    out.channel_arn().unwrap().to_owned()
-}
 
 #[tokio::test]
 async fn garbage_is_answered_and_nothing_else_is_lost() {
@@ -235,7 +152,7 @@ fn status(r: Result<Ws, WsError>) -> (u16, Option<String>) {
 
 #[tokio::test]
 async fn upgrades_with_bad_signatures_or_parameters_are_refused_with_aws_statuses() {
-    let svc = service().await;
+    let svc = relaxed_service().await;
     let arn = channel(&svc, "refusals").await;
     let wrong_secret = connect(&svc, presigned(&svc, "/m", &arn, None, "wrong")).await;
     assert_eq!(

@@ -614,16 +614,26 @@ fn sends_keep_within_the_service_rates_in_order() {
     };
     h.client.send(h.now, offer).unwrap();
     h.drain();
-    assert_eq!(h.sent.len(), 20, "a burst of 20 ICE candidates, then pacing");
+    assert_eq!(
+        h.sent.len(),
+        20,
+        "a burst of 20 ICE candidates, then pacing"
+    );
     assert_eq!(h.client.queued(), 11);
     while h.client.queued() > 0 {
         h.advance();
     }
     assert_eq!(h.sent.len(), 31);
     for (n, frame) in h.sent.iter().take(30).enumerate() {
-        assert!(frame.contains(&wire::encode_payload(format!("{{\"n\":{n}}}").as_bytes())), "in order");
+        assert!(
+            frame.contains(&wire::encode_payload(format!("{{\"n\":{n}}}").as_bytes())),
+            "in order"
+        );
     }
-    assert!(h.sent[30].contains("SDP_OFFER"), "the offer waits its turn behind the candidates");
+    assert!(
+        h.sent[30].contains("SDP_OFFER"),
+        "the offer waits its turn behind the candidates"
+    );
     // 10 more candidates at 20 a second take half a second after the burst.
     assert_eq!(h.now - start, Duration::from_millis(500));
 }

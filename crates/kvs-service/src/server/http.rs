@@ -83,12 +83,20 @@ pub(super) struct Parts {
     method: String,
     pub(super) host: String,
     pub(super) path: String,
+    /// The path without the service's path prefix; what requests are routed by.
+    pub(super) route: String,
     query: Option<String>,
     headers: Vec<(String, String)>,
 }
 
 impl Parts {
-    fn of(req: &Request<Incoming>) -> Self {
+    fn of(req: &Request<Incoming>, prefix: &str) -> Self {
+        let path = req.uri().path();
+        let route = match path.strip_prefix(prefix) {
+            Some(rest) if rest.starts_with('/') => rest,
+            _ if prefix.is_empty() => path,
+            _ => "",
+        };
         let headers = req
             .headers()
             .iter()
@@ -102,7 +110,8 @@ impl Parts {
                 .and_then(|h| h.to_str().ok())
                 .unwrap_or_default()
                 .to_owned(),
-            path: req.uri().path().to_owned(),
+            path: path.to_owned(),
+            route: route.to_owned(),
             query: req.uri().query().map(str::to_owned),
             headers,
         }
@@ -157,7 +166,7 @@ impl Parts {
 
 /// Answers one HTTP request.
 pub(super) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
-    let parts = Parts::of(&req);
+    let parts = Parts::of(&req, &shared.config.path_prefix);
     let is_upgrade = req
         .headers()
         .get(header::UPGRADE)
@@ -169,7 +178,7 @@ pub(super) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Respo
     if req.method() == Method::OPTIONS {
         return cors_preflight(&req);
     }
-    if req.method() == Method::GET && parts.path == "/metrics" {
+    if req.method() == Method::GET && parts.route == "/metrics" {
         let mut resp = Response::new(Full::new(Bytes::from(shared.observe.render())));
         resp.headers_mut().insert(
             header::CONTENT_TYPE,
@@ -177,11 +186,11 @@ pub(super) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Respo
         );
         return resp;
     }
-    if parts.path.starts_with(admin::PREFIX) {
-        return admin::handle(&shared, req, &parts.path).await;
+    if parts.route.starts_with(admin::PREFIX) {
+        return admin::handle(&shared, req, &parts.route).await;
     }
     let started = Instant::now();
-    let operation = Operation::from_path(&parts.path).filter(|_| req.method() == Method::POST);
+    let operation = Operation::from_path(&parts.route).filter(|_| req.method() == Method::POST);
     let Some(operation) = operation else {
         info!(method = %parts.method, path = %parts.path, decision = "UnknownOperationException", "request refused");
         return error_response(
@@ -297,8 +306,9 @@ fn dispatch(
     body: &[u8],
     verified: &Verified,
 ) -> Result<Answer, ApiError> {
-    let https = format!("{}://{host}", shared.scheme.0);
-    let wss = format!("{}://{host}", shared.scheme.1);
+    let prefix = &shared.config.path_prefix;
+    let https = format!("{}://{host}{prefix}", shared.scheme.0);
+    let wss = format!("{}://{host}{prefix}", shared.scheme.1);
     let uris = shared
         .turn
         .as_ref()

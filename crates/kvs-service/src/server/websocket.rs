@@ -37,7 +37,7 @@ const READ_BUFFER: usize = 4 * 1024;
 
 /// Accepts or refuses a WebSocket upgrade to `/m` or `/v`.
 pub(super) fn upgrade(shared: Arc<Shared>, parts: Parts, req: Request<Incoming>) -> Response<Body> {
-    let role = match parts.path.as_str() {
+    let role = match parts.route.as_str() {
         MASTER_PATH => ChannelRole::Master,
         VIEWER_PATH => ChannelRole::Viewer,
         _ => {

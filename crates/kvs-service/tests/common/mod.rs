@@ -5,11 +5,29 @@ use aws_sdk_kinesisvideo::config::SharedHttpClient;
 use aws_sdk_kinesisvideo::config::{BehaviorVersion, Credentials, Region};
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 use aws_smithy_http_client::{Builder, tls::rustls_provider::CryptoMode};
-use kvs_service::{EXAMPLE_ACCESS_KEY_ID, ServiceConfig, ServiceHandle};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use futures_util::StreamExt;
+use kvs_proto::sigv4;
+use kvs_proto::wire::ServiceFrame;
+use kvs_service::{EXAMPLE_ACCESS_KEY_ID, EXAMPLE_SECRET_ACCESS_KEY, ServiceConfig, ServiceHandle};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 pub async fn service() -> ServiceHandle {
     let config = ServiceConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
+        ..ServiceConfig::default()
+    };
+    kvs_service::start(config).await.expect("service starts")
+}
+
+/// A service without rate limits, for tests that connect more often than KVS allows.
+pub async fn relaxed_service() -> ServiceHandle {
+    let config = ServiceConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        limits: None,
         ..ServiceConfig::default()
     };
     kvs_service::start(config).await.expect("service starts")
@@ -43,4 +61,83 @@ pub fn control(svc: &ServiceHandle, secret: &str) -> aws_sdk_kinesisvideo::Clien
         .http_client(http_client(svc))
         .build();
     aws_sdk_kinesisvideo::Client::from_conf(conf)
+}
+
+pub type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+
+pub fn tls(svc: &ServiceHandle) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(svc.ca_pem().unwrap().as_bytes())
+    {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Arc::new(config)
+}
+
+pub fn presigned(
+    svc: &ServiceHandle,
+    path: &str,
+    arn: &str,
+    client_id: Option<&str>,
+    secret: &str,
+) -> String {
+    let mut params = vec![("X-Amz-ChannelARN", arn)];
+    params.extend(client_id.map(|id| ("X-Amz-ClientId", id)));
+    let host = svc.endpoint().trim_start_matches("https://");
+    let url = format!("wss://{host}{path}?{}", sigv4::encode_query(params));
+    let creds = kvs_proto::Credentials::new(EXAMPLE_ACCESS_KEY_ID, secret, None, None);
+    sigv4::presign_url(
+        &url,
+        &creds,
+        "us-west-2",
+        SystemTime::now(),
+        Duration::from_secs(299),
+    )
+    .unwrap()
+}
+
+pub async fn connect(svc: &ServiceHandle, url: String) -> Result<Ws, WsError> {
+    let connector = Connector::Rustls(tls(svc));
+    tokio_tungstenite::connect_async_tls_with_config(url, None, true, Some(connector))
+        .await
+        .map(|(ws, _)| ws)
+}
+
+/// Connects with the accepted key; the test fails if the service refuses.
+pub async fn join(svc: &ServiceHandle, path: &str, arn: &str, client_id: Option<&str>) -> Ws {
+    connect(
+        svc,
+        presigned(svc, path, arn, client_id, EXAMPLE_SECRET_ACCESS_KEY),
+    )
+    .await
+    .expect("the service accepts the connection")
+}
+
+pub async fn next_frame(ws: &mut Ws) -> ServiceFrame {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("a frame")
+            .expect("open")
+            .unwrap();
+        if let Message::Text(t) = msg {
+            return ServiceFrame::parse(t.as_str()).unwrap();
+        }
+    }
+}
+
+pub async fn channel(svc: &ServiceHandle, name: &str) -> String {
+    let out = control(svc, EXAMPLE_SECRET_ACCESS_KEY)
+        .create_signaling_channel()
+        .channel_name(name)
+        .send()
+        .await
+        .unwrap();
+    out.channel_arn().unwrap().to_owned()
 }
