@@ -47,8 +47,9 @@ pub struct ServeArgs {
     /// messages/s per connection, 5 Alexa offers/s per channel).
     #[arg(long)]
     no_rate_limits: bool,
-    /// UDP ports of the two embedded TURN servers (0 picks a free port).
-    #[arg(long, value_delimiter = ',', num_args = 2, default_values_t = [3478, 3479])]
+    /// UDP ports of the two embedded TURN servers, e.g. 3478,3479 (default: free ports,
+    /// printed at start; GetIceServerConfig hands them out either way).
+    #[arg(long, value_delimiter = ',', num_args = 2, default_values_t = [0, 0])]
     turn_ports: Vec<u16>,
     /// Do not run the TURN server; GetIceServerConfig then lists no servers.
     #[arg(long)]
