@@ -61,6 +61,7 @@ impl Setup {
     ) -> ClientOptions {
         let mut options = crate::local::options(&self.svc, CHANNEL, role, client_id);
         options.http = http;
+        options.config.send_rate = None; // the bench measures the relay, not the quotas
         options
     }
 }
@@ -262,6 +263,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     let svc = kvs_service::start(ServiceConfig {
         listen: crate::any_loopback_port(),
+        limits: None, // many connects and messages a second, as the floor does
+        turn: None,
         ..ServiceConfig::default()
     })
     .await
