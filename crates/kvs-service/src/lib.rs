@@ -225,6 +225,12 @@ impl ServiceHandle {
         server::signal(&self.shared, &target, server::Outbound::GoAway)
     }
 
+    /// Changes the faults in force (what the admin API does over HTTP), for tests that embed
+    /// the service.
+    pub fn with_faults<R>(&self, f: impl FnOnce(&mut Faults) -> R) -> R {
+        server::with_faults(&self.shared, f)
+    }
+
     /// The UDP ports of the embedded TURN servers (empty when TURN is off).
     pub fn turn_ports(&self) -> Vec<u16> {
         server::turn_ports(&self.shared)

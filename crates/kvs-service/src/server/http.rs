@@ -164,8 +164,18 @@ impl Parts {
     }
 }
 
-/// Answers one HTTP request.
+/// Answers one HTTP request, with the service clock's `Date` (which clients correct their
+/// clock skew from).
 pub(super) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
+    let now = shared.now();
+    let mut resp = answer(shared, req).await;
+    if let Ok(date) = HeaderValue::from_str(&httpdate::fmt_http_date(now)) {
+        resp.headers_mut().insert(header::DATE, date);
+    }
+    resp
+}
+
+async fn answer(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     let parts = Parts::of(&req, &shared.config.path_prefix);
     let is_upgrade = req
         .headers()
@@ -245,14 +255,10 @@ pub(super) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Respo
             info!(?operation, key = %verified.access_key_id, decision = e.code.name(), reason = %e.message, "request refused")
         }
     }
-    let mut resp = match result {
+    match result {
         Ok(body) => json_response(200, body),
         Err(e) => api_error_response(&e),
-    };
-    if let Ok(date) = HeaderValue::from_str(&httpdate::fmt_http_date(shared.now())) {
-        resp.headers_mut().insert(header::DATE, date);
     }
-    resp
 }
 
 /// Reads a request body of at most [`MAX_BODY`] bytes within the handshake timeout, so a slow

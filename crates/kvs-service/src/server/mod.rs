@@ -199,6 +199,10 @@ pub(crate) async fn start(config: ServiceConfig) -> Result<ServiceHandle, Servic
     })
 }
 
+pub(crate) fn with_faults<R>(shared: &Shared, f: impl FnOnce(&mut Faults) -> R) -> R {
+    f(&mut shared.faults.lock().expect("faults lock"))
+}
+
 /// The UDP ports of the TURN servers, empty when TURN is off.
 pub(crate) fn turn_ports(shared: &Shared) -> Vec<u16> {
     shared

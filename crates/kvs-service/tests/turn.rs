@@ -1,0 +1,145 @@
+//! The embedded TURN server with the credentials GetIceServerConfig hands out, driven by
+//! webrtc-rs's TURN client: allocations relay both ways, STUN answers on the same port, and a
+//! wrong password is refused.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_kinesisvideosignaling::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_kinesisvideosignaling::types::IceServer;
+use common::{channel, http_client, service};
+use kvs_service::{EXAMPLE_ACCESS_KEY_ID, EXAMPLE_SECRET_ACCESS_KEY, ServiceHandle};
+use tokio::net::UdpSocket;
+use turn::client::{Client, ClientConfig};
+use webrtc_util::Conn;
+
+async fn ice_servers(svc: &ServiceHandle, arn: &str) -> Vec<IceServer> {
+    let conf = aws_sdk_kinesisvideosignaling::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-west-2"))
+        .credentials_provider(Credentials::new(
+            EXAMPLE_ACCESS_KEY_ID,
+            EXAMPLE_SECRET_ACCESS_KEY,
+            None,
+            None,
+            "test",
+        ))
+        .endpoint_url(svc.endpoint())
+        .http_client(http_client(svc))
+        .build();
+    aws_sdk_kinesisvideosignaling::Client::from_conf(conf)
+        .get_ice_server_config()
+        .channel_arn(arn)
+        .send()
+        .await
+        .unwrap()
+        .ice_server_list
+        .unwrap()
+}
+
+/// `turn:127.0.0.1:PORT?transport=udp` → `127.0.0.1:PORT`.
+fn address(uri: &str) -> String {
+    let rest = uri.strip_prefix("turn:").unwrap();
+    rest.split('?').next().unwrap().to_owned()
+}
+
+async fn client(server: &str, username: &str, password: &str) -> Client {
+    let conn = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let client = Client::new(ClientConfig {
+        stun_serv_addr: server.to_owned(),
+        turn_serv_addr: server.to_owned(),
+        username: username.to_owned(),
+        password: password.to_owned(),
+        realm: "kinesisvideo".into(),
+        software: String::new(),
+        rto_in_ms: 0,
+        conn: Arc::new(conn),
+        vnet: None,
+    })
+    .await
+    .unwrap();
+    client.listen().await.unwrap();
+    client
+}
+
+#[tokio::test]
+async fn both_servers_relay_with_the_issued_credentials() {
+    let svc = service().await;
+    let arn = channel(&svc, "turn").await;
+    let servers = ice_servers(&svc, &arn).await;
+    assert_eq!(servers.len(), 2);
+    let ports = svc.turn_ports();
+    for (server, port) in servers.iter().zip(ports) {
+        let addr = address(&server.uris()[0]);
+        assert_eq!(addr, format!("127.0.0.1:{port}"));
+        let client = client(
+            &addr,
+            server.username().unwrap(),
+            server.password().unwrap(),
+        )
+        .await;
+        let mapped = client.send_binding_request().await.unwrap();
+        assert_eq!(
+            mapped.ip().to_string(),
+            "127.0.0.1",
+            "STUN on the same port"
+        );
+
+        let relay = client
+            .allocate()
+            .await
+            .expect("allocation with the issued credentials");
+        let relayed_at = relay.local_addr().unwrap();
+        let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        relay
+            .send_to(b"through the relay", peer.local_addr().unwrap())
+            .await
+            .unwrap();
+        let mut buf = [0u8; 64];
+        let (n, from) = tokio::time::timeout(Duration::from_secs(10), peer.recv_from(&mut buf))
+            .await
+            .expect("the peer hears the relay")
+            .unwrap();
+        assert_eq!(&buf[..n], b"through the relay");
+        assert_eq!(from, relayed_at);
+        peer.send_to(b"and back", relayed_at).await.unwrap();
+        let (n, _) = tokio::time::timeout(Duration::from_secs(10), relay.recv_from(&mut buf))
+            .await
+            .expect("the client hears the peer")
+            .unwrap();
+        assert_eq!(&buf[..n], b"and back");
+        client.close().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_password_gets_no_allocation() {
+    let svc = service().await;
+    let arn = channel(&svc, "turn-denied").await;
+    let servers = ice_servers(&svc, &arn).await;
+    let addr = address(&servers[0].uris()[0]);
+    let username = servers[0].username().unwrap();
+    let client = client(
+        &addr,
+        username,
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+    )
+    .await;
+    assert!(client.allocate().await.is_err());
+    let forged = client_for_forged_user(&addr, servers[0].password().unwrap()).await;
+    assert!(
+        forged.allocate().await.is_err(),
+        "the user name is bound to its password"
+    );
+}
+
+async fn client_for_forged_user(addr: &str, password: &str) -> Client {
+    client(
+        addr,
+        "9999999999:djE6YXJuOmF3czpraW5lc2lzdmlkZW86eDox",
+        password,
+    )
+    .await
+}
