@@ -1,10 +1,11 @@
 //! `kvs-signaling`: the KVS WebRTC signaling client, a local KVS-compatible signaling
-//! service, a self-contained demo and a benchmark, in one binary.
+//! service, a self-contained demo, a benchmark and a load generator, in one binary.
 
 mod bench;
 mod bench_reconnect;
 mod demo;
 mod latency_proxy;
+mod load;
 mod local;
 mod pipe;
 mod serve;
@@ -61,6 +62,12 @@ enum Command {
     Viewer(ViewerArgs),
     /// Measure connect time and relay round trip against the in-process service.
     Bench(bench::BenchArgs),
+    /// Load the service (run as a child process) with many idle connections and with relay
+    /// traffic, against a bare tokio-tungstenite echo server on the same TLS stack.
+    Load(load::LoadArgs),
+    /// The load generator's floor: a bare TLS WebSocket echo server (internal).
+    #[command(hide = true)]
+    LoadEchoServer,
 }
 
 /// Options shared by the master and viewer pipes.
@@ -180,6 +187,14 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Bench(args) => {
             init_logging(level, "warn");
             bench::run(args).await
+        }
+        Command::Load(args) => {
+            init_logging(level, "warn");
+            load::run(args).await
+        }
+        Command::LoadEchoServer => {
+            init_logging(level, "error");
+            load::echo::serve().await
         }
     };
     match result {

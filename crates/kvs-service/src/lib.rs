@@ -35,6 +35,7 @@ pub use kvs_proto::rate::Limits;
 pub use relay::{
     AlexaRouted, ConnId, ConnectError, Joined, MAX_HELD_PER_PEER, MAX_VIEWERS, Relay, Routed,
 };
+pub use tls::{TlsIdentity, identity as tls_identity};
 pub use turn_auth::{TURN_TTL_SECS, TurnAuthError, TurnCredentials};
 pub use validate::validate;
 

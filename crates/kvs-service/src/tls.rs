@@ -13,9 +13,12 @@ const CA_CERT_FILE: &str = "ca.pem";
 const CA_KEY_FILE: &str = "ca.key.pem";
 
 /// The CA the clients trust and the server config built on it.
-pub(crate) struct TlsIdentity {
+pub struct TlsIdentity {
+    /// The CA certificate, PEM.
     pub ca_pem: String,
+    /// Where the CA certificate is kept, with a state directory.
     pub ca_path: Option<PathBuf>,
+    /// The server side: the certificate for the hosts, signed by the CA.
     pub server_config: Arc<rustls::ServerConfig>,
 }
 
@@ -38,10 +41,9 @@ fn tls_err(what: &str) -> impl Fn(rcgen::Error) -> ServiceError + '_ {
 
 /// Loads the CA from `state_dir` (creating it on first start), or makes a throwaway one
 /// when there is no state directory, then issues a fresh server certificate for `hosts`.
-pub(crate) fn identity(
-    state_dir: Option<&Path>,
-    hosts: &[String],
-) -> Result<TlsIdentity, ServiceError> {
+/// Public so that tools serving beside the service (the load generator's floor) use the very
+/// same TLS setup.
+pub fn identity(state_dir: Option<&Path>, hosts: &[String]) -> Result<TlsIdentity, ServiceError> {
     let (ca_key, ca_pem, ca_path) = match state_dir {
         Some(dir) => load_or_create_ca(dir)?,
         None => {

@@ -1,0 +1,124 @@
+//! Opening many WebSocket connections: presigned URLs for the service, plain ones for the
+//! floor, spread over several loopback source addresses so that more connections fit than
+//! one address's ephemeral ports allow.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, bail};
+use kvs_proto::sigv4::{self, RequestToSign};
+use serde_json::Value;
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
+
+use crate::local::example_credentials;
+
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Connections per loopback source address (below the 28k ephemeral ports of one address).
+const PER_SOURCE: usize = 20_000;
+
+/// The source address for the `i`-th connection: 127.0.0.1, then 127.0.0.2, ...
+pub fn source(i: usize) -> IpAddr {
+    let k = u8::try_from(1 + i / PER_SOURCE).unwrap_or(u8::MAX);
+    IpAddr::V4(Ipv4Addr::new(127, 0, 0, k))
+}
+
+/// A rustls client config trusting the PEM file `ca`.
+pub fn client_tls(ca: &std::path::Path) -> anyhow::Result<Arc<rustls::ClientConfig>> {
+    let pem = std::fs::read(ca).with_context(|| format!("reading {}", ca.display()))?;
+    let tls = kvs_client::TlsOptions { extra_ca_pem: pem };
+    Ok(tls.client_config()?)
+}
+
+/// Opens a WebSocket to `url` from `src`.
+pub async fn open(
+    url: &str,
+    server: SocketAddr,
+    src: IpAddr,
+    tls: &Arc<rustls::ClientConfig>,
+) -> anyhow::Result<Ws> {
+    let socket = TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::new(src, 0))?;
+    let tcp = socket.connect(server).await?;
+    tcp.set_nodelay(true)?;
+    let (ws, _) = tokio_tungstenite::client_async_tls_with_config(
+        url,
+        tcp,
+        Some(super::ws_config()),
+        Some(Connector::Rustls(tls.clone())),
+    )
+    .await?;
+    Ok(ws)
+}
+
+/// The `host:port` of an endpoint URL, as a socket address.
+pub fn server_addr(endpoint: &str) -> anyhow::Result<SocketAddr> {
+    let host = endpoint
+        .split("://")
+        .nth(1)
+        .context("endpoint has no scheme")?;
+    host.trim_end_matches('/')
+        .parse()
+        .with_context(|| format!("endpoint {endpoint} is not IP:PORT"))
+}
+
+/// A presigned WebSocket URL for the master (`client_id` `None`) or a viewer of `arn`.
+pub fn presigned(endpoint: &str, arn: &str, client_id: Option<&str>) -> anyhow::Result<String> {
+    let host = endpoint
+        .split("://")
+        .nth(1)
+        .context("endpoint has no scheme")?;
+    let path = if client_id.is_some() { "/v" } else { "/m" };
+    let mut params = vec![("X-Amz-ChannelARN", arn)];
+    params.extend(client_id.map(|id| ("X-Amz-ClientId", id)));
+    let url = format!("wss://{host}{path}?{}", sigv4::encode_query(params));
+    Ok(sigv4::presign_url(
+        &url,
+        &example_credentials(),
+        crate::LOCAL_REGION,
+        SystemTime::now(),
+        Duration::from_secs(299),
+    )?)
+}
+
+/// Creates the channel `name` through the control plane; returns its ARN.
+pub async fn create_channel(
+    http: &reqwest::Client,
+    endpoint: &str,
+    name: &str,
+) -> anyhow::Result<String> {
+    let url = format!("{endpoint}/createSignalingChannel");
+    let host = endpoint
+        .split("://")
+        .nth(1)
+        .context("endpoint has no scheme")?;
+    let body = serde_json::to_vec(&serde_json::json!({ "ChannelName": name }))?;
+    let req = RequestToSign {
+        method: "POST",
+        url: &url,
+        headers: &[("host", host), ("content-type", "application/json")],
+        body: &body,
+    };
+    let signed = sigv4::sign_headers(
+        req,
+        &example_credentials(),
+        crate::LOCAL_REGION,
+        SystemTime::now(),
+    )?;
+    let mut request = http
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(body);
+    for (k, v) in signed {
+        request = request.header(k, v);
+    }
+    let resp = request.send().await?;
+    let status = resp.status();
+    let out: Value = serde_json::from_slice(&resp.bytes().await?)?;
+    match out["ChannelARN"].as_str() {
+        Some(arn) if status.is_success() => Ok(arn.to_owned()),
+        _ => bail!("creating channel {name} failed: {status} {out}"),
+    }
+}
