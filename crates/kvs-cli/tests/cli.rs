@@ -255,3 +255,147 @@ async fn wrong_secret_exits_non_zero_naming_the_cause() {
         "{stdout}"
     );
 }
+
+#[tokio::test]
+async fn serve_help_documents_every_option() {
+    let out = Command::new(BIN)
+        .args(["serve", "--help"])
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--listen",
+        "--region",
+        "--state-dir",
+        "--access-key-id",
+        "--secret-access-key",
+        "--credentials-file",
+        "--policy-file",
+        "--no-rate-limits",
+        "--turn-ports",
+        "--no-turn",
+        "--admin-token",
+        "--handshake-timeout",
+        "--write-timeout",
+        "--path-prefix",
+        "--plain",
+        "--idle-timeout",
+        "--max-connection-duration",
+        "--go-away-grace",
+        "--reconnect-ice-server-after",
+    ] {
+        assert!(
+            help.contains(flag),
+            "serve --help does not mention {flag}:\n{help}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn serve_takes_keys_from_a_credentials_file_and_enforces_a_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let creds = dir.path().join("credentials");
+    std::fs::write(
+        &creds,
+        "[camera]\naws_access_key_id = AKIDCLICAMERA\naws_secret_access_key = cli-secret\n",
+    )
+    .unwrap();
+    let policy = dir.path().join("policy.json");
+    std::fs::write(
+        &policy,
+        r#"{"Statement": [{"Effect": "Allow", "Principal": "AKIDCLICAMERA", "Action": "kinesisvideo:*",
+            "Resource": "arn:aws:kinesisvideo:*:*:channel/allowed-*"}]}"#,
+    )
+    .unwrap();
+    let state = dir.path().join("state");
+    let mut serve = Proc::spawn(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--state-dir",
+        state.to_str().unwrap(),
+        "--credentials-file",
+        creds.to_str().unwrap(),
+        "--policy-file",
+        policy.to_str().unwrap(),
+    ]);
+    let endpoint = serve
+        .line()
+        .await
+        .strip_prefix("endpoint: ")
+        .unwrap()
+        .to_owned();
+    let ca = serve.line().await.strip_prefix("ca: ").unwrap().to_owned();
+    let keys = [
+        ("AWS_ACCESS_KEY_ID", "AKIDCLICAMERA"),
+        ("AWS_SECRET_ACCESS_KEY", "cli-secret"),
+    ];
+    let args = |channel: &'static str| {
+        vec![
+            "master".to_owned(),
+            "--channel".into(),
+            channel.into(),
+            "--endpoint-url".into(),
+            endpoint.clone(),
+            "--ca-bundle".into(),
+            ca.clone(),
+        ]
+    };
+    let allowed = args("allowed-1");
+    let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
+    let mut master = Proc::spawn_with_env(&allowed, &keys);
+    master.event(connected).await;
+    assert!(master.close_stdin_and_wait().await.success());
+
+    let denied = args("elsewhere");
+    let denied: Vec<&str> = denied.iter().map(String::as_str).collect();
+    let mut master = Proc::spawn_with_env(&denied, &keys);
+    let error = master.event(|v| v["event"] == "error").await;
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("not authorized"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn the_load_generator_reports_against_its_floor() {
+    let out = tokio::time::timeout(
+        Duration::from_secs(120),
+        Command::new(BIN)
+            .args([
+                "load",
+                "--connections",
+                "110",
+                "--lanes",
+                "2",
+                "--seconds",
+                "1",
+            ])
+            .output(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("service: 110 held"), "{text}");
+    assert!(text.contains("floor: 110 held"), "{text}");
+    for section in [
+        "(a) idle",
+        "(b) relay throughput",
+        "(c) one-way latency",
+        "p99",
+    ] {
+        assert!(text.contains(section), "missing {section} in:\n{text}");
+    }
+    assert_eq!(text.matches("ratio").count(), 4, "{text}");
+}

@@ -17,12 +17,15 @@ use crate::local::example_credentials;
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Connections per loopback source address (below the 28k ephemeral ports of one address).
-const PER_SOURCE: usize = 20_000;
+const PER_SOURCE: usize = 25_000;
 
-/// The source address for the `i`-th connection: 127.0.0.1, then 127.0.0.2, ...
-pub fn source(i: usize) -> IpAddr {
+/// The source address for the `i`-th connection: the kernel's choice for the first
+/// [`PER_SOURCE`] (connect picks ports per destination, quickly), then 127.0.0.2, 127.0.0.3,
+/// ... (bound explicitly, which is slower: the kernel searches for a port free of every
+/// destination).
+pub fn source(i: usize) -> Option<IpAddr> {
     let k = u8::try_from(1 + i / PER_SOURCE).unwrap_or(u8::MAX);
-    IpAddr::V4(Ipv4Addr::new(127, 0, 0, k))
+    (k > 1).then_some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, k)))
 }
 
 /// A rustls client config trusting the PEM file `ca`.
@@ -32,15 +35,18 @@ pub fn client_tls(ca: &std::path::Path) -> anyhow::Result<Arc<rustls::ClientConf
     Ok(tls.client_config()?)
 }
 
-/// Opens a WebSocket to `url` from `src`.
+/// Opens a WebSocket to `url`, from `src` when given.
 pub async fn open(
     url: &str,
     server: SocketAddr,
-    src: IpAddr,
+    src: Option<IpAddr>,
     tls: &Arc<rustls::ClientConfig>,
 ) -> anyhow::Result<Ws> {
     let socket = TcpSocket::new_v4()?;
-    socket.bind(SocketAddr::new(src, 0))?;
+    if let Some(src) = src {
+        socket.set_reuseaddr(true)?; // ports in TIME_WAIT from earlier runs may be reused
+        socket.bind(SocketAddr::new(src, 0))?;
+    }
     let tcp = socket.connect(server).await?;
     tcp.set_nodelay(true)?;
     let (ws, _) = tokio_tungstenite::client_async_tls_with_config(
