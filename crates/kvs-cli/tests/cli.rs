@@ -194,21 +194,27 @@ async fn serve_keeps_its_ca_across_restarts() {
     assert_eq!(std::fs::read(&ca_again).unwrap(), pem);
 }
 
-#[tokio::test]
-async fn demo_succeeds() {
+/// Runs the binary to completion (within 2 minutes); fails unless it exits 0. Returns stdout.
+async fn run_ok(args: &[&str]) -> String {
     let out = tokio::time::timeout(
-        Duration::from_secs(60),
-        Command::new(BIN).arg("demo").output(),
+        Duration::from_secs(120),
+        Command::new(BIN).args(args).output(),
     )
     .await
-    .unwrap()
+    .expect("finished within 2 minutes")
     .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
         "{text}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    text
+}
+
+#[tokio::test]
+async fn demo_succeeds() {
+    let text = run_ok(&["demo"]).await;
     for needle in [
         "master  state  CONNECTED",
         "viewer  state  CONNECTED",
@@ -364,29 +370,16 @@ async fn serve_takes_keys_from_a_credentials_file_and_enforces_a_policy() {
 
 #[tokio::test]
 async fn the_load_generator_reports_against_its_floor() {
-    let out = tokio::time::timeout(
-        Duration::from_secs(120),
-        Command::new(BIN)
-            .args([
-                "load",
-                "--connections",
-                "110",
-                "--lanes",
-                "2",
-                "--seconds",
-                "1",
-            ])
-            .output(),
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = run_ok(&[
+        "load",
+        "--connections",
+        "110",
+        "--lanes",
+        "2",
+        "--seconds",
+        "1",
+    ])
+    .await;
     assert!(text.contains("service: 110 held"), "{text}");
     assert!(text.contains("floor: 110 held"), "{text}");
     for section in [

@@ -28,7 +28,7 @@ use kvs_proto::api::ChannelRole;
 pub use auth::{AuthFileError, Policy, ServiceKey, parse_credentials_file};
 pub use channels::{
     AlexaOffer, Answer, ApiError, Caller, ChannelRecord, Channels, Context, EndpointBase,
-    MASTER_PATH, TurnServers, VIEWER_PATH, arn_channel_name,
+    MASTER_PATH, ResourceArn, TurnServers, VIEWER_PATH, arn_channel_name,
 };
 pub use faults::{Faults, InjectedError, MessageFault};
 pub use kvs_proto::rate::Limits;

@@ -6,7 +6,7 @@
 use kvs_proto::api::{ErrorCode, Operation};
 use serde_json::Value;
 
-use crate::channels::ApiError;
+use crate::channels::{ApiError, ResourceArn};
 
 /// Which characters a string member may hold (the models' patterns).
 #[derive(Debug, Clone, Copy)]
@@ -59,42 +59,22 @@ impl Chars {
 }
 
 fn arn_matches(s: &str, aws_only: bool) -> bool {
-    let all = |s: &str, f: fn(char) -> bool| !s.is_empty() && s.chars().all(f);
-    let lower_digit_dash = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
-    let mut parts = s.splitn(6, ':');
-    let (
-        Some("arn"),
-        Some(partition),
-        Some("kinesisvideo"),
-        Some(region),
-        Some(account),
-        Some(res),
-    ) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    )
-    else {
-        return false;
+    let lower_digit_dash = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     };
-    let partition_ok = if aws_only {
-        partition == "aws"
-    } else {
-        all(partition, lower_digit_dash)
-    };
-    let mut res = res.splitn(3, '/');
-    let (Some(kind), Some(name), Some(stamp)) = (res.next(), res.next(), res.next()) else {
-        return false;
-    };
-    partition_ok
-        && all(region, lower_digit_dash)
-        && all(account, |c| c.is_ascii_digit())
-        && all(kind, |c| c.is_ascii_lowercase())
-        && Chars::Id.matches(name)
-        && all(stamp, |c| c.is_ascii_digit())
+    ResourceArn::parse(s).is_some_and(|arn| {
+        let partition_ok = if aws_only {
+            arn.partition == "aws"
+        } else {
+            lower_digit_dash(arn.partition)
+        };
+        partition_ok
+            && lower_digit_dash(arn.region)
+            && !arn.kind.is_empty()
+            && arn.kind.bytes().all(|b| b.is_ascii_lowercase())
+    })
 }
 
 /// The constraint on one member's value.

@@ -2,12 +2,12 @@
 
 mod common;
 
-use common::{control, http_client, service};
+use common::{Key, control, service, signaling_at};
 
 use aws_sdk_kinesisvideo::types::{
     ChannelProtocol, ChannelRole, ChannelType, SingleMasterChannelEndpointConfiguration,
 };
-use kvs_service::{EXAMPLE_ACCESS_KEY_ID, EXAMPLE_SECRET_ACCESS_KEY};
+use kvs_service::EXAMPLE_SECRET_ACCESS_KEY;
 
 fn endpoint_config(role: ChannelRole) -> SingleMasterChannelEndpointConfiguration {
     SingleMasterChannelEndpointConfiguration::builder()
@@ -75,22 +75,7 @@ async fn sdk_creates_describes_and_gets_endpoints_and_ice_servers() {
     assert!(wss.iter().all(|u| u.starts_with("wss://127.0.0.1:")));
     let https = https.unwrap();
 
-    let signaling_conf = aws_sdk_kinesisvideosignaling::Config::builder()
-        .behavior_version(aws_sdk_kinesisvideosignaling::config::BehaviorVersion::latest())
-        .region(aws_sdk_kinesisvideosignaling::config::Region::new(
-            "us-west-2",
-        ))
-        .credentials_provider(aws_sdk_kinesisvideosignaling::config::Credentials::new(
-            EXAMPLE_ACCESS_KEY_ID,
-            EXAMPLE_SECRET_ACCESS_KEY,
-            None,
-            None,
-            "test",
-        ))
-        .endpoint_url(&https)
-        .http_client(http_client(&svc))
-        .build();
-    let signaling = aws_sdk_kinesisvideosignaling::Client::from_conf(signaling_conf);
+    let signaling = signaling_at(&svc, &https, Key::example(EXAMPLE_SECRET_ACCESS_KEY));
     let ice = signaling
         .get_ice_server_config()
         .channel_arn(&arn)

@@ -5,11 +5,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Ws, channel, connect, join, next_frame, presigned, relaxed_service, service};
+use common::{
+    channel, connect, join, next_frame, presigned, relaxed_service, service, upgrade_refusal,
+};
 use futures_util::{SinkExt, StreamExt};
 use kvs_proto::wire::MessageType;
 use kvs_service::EXAMPLE_SECRET_ACCESS_KEY;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::test]
 async fn garbage_is_answered_and_nothing_else_is_lost() {
@@ -138,30 +140,18 @@ async fn oversized_frames_cut_only_their_own_connection() {
 }
 
 #[track_caller]
-fn status(r: Result<Ws, WsError>) -> (u16, Option<String>) {
-    match r {
-        Err(WsError::Http(resp)) => (
-            resp.status().as_u16(),
-            resp.headers()
-                .get("x-amzn-errortype")
-                .map(|v| v.to_str().unwrap().to_owned()),
-        ),
-        other => panic!("expected an HTTP refusal, got {:?}", other.map(|_| ())),
-    }
-}
-
 #[tokio::test]
 async fn upgrades_with_bad_signatures_or_parameters_are_refused_with_aws_statuses() {
     let svc = relaxed_service().await;
     let arn = channel(&svc, "refusals").await;
     let wrong_secret = connect(&svc, presigned(&svc, "/m", &arn, None, "wrong")).await;
     assert_eq!(
-        status(wrong_secret),
+        upgrade_refusal(wrong_secret),
         (403, Some("InvalidSignatureException".into()))
     );
     let missing = arn.replace("/refusals/", "/nope/");
     assert_eq!(
-        status(
+        upgrade_refusal(
             connect(
                 &svc,
                 presigned(&svc, "/m", &missing, None, EXAMPLE_SECRET_ACCESS_KEY)
@@ -172,7 +162,7 @@ async fn upgrades_with_bad_signatures_or_parameters_are_refused_with_aws_statuse
         404
     );
     assert_eq!(
-        status(
+        upgrade_refusal(
             connect(
                 &svc,
                 presigned(&svc, "/v", &arn, None, EXAMPLE_SECRET_ACCESS_KEY)
@@ -184,7 +174,7 @@ async fn upgrades_with_bad_signatures_or_parameters_are_refused_with_aws_statuse
         "a viewer needs a client id"
     );
     assert_eq!(
-        status(
+        upgrade_refusal(
             connect(
                 &svc,
                 presigned(&svc, "/v", &arn, Some("AWS_x"), EXAMPLE_SECRET_ACCESS_KEY)
@@ -196,7 +186,7 @@ async fn upgrades_with_bad_signatures_or_parameters_are_refused_with_aws_statuse
     );
     let url = presigned(&svc, "/m", &arn, None, EXAMPLE_SECRET_ACCESS_KEY);
     let tampered = url.replace("X-Amz-Expires=299", "X-Amz-Expires=300");
-    assert_eq!(status(connect(&svc, tampered).await).0, 403);
+    assert_eq!(upgrade_refusal(connect(&svc, tampered).await).0, 403);
     let mut viewers = Vec::new(); // held open: ten viewers fill the channel
     for i in 0..10 {
         viewers.push(
@@ -220,7 +210,7 @@ async fn upgrades_with_bad_signatures_or_parameters_are_refused_with_aws_statuse
     )
     .await;
     assert_eq!(
-        status(eleventh),
+        upgrade_refusal(eleventh),
         (400, Some("ClientLimitExceededException".into()))
     );
 }

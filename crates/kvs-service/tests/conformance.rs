@@ -4,70 +4,26 @@
 
 mod common;
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use aws_sdk_kinesisvideo::error::ProvideErrorMetadata;
 use aws_sdk_kinesisvideo::types::{ChannelProtocol, ChannelRole, SingleMasterConfiguration, Tag};
-use aws_sdk_kinesisvideosignaling::config::{BehaviorVersion, Credentials, Region};
-use common::{Ws, connect, control, http_client, join, next_frame, presigned, tls};
+use common::{
+    Key, connect, control, control_at, join, next_frame, presigned, presigned_as, signaling, tls,
+    upgrade_refusal,
+};
 use futures_util::SinkExt;
 use kvs_proto::wire::MessageType;
 use kvs_service::{
-    EXAMPLE_ACCESS_KEY_ID, EXAMPLE_SECRET_ACCESS_KEY, Policy, ServiceConfig, ServiceHandle,
-    ServiceKey,
+    EXAMPLE_ACCESS_KEY_ID, EXAMPLE_SECRET_ACCESS_KEY, Policy, ServiceConfig, ServiceKey,
 };
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::tungstenite::Message;
 
 fn config() -> ServiceConfig {
     ServiceConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         ..ServiceConfig::default()
     }
-}
-
-fn signaling_as(
-    svc: &ServiceHandle,
-    key: &str,
-    secret: &str,
-    token: Option<&str>,
-) -> aws_sdk_kinesisvideosignaling::Client {
-    let conf = aws_sdk_kinesisvideosignaling::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-west-2"))
-        .credentials_provider(Credentials::new(
-            key,
-            secret,
-            token.map(str::to_owned),
-            None,
-            "test",
-        ))
-        .endpoint_url(svc.endpoint())
-        .http_client(http_client(svc))
-        .build();
-    aws_sdk_kinesisvideosignaling::Client::from_conf(conf)
-}
-
-fn control_as(
-    svc: &ServiceHandle,
-    endpoint: &str,
-    key: &str,
-    secret: &str,
-    token: Option<&str>,
-) -> aws_sdk_kinesisvideo::Client {
-    let conf = aws_sdk_kinesisvideo::Config::builder()
-        .behavior_version(aws_sdk_kinesisvideo::config::BehaviorVersion::latest())
-        .region(aws_sdk_kinesisvideo::config::Region::new("us-west-2"))
-        .credentials_provider(aws_sdk_kinesisvideo::config::Credentials::new(
-            key,
-            secret,
-            token.map(str::to_owned),
-            None,
-            "test",
-        ))
-        .endpoint_url(endpoint)
-        .http_client(http_client(svc))
-        .build();
-    aws_sdk_kinesisvideo::Client::from_conf(conf)
 }
 
 async fn create(kv: &aws_sdk_kinesisvideo::Client, name: &str, ttl: Option<i32>) -> String {
@@ -178,7 +134,7 @@ async fn invalid_inputs_get_the_model_s_exception_and_messages_naming_the_member
             .unwrap()
             .is_invalid_argument_exception()
     );
-    let ice = signaling_as(&svc, EXAMPLE_ACCESS_KEY_ID, EXAMPLE_SECRET_ACCESS_KEY, None)
+    let ice = signaling(&svc, Key::example(EXAMPLE_SECRET_ACCESS_KEY))
         .get_ice_server_config()
         .channel_arn(&arn)
         .client_id("no spaces allowed")
@@ -197,7 +153,7 @@ async fn an_alexa_offer_reaches_the_master_and_its_answer_is_returned() {
     let svc = kvs_service::start(config()).await.unwrap();
     let arn = create(&control(&svc, EXAMPLE_SECRET_ACCESS_KEY), "alexa", None).await;
     let mut master = join(&svc, "/m", &arn, None).await;
-    let signaling = signaling_as(&svc, EXAMPLE_ACCESS_KEY_ID, EXAMPLE_SECRET_ACCESS_KEY, None);
+    let signaling = signaling(&svc, Key::example(EXAMPLE_SECRET_ACCESS_KEY));
     let call = tokio::spawn({
         let arn = arn.clone();
         async move {
@@ -225,7 +181,7 @@ async fn an_alexa_offer_reaches_the_master_and_its_answer_is_returned() {
 async fn an_alexa_offer_with_no_master_ends_when_the_message_ttl_does() {
     let svc = kvs_service::start(config()).await.unwrap();
     let arn = create(&control(&svc, EXAMPLE_SECRET_ACCESS_KEY), "alone", Some(5)).await;
-    let err = signaling_as(&svc, EXAMPLE_ACCESS_KEY_ID, EXAMPLE_SECRET_ACCESS_KEY, None)
+    let err = signaling(&svc, Key::example(EXAMPLE_SECRET_ACCESS_KEY))
         .send_alexa_offer_to_master()
         .channel_arn(&arn)
         .sender_client_id("echo-show-1")
@@ -244,6 +200,11 @@ async fn an_alexa_offer_with_no_master_ends_when_the_message_ttl_does() {
 
 const CAMERA: &str = "AKIDCAMERA0000000001";
 const CAMERA_SECRET: &str = "camera-secret";
+const CAMERA_KEY: Key<'static> = Key {
+    id: CAMERA,
+    secret: CAMERA_SECRET,
+    token: None,
+};
 
 fn with_policy() -> ServiceConfig {
     let policy = Policy::parse(&format!(
@@ -264,45 +225,13 @@ fn with_policy() -> ServiceConfig {
     }
 }
 
-fn ws_status(r: Result<Ws, WsError>) -> (u16, Option<String>) {
-    match r {
-        Err(WsError::Http(resp)) => (
-            resp.status().as_u16(),
-            resp.headers()
-                .get("x-amzn-errortype")
-                .map(|v| v.to_str().unwrap().to_owned()),
-        ),
-        Err(e) => panic!("unexpected error {e}"),
-        Ok(_) => panic!("the connection was accepted"),
-    }
-}
-
-fn presigned_as(svc: &ServiceHandle, path: &str, arn: &str, client_id: Option<&str>) -> String {
-    let mut params = vec![("X-Amz-ChannelARN", arn)];
-    params.extend(client_id.map(|id| ("X-Amz-ClientId", id)));
-    let host = svc.endpoint().trim_start_matches("https://");
-    let url = format!(
-        "wss://{host}{path}?{}",
-        kvs_proto::sigv4::encode_query(params)
-    );
-    let creds = kvs_proto::Credentials::new(CAMERA, CAMERA_SECRET, None, None);
-    kvs_proto::sigv4::presign_url(
-        &url,
-        &creds,
-        "us-west-2",
-        SystemTime::now(),
-        Duration::from_secs(299),
-    )
-    .unwrap()
-}
-
 #[tokio::test]
 async fn a_policy_makes_access_denied_real_on_every_api() {
     let svc = kvs_service::start(with_policy()).await.unwrap();
     let admin = control(&svc, EXAMPLE_SECRET_ACCESS_KEY);
     let cam = create(&admin, "cam-1", None).await;
     let door = create(&admin, "door", None).await;
-    let camera = control_as(&svc, svc.endpoint(), CAMERA, CAMERA_SECRET, None);
+    let camera = control_at(&svc, svc.endpoint(), CAMERA_KEY);
 
     camera
         .describe_signaling_channel()
@@ -338,7 +267,7 @@ async fn a_policy_makes_access_denied_real_on_every_api() {
         .unwrap_err();
     assert_eq!(code_of(&create_denied), "AccessDeniedException");
 
-    let ice = signaling_as(&svc, CAMERA, CAMERA_SECRET, None)
+    let ice = signaling(&svc, CAMERA_KEY)
         .get_ice_server_config()
         .channel_arn(&cam)
         .send()
@@ -352,14 +281,24 @@ async fn a_policy_makes_access_denied_real_on_every_api() {
     );
 
     assert_eq!(
-        ws_status(connect(&svc, presigned_as(&svc, "/m", &cam, None)).await),
+        upgrade_refusal(connect(&svc, presigned_as(&svc, "/m", &cam, None, CAMERA_KEY)).await),
         (403, Some("AccessDeniedException".into()))
     );
-    connect(&svc, presigned_as(&svc, "/v", &cam, Some("cam-viewer")))
-        .await
-        .expect("viewing is granted");
+    connect(
+        &svc,
+        presigned_as(&svc, "/v", &cam, Some("cam-viewer"), CAMERA_KEY),
+    )
+    .await
+    .expect("viewing is granted");
     assert_eq!(
-        ws_status(connect(&svc, presigned_as(&svc, "/v", &door, Some("cam-viewer"))).await).0,
+        upgrade_refusal(
+            connect(
+                &svc,
+                presigned_as(&svc, "/v", &door, Some("cam-viewer"), CAMERA_KEY)
+            )
+            .await
+        )
+        .0,
         403
     );
 }
@@ -376,22 +315,15 @@ async fn keys_with_a_session_token_need_that_token() {
     })
     .await
     .unwrap();
-    let with = control_as(
-        &svc,
-        svc.endpoint(),
-        "ASIATEMPORARY0000001",
-        "temp-secret",
-        Some("IQoJb3JpZ2luX2VjE"),
-    );
+    let temporary = Key {
+        id: "ASIATEMPORARY0000001",
+        secret: "temp-secret",
+        token: Some("IQoJb3JpZ2luX2VjE"),
+    };
+    let with = control_at(&svc, svc.endpoint(), temporary);
     create(&with, "temp", None).await;
     for token in [None, Some("another-token")] {
-        let without = control_as(
-            &svc,
-            svc.endpoint(),
-            "ASIATEMPORARY0000001",
-            "temp-secret",
-            token,
-        );
+        let without = control_at(&svc, svc.endpoint(), Key { token, ..temporary });
         let err = without
             .describe_signaling_channel()
             .channel_name("temp")
@@ -412,13 +344,7 @@ async fn a_path_prefix_serves_the_sdk_and_the_websocket() {
     .await
     .unwrap();
     let prefixed = format!("{}/kvs", svc.endpoint());
-    let kv = control_as(
-        &svc,
-        &prefixed,
-        EXAMPLE_ACCESS_KEY_ID,
-        EXAMPLE_SECRET_ACCESS_KEY,
-        None,
-    );
+    let kv = control_at(&svc, &prefixed, Key::example(EXAMPLE_SECRET_ACCESS_KEY));
     let arn = create(&kv, "behind-proxy", None).await;
     let endpoints = kv
         .get_signaling_channel_endpoint()
@@ -531,7 +457,7 @@ async fn rate_limits_refuse_with_client_limit_exceeded() {
     )
     .await;
     assert_eq!(
-        ws_status(fourth),
+        upgrade_refusal(fourth),
         (400, Some("ClientLimitExceededException".into())),
         "3 connects a second per channel"
     );

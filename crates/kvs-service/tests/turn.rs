@@ -7,29 +7,15 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_kinesisvideosignaling::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_kinesisvideosignaling::types::IceServer;
-use common::{channel, http_client, service};
-use kvs_service::{EXAMPLE_ACCESS_KEY_ID, EXAMPLE_SECRET_ACCESS_KEY, ServiceHandle};
+use common::{Key, channel, service, signaling};
+use kvs_service::{EXAMPLE_SECRET_ACCESS_KEY, ServiceHandle};
 use tokio::net::UdpSocket;
 use turn::client::{Client, ClientConfig};
 use webrtc_util::Conn;
 
 async fn ice_servers(svc: &ServiceHandle, arn: &str) -> Vec<IceServer> {
-    let conf = aws_sdk_kinesisvideosignaling::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-west-2"))
-        .credentials_provider(Credentials::new(
-            EXAMPLE_ACCESS_KEY_ID,
-            EXAMPLE_SECRET_ACCESS_KEY,
-            None,
-            None,
-            "test",
-        ))
-        .endpoint_url(svc.endpoint())
-        .http_client(http_client(svc))
-        .build();
-    aws_sdk_kinesisvideosignaling::Client::from_conf(conf)
+    signaling(svc, Key::example(EXAMPLE_SECRET_ACCESS_KEY))
         .get_ice_server_config()
         .channel_arn(arn)
         .send()

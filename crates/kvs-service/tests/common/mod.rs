@@ -46,21 +46,91 @@ pub fn http_client(svc: &ServiceHandle) -> SharedHttpClient {
         .build_https()
 }
 
-pub fn control(svc: &ServiceHandle, secret: &str) -> aws_sdk_kinesisvideo::Client {
+/// A key pair (and session token) to sign with.
+#[derive(Clone, Copy)]
+pub struct Key<'a> {
+    pub id: &'a str,
+    pub secret: &'a str,
+    pub token: Option<&'a str>,
+}
+
+impl<'a> Key<'a> {
+    /// The example key id with `secret`.
+    pub fn example(secret: &'a str) -> Self {
+        Self {
+            id: EXAMPLE_ACCESS_KEY_ID,
+            secret,
+            token: None,
+        }
+    }
+
+    fn sdk(self) -> Credentials {
+        Credentials::new(
+            self.id,
+            self.secret,
+            self.token.map(str::to_owned),
+            None,
+            "test",
+        )
+    }
+}
+
+/// The official control-plane client at `endpoint`, signing with `key`.
+pub fn control_at(
+    svc: &ServiceHandle,
+    endpoint: &str,
+    key: Key<'_>,
+) -> aws_sdk_kinesisvideo::Client {
     let conf = aws_sdk_kinesisvideo::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-west-2"))
-        .credentials_provider(Credentials::new(
-            EXAMPLE_ACCESS_KEY_ID,
-            secret,
-            None,
-            None,
-            "test",
-        ))
-        .endpoint_url(svc.endpoint())
+        .credentials_provider(key.sdk())
+        .endpoint_url(endpoint)
         .http_client(http_client(svc))
         .build();
     aws_sdk_kinesisvideo::Client::from_conf(conf)
+}
+
+/// The official control-plane client, signing with the example key id and `secret`.
+pub fn control(svc: &ServiceHandle, secret: &str) -> aws_sdk_kinesisvideo::Client {
+    control_at(svc, svc.endpoint(), Key::example(secret))
+}
+
+/// The official signaling-API client (GetIceServerConfig, SendAlexaOfferToMaster).
+pub fn signaling(svc: &ServiceHandle, key: Key<'_>) -> aws_sdk_kinesisvideosignaling::Client {
+    signaling_at(svc, svc.endpoint(), key)
+}
+
+/// The official signaling-API client at `endpoint` (a channel's HTTPS endpoint).
+pub fn signaling_at(
+    svc: &ServiceHandle,
+    endpoint: &str,
+    key: Key<'_>,
+) -> aws_sdk_kinesisvideosignaling::Client {
+    let conf = aws_sdk_kinesisvideosignaling::Config::builder()
+        .behavior_version(aws_sdk_kinesisvideosignaling::config::BehaviorVersion::latest())
+        .region(aws_sdk_kinesisvideosignaling::config::Region::new(
+            "us-west-2",
+        ))
+        .credentials_provider(key.sdk())
+        .endpoint_url(endpoint)
+        .http_client(http_client(svc))
+        .build();
+    aws_sdk_kinesisvideosignaling::Client::from_conf(conf)
+}
+
+/// The HTTP status and `x-amzn-ErrorType` of a refused WebSocket upgrade.
+pub fn upgrade_refusal(r: Result<Ws, WsError>) -> (u16, Option<String>) {
+    match r {
+        Err(WsError::Http(resp)) => (
+            resp.status().as_u16(),
+            resp.headers()
+                .get("x-amzn-errortype")
+                .map(|v| v.to_str().unwrap().to_owned()),
+        ),
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("the connection was accepted"),
+    }
 }
 
 pub type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
@@ -87,11 +157,22 @@ pub fn presigned(
     client_id: Option<&str>,
     secret: &str,
 ) -> String {
+    presigned_as(svc, path, arn, client_id, Key::example(secret))
+}
+
+/// A presigned WebSocket URL for `path` on `arn`, signed with `key`.
+pub fn presigned_as(
+    svc: &ServiceHandle,
+    path: &str,
+    arn: &str,
+    client_id: Option<&str>,
+    key: Key<'_>,
+) -> String {
     let mut params = vec![("X-Amz-ChannelARN", arn)];
     params.extend(client_id.map(|id| ("X-Amz-ClientId", id)));
     let host = svc.endpoint().trim_start_matches("https://");
     let url = format!("wss://{host}{path}?{}", sigv4::encode_query(params));
-    let creds = kvs_proto::Credentials::new(EXAMPLE_ACCESS_KEY_ID, secret, None, None);
+    let creds = kvs_proto::Credentials::new(key.id, key.secret, key.token.map(str::to_owned), None);
     sigv4::presign_url(
         &url,
         &creds,
