@@ -777,4 +777,81 @@ mod tests {
         .unwrap();
         assert!(c.by_arn(&arn).is_none());
     }
+
+    #[test]
+    fn a_region_holds_a_bounded_number_of_channels() {
+        let mut c = Channels::new("eu-west-1", "123456789012");
+        assert_eq!(c.channel_limit(), 5_000);
+        for i in 0..5_000 {
+            let input = CreateSignalingChannelInput {
+                channel_name: format!("c{i}"),
+                ..Default::default()
+            };
+            c.create(input, UNIX_EPOCH).unwrap();
+        }
+        let over = c.create(
+            CreateSignalingChannelInput {
+                channel_name: "one-more".into(),
+                ..Default::default()
+            },
+            UNIX_EPOCH,
+        );
+        assert_eq!(
+            over.unwrap_err().code,
+            ErrorCode::AccountChannelLimitExceeded
+        );
+        assert_eq!(Channels::new("us-east-1", "1").channel_limit(), 10_000);
+    }
+
+    #[test]
+    fn the_policy_sees_the_arn_each_operation_acts_on() {
+        let (mut c, arn) = created();
+        let policy = Policy::parse(
+            r#"{"Statement": [{"Effect": "Allow", "Principal": "AKID", "Action": "kinesisvideo:*",
+                "Resource": "arn:aws:kinesisvideo:us-west-2:123456789012:channel/demo/*"}]}"#,
+        )
+        .unwrap();
+        let base = EndpointBase {
+            https: "https://h:1",
+            wss: "wss://h:1",
+        };
+        let cx = Context {
+            base,
+            now: UNIX_EPOCH,
+            turn: None,
+            caller: Some(Caller {
+                access_key_id: "AKID",
+                policy: &policy,
+            }),
+        };
+        let by_name = br#"{"ChannelName":"demo"}"#;
+        assert!(
+            c.dispatch(Operation::DescribeSignalingChannel, by_name, cx)
+                .is_ok()
+        );
+        let by_arn = format!(r#"{{"ChannelARN":"{arn}"}}"#);
+        assert!(
+            c.dispatch(Operation::DescribeSignalingChannel, by_arn.as_bytes(), cx)
+                .is_ok()
+        );
+        let create_other = br#"{"ChannelName":"other"}"#;
+        let denied = c.dispatch(Operation::CreateSignalingChannel, create_other, cx);
+        assert_eq!(denied.unwrap_err().code, ErrorCode::AccessDenied);
+        let list = c.dispatch(Operation::ListSignalingChannels, b"{}", cx);
+        assert_eq!(
+            list.unwrap_err().code,
+            ErrorCode::AccessDenied,
+            "List acts on every channel"
+        );
+        let ice = by_arn.clone();
+        let other_key = Context {
+            caller: Some(Caller {
+                access_key_id: "AKIDOTHER",
+                policy: &policy,
+            }),
+            ..cx
+        };
+        let refused = c.dispatch(Operation::GetIceServerConfig, ice.as_bytes(), other_key);
+        assert_eq!(refused.unwrap_err().code, ErrorCode::NotAuthorized);
+    }
 }
