@@ -260,6 +260,22 @@ impl Relay {
             .map(|(id, c)| (*id, c.channel_arn.as_str(), c.role, c.client_id.as_deref()))
     }
 
+    /// Forgets a deleted channel: its peers, held messages and rate state. Returns its live
+    /// connections, for the caller to close.
+    pub fn forget_channel(&mut self, channel_arn: &str) -> Vec<ConnId> {
+        self.channels.remove(channel_arn);
+        let ids: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.channel_arn == channel_arn)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &ids {
+            self.conns.remove(id);
+        }
+        ids
+    }
+
     /// Forgets a connection (no-op if it was already replaced).
     pub fn disconnect(&mut self, id: ConnId) {
         let Some(conn) = self.conns.remove(&id) else {
@@ -685,6 +701,19 @@ mod tests {
             r.connect(later, ARN, ChannelRole::Viewer, Some("v3".into()), TTL)
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn a_deleted_channel_is_forgotten_with_its_connections() {
+        let now = t0();
+        let (mut r, m, v) = pair(now);
+        let mut gone = r.forget_channel(ARN);
+        gone.sort();
+        assert_eq!(gone, vec![m, v]);
+        assert!(r.is_empty());
+        assert!(matches!(r.route(now, v, OFFER), Routed::Dropped { .. }));
+        let again = join_at(&mut r, now, ChannelRole::Master, None);
+        assert!(again.held.is_empty(), "nothing held from before");
     }
 
     proptest! {

@@ -479,3 +479,36 @@ async fn rate_limits_refuse_with_client_limit_exceeded() {
         assert_eq!(got.message_type, MessageType::IceCandidate);
     }
 }
+
+#[tokio::test]
+async fn deleting_a_channel_closes_its_connections_and_refuses_new_ones() {
+    let svc = kvs_service::start(config()).await.unwrap();
+    let kv = control(&svc, EXAMPLE_SECRET_ACCESS_KEY);
+    let arn = create(&kv, "short-lived", None).await;
+    let mut master = join(&svc, "/m", &arn, None).await;
+    kv.delete_signaling_channel()
+        .channel_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        use futures_util::StreamExt;
+        loop {
+            match master.next().await {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the master's connection was closed");
+    let again = connect(
+        &svc,
+        presigned(&svc, "/m", &arn, None, EXAMPLE_SECRET_ACCESS_KEY),
+    )
+    .await;
+    assert_eq!(
+        upgrade_refusal(again),
+        (404, Some("ResourceNotFoundException".into()))
+    );
+}

@@ -8,7 +8,9 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
-use kvs_proto::api::{ErrorBody, ErrorCode, Operation, SendAlexaOfferToMasterOutput};
+use kvs_proto::api::{
+    DeleteSignalingChannelInput, ErrorBody, ErrorCode, Operation, SendAlexaOfferToMasterOutput,
+};
 use kvs_proto::sigv4::{self, IncomingRequest, Verified, VerifyError};
 use tokio::sync::oneshot;
 use tracing::{info, warn};
@@ -348,7 +350,27 @@ fn dispatch(
             warn!(error = %e, "the change is in memory but not on disk");
         }
     }
+    drop(channels);
+    if op == Operation::DeleteSignalingChannel
+        && let Ok(input) = serde_json::from_slice::<DeleteSignalingChannelInput>(body)
+    {
+        close_channel(shared, &input.channel_arn);
+    }
     Ok(out)
+}
+
+/// Closes the live connections of a deleted channel and ends the Alexa offers waiting on it;
+/// clients that reconnect get ResourceNotFoundException.
+fn close_channel(shared: &Shared, arn: &str) {
+    let mut hub = shared.hub.lock().expect("hub lock");
+    let gone = hub.relay.forget_channel(arn);
+    for id in &gone {
+        hub.outboxes.remove(id); // the connection's task sees its outbox close and hangs up
+    }
+    hub.alexa.retain(|(channel, _), _| channel != arn);
+    if !gone.is_empty() {
+        info!(channel = %arn, connections = gone.len(), "channel deleted; closing its connections");
+    }
 }
 
 /// Delivers an Alexa offer to the master and waits (up to the message TTL) for its answer.
@@ -375,10 +397,13 @@ async fn alexa_offer(shared: &Shared, offer: AlexaOffer) -> Result<Vec<u8>, ApiE
         }
         hub.alexa.insert(key.clone(), tx);
     }
-    let answer = tokio::time::timeout(offer.ttl, rx).await;
+    let answer = tokio::time::timeout(offer.ttl, rx).await; // drops the receiver
     let mut hub = shared.hub.lock().expect("hub lock");
-    hub.alexa.remove(&key);
-    hub.relay.alexa_gave_up(&key.0, &key.1);
+    // A newer offer from the same sender may have taken the slot; leave it alone.
+    if hub.alexa.get(&key).is_some_and(|tx| tx.is_closed()) {
+        hub.alexa.remove(&key);
+        hub.relay.alexa_gave_up(&key.0, &key.1);
+    }
     match answer {
         Ok(Ok(answer)) => Ok(serde_json::to_vec(&SendAlexaOfferToMasterOutput {
             answer: Some(answer),
