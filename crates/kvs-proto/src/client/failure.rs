@@ -7,6 +7,9 @@ impl Client {
     /// described or created, other failures retry the step with backoff until the budget
     /// is spent.
     pub(super) fn fail(&mut self, now: Instant, err: Error) {
+        if self.ice_refreshing && self.state == State::Connected {
+            return self.ice_refresh_failed(now, err);
+        }
         let during = err_state(&err).unwrap_or(self.state);
         if let Some(service_time) = err.service_time_from_skew_error() {
             self.observe_service_time(now, service_time, Duration::ZERO);

@@ -119,6 +119,8 @@ pub struct Client {
     ws_started: Option<Instant>,
     connected_since: Option<Instant>,
     ice_fetched: bool,
+    /// A GetIceServerConfig is in flight while the client stays CONNECTED.
+    ice_refreshing: bool,
     deleting: bool,
     ws_early: bool,
 }
@@ -176,6 +178,7 @@ impl Client {
             ws_started: None,
             connected_since: None,
             ice_fetched: false,
+            ice_refreshing: false,
             deleting: false,
             ws_early: false,
         }
@@ -421,7 +424,7 @@ impl Client {
             self.touch(now);
         }
         if self.due(Timer::IceRefresh, now) && connected {
-            self.enter(now, State::GetIceConfig); // the socket stays open meanwhile
+            self.refresh_ice_servers(now);
         }
         if self.due(Timer::Reconnect, now) && connected {
             self.replace_connection(now);
@@ -468,6 +471,10 @@ impl Client {
             }
             if state == State::Connected {
                 self.connected_since = Some(now);
+            } else if std::mem::take(&mut self.ice_refreshing) {
+                // The background refresh's answer no longer matters; the flow fetches anew.
+                self.in_flight = None;
+                self.set_timer(Timer::Call, None);
             }
             if !matches!(
                 state,
@@ -573,7 +580,7 @@ impl Client {
             MessageType::ReconnectIceServer => {
                 self.emit(Event::ReconnectIceServer);
                 if self.state == State::Connected {
-                    self.enter(now, State::GetIceConfig);
+                    self.refresh_ice_servers(now);
                 }
                 return;
             }

@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// How soon a failed background ICE refresh is tried again.
+const ICE_REFRESH_RETRY: Duration = Duration::from_secs(5);
+
 impl Client {
     /// Starts the work of `state` (also used to retry it).
     pub(super) fn run_step(&mut self, now: Instant, state: State) {
@@ -50,13 +53,7 @@ impl Client {
                 self.call(now, Operation::GetSignalingChannelEndpoint, &input);
             }
             State::GetIceConfig => {
-                let input = GetIceServerConfigInput {
-                    channel_arn: self.arn().to_owned(),
-                    client_id: (self.config.role == ChannelRole::Viewer)
-                        .then(|| self.config.client_id.clone()),
-                    service: Some("TURN".into()),
-                    username: None,
-                };
+                let input = self.ice_config_input();
                 self.call(now, Operation::GetIceServerConfig, &input);
                 // The upgrade does not depend on the ICE answer: start it in parallel, which
                 // saves a round trip and a TLS handshake of waiting on every (re)connect.
@@ -65,7 +62,7 @@ impl Client {
                     self.presign_and_connect(now);
                 }
             }
-            // After an ICE refresh the socket is still open: no new connection is needed.
+            // After a failure that kept the socket, no new connection is needed.
             State::Ready if self.socket == Socket::Open => {
                 self.connected_at.get_or_insert(now);
                 self.enter(now, State::Connected)
@@ -83,6 +80,42 @@ impl Client {
             State::Deleted => self.finish(None),
             State::New | State::Disconnected => {}
         }
+    }
+
+    fn ice_config_input(&self) -> GetIceServerConfigInput {
+        GetIceServerConfigInput {
+            channel_arn: self.arn().to_owned(),
+            client_id: (self.config.role == ChannelRole::Viewer)
+                .then(|| self.config.client_id.clone()),
+            service: Some("TURN".into()),
+            username: None,
+        }
+    }
+
+    /// Fetches the ICE servers again while staying CONNECTED: the socket keeps carrying
+    /// messages both ways and the state does not change. Servers already known stay in use
+    /// until the answer replaces them.
+    pub(super) fn refresh_ice_servers(&mut self, now: Instant) {
+        if self.ice_refreshing {
+            return;
+        }
+        self.ice_refreshing = true;
+        let input = self.ice_config_input();
+        self.call(now, Operation::GetIceServerConfig, &input);
+    }
+
+    /// A background refresh failed: try again shortly; the connection is unaffected.
+    pub(super) fn ice_refresh_failed(&mut self, now: Instant, err: Error) {
+        self.ice_refreshing = false;
+        if let Some(service_time) = err.service_time_from_skew_error() {
+            self.observe_service_time(now, service_time, Duration::ZERO);
+        }
+        self.emit(Event::Retrying {
+            attempt: 1,
+            delay: ICE_REFRESH_RETRY,
+            cause: err,
+        });
+        self.set_timer(Timer::IceRefresh, Some(now + ICE_REFRESH_RETRY));
     }
 
     pub(super) fn arn(&self) -> &str {
@@ -237,6 +270,14 @@ impl Client {
             self.observe_service_time(now, service_time, Duration::from_secs(5));
         }
         let during = self.state;
+        if self.ice_refreshing && during == State::Connected && resp.status == 200 {
+            self.ice_refreshing = false;
+            match parse::<GetIceServerConfigOutput>(State::GetIceConfig, resp.body) {
+                Ok(out) => self.store_ice_servers(now, out.ice_server_list),
+                Err(err) => self.ice_refresh_failed(now, err),
+            }
+            return;
+        }
         if resp.status != 200 {
             let err = service_error(during, resp.status, resp.error_type, resp.body);
             return self.fail(now, err);

@@ -749,12 +749,80 @@ fn go_away_makes_a_new_connection_before_the_old_one_goes() {
 fn reconnect_ice_server_refetches_ice_without_dropping_the_socket() {
     let mut h = Harness::new(config(ChannelRole::Viewer));
     h.connect_happy();
+    let states_before = h.states().len();
     h.input(Input::WsText(r#"{"messageType":"RECONNECT_ICE_SERVER"}"#));
     assert_eq!(ops(&h).last(), Some(&Operation::GetIceServerConfig));
+    // Meanwhile the connection is fully usable: sends go straight out.
+    let to_master = OutgoingMessage {
+        recipient_client_id: None,
+        ..candidate(1)
+    };
+    h.client.send(h.now, to_master).unwrap();
+    h.drain();
+    assert_eq!(h.sent.len(), 1);
     h.answer(200, None, ICE);
     assert_eq!(h.client.state(), State::Connected);
+    assert_eq!(
+        h.states().len(),
+        states_before,
+        "the state never left CONNECTED"
+    );
     assert_eq!(h.ws_urls.len(), 1, "no new WebSocket");
     assert_eq!(h.client.ice_servers().len(), 1);
+}
+
+#[test]
+fn a_failed_background_refresh_is_retried_without_touching_the_connection() {
+    let mut h = Harness::new(config(ChannelRole::Viewer));
+    h.connect_happy();
+    let states_before = h.states().len();
+    h.input(Input::WsText(r#"{"messageType":"RECONNECT_ICE_SERVER"}"#));
+    h.answer(500, Some("InternalFailure"), r#"{"Message":"boom"}"#);
+    assert_eq!(h.client.state(), State::Connected);
+    assert!(h.events.iter().any(|e| matches!(e, Event::Retrying { .. })));
+    assert_eq!(
+        h.client.ice_servers().len(),
+        1,
+        "the servers we had stay in use"
+    );
+    let calls = ops(&h).len();
+    while ops(&h).len() == calls {
+        h.advance(); // the retry comes after a few seconds (pings may come first)
+    }
+    assert_eq!(ops(&h).last(), Some(&Operation::GetIceServerConfig));
+    h.answer(200, None, ICE);
+    assert_eq!(h.states().len(), states_before);
+    assert_eq!(h.ws_urls.len(), 1);
+}
+
+#[test]
+fn losing_the_socket_during_a_background_refresh_reconnects_cleanly() {
+    let mut h = Harness::new(config(ChannelRole::Viewer));
+    h.connect_happy();
+    h.input(Input::WsText(r#"{"messageType":"RECONNECT_ICE_SERVER"}"#));
+    h.input(Input::WsClosed("reset".into()));
+    assert_ne!(h.client.state(), State::Connected);
+    while h.ws_urls.len() == 1 {
+        h.advance();
+        if let Some(r) = h
+            .requests
+            .last()
+            .filter(|r| r.operation == Operation::GetIceServerConfig)
+        {
+            let id = r.id;
+            h.input(Input::HttpResponse(
+                id,
+                HttpResponse {
+                    status: 200,
+                    error_type: None,
+                    date: None,
+                    body: ICE.as_bytes(),
+                },
+            ));
+        }
+    }
+    h.input(Input::WsOpened);
+    assert_eq!(h.client.state(), State::Connected);
 }
 
 #[test]
