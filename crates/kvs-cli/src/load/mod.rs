@@ -48,7 +48,7 @@ pub struct LoadArgs {
 /// connections idle, and no write batching.
 pub fn ws_config() -> WebSocketConfig {
     let mut config = WebSocketConfig::default();
-    config.read_buffer_size = 4 * 1024;
+    config.read_buffer_size = 2 * 1024;
     config.write_buffer_size = 0;
     config.max_message_size = Some(64 * 1024);
     config.max_frame_size = Some(64 * 1024);

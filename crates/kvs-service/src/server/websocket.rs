@@ -33,7 +33,7 @@ const MAX_WS_MESSAGE: usize = 64 * 1024;
 const OUTBOX_CAPACITY: usize = 128;
 /// Initial read buffer of a connection; it grows for larger messages. Small, because most
 /// connections are idle most of the time.
-const READ_BUFFER: usize = 4 * 1024;
+const READ_BUFFER: usize = 2 * 1024;
 
 /// Accepts or refuses a WebSocket upgrade to `/m` or `/v`.
 pub(super) fn upgrade(shared: Arc<Shared>, parts: Parts, req: Request<Incoming>) -> Response<Body> {
