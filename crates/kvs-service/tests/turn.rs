@@ -129,3 +129,22 @@ async fn client_for_forged_user(addr: &str, password: &str) -> Client {
     )
     .await
 }
+
+#[tokio::test]
+async fn shutting_the_service_down_frees_the_turn_ports() {
+    let svc = service().await;
+    let ports = svc.turn_ports();
+    assert_eq!(ports.len(), 2);
+    svc.shutdown().await;
+    for port in ports {
+        let mut freed = false;
+        for _ in 0..50 {
+            if UdpSocket::bind(("127.0.0.1", port)).await.is_ok() {
+                freed = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(freed, "TURN port {port} is still bound");
+    }
+}
