@@ -4,8 +4,8 @@ mod common;
 
 use std::time::{Duration, SystemTime};
 
-use common::{Ws, channel, connect, control, join, next_frame, presigned, tls};
-use futures_util::{SinkExt, StreamExt};
+use common::{Ws, channel, closed_by_service, connect, control, join, next_frame, presigned, tls};
+use futures_util::SinkExt;
 use kvs_proto::wire::MessageType;
 use kvs_service::{EXAMPLE_SECRET_ACCESS_KEY, ServiceConfig, ServiceHandle};
 use serde_json::{Value, json};
@@ -133,16 +133,10 @@ async fn go_away_reconnect_ice_server_and_close_reach_one_connection() {
         .post("connections/close", json!({"ChannelARN": arn}))
         .await;
     assert_eq!(status, 200);
-    let closed = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            match master.next().await {
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
-                Some(Ok(_)) => {}
-            }
-        }
-    })
-    .await;
-    assert!(closed.is_ok(), "the master's connection was closed");
+    assert!(
+        closed_by_service(&mut master).await,
+        "the master's connection was closed"
+    );
     let (status, _) = admin
         .post(
             "connections/close",

@@ -9,8 +9,8 @@ use std::time::SystemTime;
 use aws_sdk_kinesisvideo::error::ProvideErrorMetadata;
 use aws_sdk_kinesisvideo::types::{ChannelProtocol, ChannelRole, SingleMasterConfiguration, Tag};
 use common::{
-    Key, connect, control, control_at, join, next_frame, presigned, presigned_as, signaling, tls,
-    upgrade_refusal,
+    Key, closed_by_service, connect, control, control_at, join, next_frame, presigned,
+    presigned_as, signaling, tls, upgrade_refusal,
 };
 use futures_util::SinkExt;
 use kvs_proto::wire::MessageType;
@@ -491,17 +491,10 @@ async fn deleting_a_channel_closes_its_connections_and_refuses_new_ones() {
         .send()
         .await
         .unwrap();
-    let closed = tokio::time::timeout(std::time::Duration::from_secs(10), async {
-        use futures_util::StreamExt;
-        loop {
-            match master.next().await {
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
-                Some(Ok(_)) => {}
-            }
-        }
-    })
-    .await;
-    assert!(closed.is_ok(), "the master's connection was closed");
+    assert!(
+        closed_by_service(&mut master).await,
+        "the master's connection was closed"
+    );
     let again = connect(
         &svc,
         presigned(&svc, "/m", &arn, None, EXAMPLE_SECRET_ACCESS_KEY),

@@ -222,3 +222,17 @@ pub async fn channel(svc: &ServiceHandle, name: &str) -> String {
         .unwrap();
     out.channel_arn().unwrap().to_owned()
 }
+
+/// Whether the service closes `ws` within 10 s (frames before the close are skipped).
+pub async fn closed_by_service(ws: &mut Ws) -> bool {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
