@@ -4,7 +4,7 @@
 //! noise hits both alike; results are printed as ratios to the floor.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
@@ -12,10 +12,9 @@ use futures_util::{SinkExt, StreamExt};
 use kvs_client::{ClientOptions, Events, HttpClient, SignalingClient, TlsOptions};
 use kvs_proto::api::ChannelRole;
 use kvs_proto::client::{Event, State};
-use kvs_proto::sigv4::{self, RequestToSign};
 use kvs_proto::wire::{self, MessageType};
 use kvs_service::{ServiceConfig, ServiceHandle};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
@@ -45,7 +44,7 @@ pub struct BenchArgs {
     pub multi_thread: bool,
 }
 
-use crate::local::example_credentials as creds;
+use crate::local::{bare_reqwest, presigned_wss, signed_post};
 
 struct Setup {
     svc: ServiceHandle,
@@ -88,58 +87,13 @@ async fn client_connect(setup: &Setup, http: Option<HttpClient>) -> anyhow::Resu
     Ok(took)
 }
 
-/// The floor's signed POST: the same request our client makes, with bare reqwest.
-async fn floor_post(http: &reqwest::Client, url: &str, body: Value) -> anyhow::Result<Value> {
-    let body = serde_json::to_vec(&body)?;
-    let content_type = [("content-type", "application/json")];
-    let signed = sigv4::sign_headers(
-        RequestToSign {
-            method: "POST",
-            url,
-            headers: &content_type,
-            body: &body,
-        },
-        &creds(),
-        crate::LOCAL_REGION,
-        SystemTime::now(),
-    )?;
-    let mut req = http
-        .post(url)
-        .header("content-type", "application/json")
-        .body(body);
-    for (k, v) in signed {
-        req = req.header(k, v);
-    }
-    let resp = req.send().await?;
-    let status = resp.status();
-    let bytes = resp.bytes().await?;
-    if !status.is_success() {
-        bail!(
-            "floor request to {url} failed: {status} {}",
-            String::from_utf8_lossy(&bytes)
-        );
-    }
-    Ok(serde_json::from_slice(&bytes)?)
-}
-
 async fn floor_ws(
     tls: Arc<rustls::ClientConfig>,
     wss: &str,
     arn: &str,
     client_id: Option<&str>,
 ) -> anyhow::Result<Ws> {
-    let mut params = vec![("X-Amz-ChannelARN", arn)];
-    if let Some(id) = client_id {
-        params.push(("X-Amz-ClientId", id));
-    }
-    let url = format!("{wss}?{}", sigv4::encode_query(params));
-    let url = sigv4::presign_url(
-        &url,
-        &creds(),
-        crate::LOCAL_REGION,
-        SystemTime::now(),
-        Duration::from_secs(299),
-    )?;
+    let url = presigned_wss(wss, arn, client_id)?;
     let (ws, _) = tokio_tungstenite::connect_async_tls_with_config(
         url,
         None,
@@ -159,7 +113,7 @@ async fn floor_connect(
     role: &str,
     client_id: Option<&str>,
 ) -> anyhow::Result<Ws> {
-    let described = floor_post(
+    let described = signed_post(
         http,
         &format!("{endpoint}/describeSignalingChannel"),
         json!({"ChannelName": channel}),
@@ -169,7 +123,7 @@ async fn floor_connect(
         .as_str()
         .ok_or_else(|| anyhow!("no ARN"))?
         .to_owned();
-    let endpoints = floor_post(
+    let endpoints = signed_post(
         http,
         &format!("{endpoint}/getSignalingChannelEndpoint"),
         json!({"ChannelARN": arn, "SingleMasterChannelEndpointConfiguration": {"Protocols": ["WSS", "HTTPS"], "Role": role}}),
@@ -184,20 +138,13 @@ async fn floor_connect(
             .ok_or_else(|| anyhow!("no {p} endpoint"))
     };
     let (wss, https) = (find("WSS")?, find("HTTPS")?);
-    floor_post(
+    signed_post(
         http,
         &format!("{https}/v1/get-ice-server-config"),
         json!({"ChannelARN": arn, "Service": "TURN"}),
     )
     .await?;
     floor_ws(tls, &wss, &arn, client_id).await
-}
-
-fn bare_reqwest(tls: &Arc<rustls::ClientConfig>) -> anyhow::Result<reqwest::Client> {
-    Ok(reqwest::Client::builder()
-        .tls_backend_preconfigured((**tls).clone())
-        .tcp_nodelay(true)
-        .build()?)
 }
 
 /// `shared` reuses one reqwest client and TLS config (pooled connections), as the warm client does.
@@ -370,7 +317,7 @@ async fn relay(
     let http = bare_reqwest(&tls)?;
     // Its own channel: a channel has one master, and ours is connected to CHANNEL.
     let endpoint = setup.svc.endpoint();
-    floor_post(
+    signed_post(
         &http,
         &format!("{endpoint}/createSignalingChannel"),
         json!({"ChannelName": FLOOR_CHANNEL}),

@@ -1,12 +1,16 @@
 //! Client options for talking to an in-process service with its default key pair.
 
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
+use anyhow::bail;
 use kvs_client::{ClientOptions, StaticProvider, TlsOptions};
 use kvs_proto::Credentials;
 use kvs_proto::api::ChannelRole;
 use kvs_proto::client::{ChannelRef, ClientConfig};
+use kvs_proto::sigv4::{self, RequestToSign};
 use kvs_service::{EXAMPLE_ACCESS_KEY_ID, EXAMPLE_SECRET_ACCESS_KEY, ServiceHandle};
+use serde_json::Value;
 
 /// The key pair the service accepts by default.
 pub fn example_credentials() -> Credentials {
@@ -34,4 +38,63 @@ pub fn options(
         ClientOptions::new(config, Arc::new(StaticProvider::new(example_credentials())));
     options.tls = tls_for(svc);
     options
+}
+
+/// A bare reqwest client on `tls`, for requests made without our client (benchmark floors,
+/// load set-up).
+pub fn bare_reqwest(tls: &Arc<rustls::ClientConfig>) -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .tls_backend_preconfigured((**tls).clone())
+        .tcp_nodelay(true)
+        .build()?)
+}
+
+/// A SigV4-signed JSON POST with the example keys, as our client makes it; returns the JSON
+/// answer, or fails with the status and body.
+pub async fn signed_post(http: &reqwest::Client, url: &str, body: Value) -> anyhow::Result<Value> {
+    let body = serde_json::to_vec(&body)?;
+    let content_type = [("content-type", "application/json")];
+    let signed = sigv4::sign_headers(
+        RequestToSign {
+            method: "POST",
+            url,
+            headers: &content_type,
+            body: &body,
+        },
+        &example_credentials(),
+        crate::LOCAL_REGION,
+        SystemTime::now(),
+    )?;
+    let mut req = http
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body);
+    for (k, v) in signed {
+        req = req.header(k, v);
+    }
+    let resp = req.send().await?;
+    let status = resp.status();
+    let bytes = resp.bytes().await?;
+    if !status.is_success() {
+        bail!(
+            "request to {url} failed: {status} {}",
+            String::from_utf8_lossy(&bytes)
+        );
+    }
+    Ok(serde_json::from_slice(&bytes)?)
+}
+
+/// The WSS endpoint `wss` presigned for the master (`client_id` `None`) or a viewer of `arn`,
+/// with the example keys.
+pub fn presigned_wss(wss: &str, arn: &str, client_id: Option<&str>) -> anyhow::Result<String> {
+    let mut params = vec![("X-Amz-ChannelARN", arn)];
+    params.extend(client_id.map(|id| ("X-Amz-ClientId", id)));
+    let url = format!("{wss}?{}", sigv4::encode_query(params));
+    Ok(sigv4::presign_url(
+        &url,
+        &example_credentials(),
+        crate::LOCAL_REGION,
+        SystemTime::now(),
+        Duration::from_secs(299),
+    )?)
 }

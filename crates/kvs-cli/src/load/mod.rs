@@ -125,9 +125,7 @@ async fn idle_cost(
 /// Creates `count` channels named `load-N` (10 concurrently); returns their ARNs.
 async fn channels(server: &Server, count: usize) -> anyhow::Result<Vec<String>> {
     let tls = peers::client_tls(&server.ca)?;
-    let http = reqwest::Client::builder()
-        .tls_backend_preconfigured((*tls).clone())
-        .build()?;
+    let http = crate::local::bare_reqwest(&tls)?;
     let mut arns = vec![String::new(); count];
     let mut pending = FuturesUnordered::new();
     for i in 0..count {

@@ -2,17 +2,13 @@
 //! floor, spread over several loopback source addresses so that more connections fit than
 //! one address's ephemeral ports allow.
 
+use anyhow::Context;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
-
-use anyhow::{Context, bail};
-use kvs_proto::sigv4::{self, RequestToSign};
-use serde_json::Value;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
-use crate::local::example_credentials;
+use crate::local::{presigned_wss, signed_post};
 
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -77,16 +73,7 @@ pub fn presigned(endpoint: &str, arn: &str, client_id: Option<&str>) -> anyhow::
         .nth(1)
         .context("endpoint has no scheme")?;
     let path = if client_id.is_some() { "/v" } else { "/m" };
-    let mut params = vec![("X-Amz-ChannelARN", arn)];
-    params.extend(client_id.map(|id| ("X-Amz-ClientId", id)));
-    let url = format!("wss://{host}{path}?{}", sigv4::encode_query(params));
-    Ok(sigv4::presign_url(
-        &url,
-        &example_credentials(),
-        crate::LOCAL_REGION,
-        SystemTime::now(),
-        Duration::from_secs(299),
-    )?)
+    presigned_wss(&format!("wss://{host}{path}"), arn, client_id)
 }
 
 /// Creates the channel `name` through the control plane; returns its ARN.
@@ -96,35 +83,9 @@ pub async fn create_channel(
     name: &str,
 ) -> anyhow::Result<String> {
     let url = format!("{endpoint}/createSignalingChannel");
-    let host = endpoint
-        .split("://")
-        .nth(1)
-        .context("endpoint has no scheme")?;
-    let body = serde_json::to_vec(&serde_json::json!({ "ChannelName": name }))?;
-    let req = RequestToSign {
-        method: "POST",
-        url: &url,
-        headers: &[("host", host), ("content-type", "application/json")],
-        body: &body,
-    };
-    let signed = sigv4::sign_headers(
-        req,
-        &example_credentials(),
-        crate::LOCAL_REGION,
-        SystemTime::now(),
-    )?;
-    let mut request = http
-        .post(&url)
-        .header("content-type", "application/json")
-        .body(body);
-    for (k, v) in signed {
-        request = request.header(k, v);
-    }
-    let resp = request.send().await?;
-    let status = resp.status();
-    let out: Value = serde_json::from_slice(&resp.bytes().await?)?;
-    match out["ChannelARN"].as_str() {
-        Some(arn) if status.is_success() => Ok(arn.to_owned()),
-        _ => bail!("creating channel {name} failed: {status} {out}"),
-    }
+    let out = signed_post(http, &url, serde_json::json!({ "ChannelName": name })).await?;
+    out["ChannelARN"]
+        .as_str()
+        .map(str::to_owned)
+        .with_context(|| format!("creating channel {name}: no ChannelARN in {out}"))
 }
