@@ -18,27 +18,56 @@ pub fn format(time: SystemTime) -> String {
     )
 }
 
-/// Parses SigV4's `YYYYMMDDTHHMMSSZ`; `None` for anything else, including impossible dates.
+/// Parses SigV4's `YYYYMMDDTHHMMSSZ`; `None` for anything else, including impossible dates
+/// and non-ASCII text (the fields are read as bytes, never sliced as `str`).
 pub fn parse(s: &str) -> Option<SystemTime> {
-    let b = s.as_bytes();
-    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+    let bytes: &[u8; 16] = s.as_bytes().try_into().ok()?;
+    let [
+        y0,
+        y1,
+        y2,
+        y3,
+        mo0,
+        mo1,
+        d0,
+        d1,
+        b'T',
+        h0,
+        h1,
+        mi0,
+        mi1,
+        s0,
+        s1,
+        b'Z',
+    ] = *bytes
+    else {
         return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<u32> {
-        let part = &s[r];
-        part.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| part.parse().ok())?
     };
-    let (y, mo, d) = (num(0..4)?, num(4..6)?, num(6..8)?);
-    let (h, mi, se) = (num(9..11)?, num(11..13)?, num(13..15)?);
+    let (y, mo, d) = (
+        number(&[y0, y1, y2, y3])?,
+        number(&[mo0, mo1])?,
+        number(&[d0, d1])?,
+    );
+    let (h, mi, se) = (number(&[h0, h1])?, number(&[mi0, mi1])?, number(&[s0, s1])?);
     if !(1..=12).contains(&mo) || d == 0 || d > days_in_month(y, mo) || h > 23 || mi > 59 || se > 59
     {
         return None;
     }
-    let days = days_from_civil(y as i64, mo, d);
-    let secs = u64::try_from(days).ok()? * 86_400 + u64::from(h * 3600 + mi * 60 + se);
-    Some(UNIX_EPOCH + Duration::from_secs(secs))
+    let days = u64::try_from(days_from_civil(i64::from(y), mo, d)).ok()?;
+    let secs = days
+        .checked_mul(86_400)?
+        .checked_add(u64::from(h).checked_mul(3600)?)?
+        .checked_add(u64::from(mi).checked_mul(60)?)?
+        .checked_add(u64::from(se))?;
+    UNIX_EPOCH.checked_add(Duration::from_secs(secs))
+}
+
+/// The value of up to four ASCII decimal digits; `None` if any byte is not one.
+fn number(digits: &[u8]) -> Option<u32> {
+    digits.iter().try_fold(0u32, |acc, &c| {
+        let digit = char::from(c).to_digit(10)?;
+        acc.checked_mul(10)?.checked_add(digit)
+    })
 }
 
 fn days_in_month(y: u32, m: u32) -> u32 {
@@ -51,6 +80,9 @@ fn days_in_month(y: u32, m: u32) -> u32 {
 }
 
 // Howard Hinnant's days-from-civil algorithm (proleptic Gregorian calendar).
+// Allowed: `y` comes from four digits (0..=9999) and `m`, `d` are checked, so every
+// intermediate stays far inside i64.
+#[allow(clippy::arithmetic_side_effects)]
 fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
@@ -91,6 +123,9 @@ mod tests {
         assert!(parse("2019-12-01T00:00:00Z").is_none());
         assert!(parse("20191201T246000Z").is_none());
         assert!(parse("+0191201T000000Z").is_none());
+        // 16 bytes with `T` at byte 8, but `é` straddles bytes 3 and 4.
+        assert!(parse("201\u{e9}123T000000Z").is_none());
+        assert!(parse("2019120\u{e9}T00000Z").is_none());
     }
 
     proptest! {
@@ -103,6 +138,26 @@ mod tests {
         #[test]
         fn never_panics(s in "\\PC{0,20}") {
             let _ = parse(&s);
+        }
+
+        /// A valid timestamp with one character swapped for a multi-byte one of any width:
+        /// the length check passes, the parse must still refuse without panicking.
+        #[test]
+        fn multibyte_characters_are_refused(
+            secs in 0u64..253_402_300_799,
+            at in 0usize..16,
+            c in "[\\u{80}-\\u{10ffff}]",
+        ) {
+            let valid = format(UNIX_EPOCH + Duration::from_secs(secs));
+            let mut perturbed: Vec<char> = valid.chars().collect();
+            perturbed[at] = c.chars().next().unwrap();
+            let s: String = perturbed.into_iter().collect();
+            prop_assert_eq!(parse(&s), None);
+            // The same bytes with the character's width taken out of the end.
+            let cut = s.len().saturating_sub(c.len() - 1);
+            if s.is_char_boundary(cut) {
+                prop_assert_eq!(parse(&s[..cut]), None);
+            }
         }
     }
 }

@@ -6,7 +6,7 @@
 //! the real ones. The TURN server recomputes the password from the user name alone, so no
 //! state is shared between the two.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -61,8 +61,11 @@ impl TurnCredentials {
         servers: &[Vec<String>],
         now: SystemTime,
     ) -> Vec<IceServer> {
-        let expiry =
-            now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() + u64::from(TURN_TTL_SECS);
+        let expiry = now
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs()
+            .saturating_add(u64::from(TURN_TTL_SECS));
         let username = format!("{expiry}:{}", BASE64.encode(format!("v1:{channel_arn}")));
         let password = self.password(&username);
         servers
@@ -91,7 +94,9 @@ impl TurnCredentials {
             .and_then(|b| String::from_utf8(b).ok())
             .and_then(|s| s.strip_prefix("v1:").map(str::to_owned))
             .ok_or(TurnAuthError::Malformed)?;
-        if UNIX_EPOCH + Duration::from_secs(expiry) < now {
+        // Compared in seconds: an expiry near u64::MAX must not overflow `SystemTime`.
+        let now_secs = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        if expiry < now_secs {
             return Err(TurnAuthError::Expired);
         }
         Ok((arn, self.password(username)))
@@ -101,6 +106,7 @@ impl TurnCredentials {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     const ARN: &str =
         "arn:aws:kinesisvideo:us-west-2:848161169354:channel/ScaryTestChannel/1606901298484";
@@ -142,6 +148,9 @@ mod tests {
                 "{bad}"
             );
         }
+        // The largest expiry there is: accepted as far-future, not a panic.
+        let far = format!("{}:{}", u64::MAX, BASE64.encode(format!("v1:{ARN}")));
+        assert_eq!(creds.check(&far, at(1000)).unwrap().0, ARN);
         let other = TurnCredentials::new(&[8; 32]);
         assert_ne!(other.password(&user), creds.password(&user));
     }

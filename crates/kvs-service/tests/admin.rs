@@ -286,3 +286,27 @@ async fn a_skewed_service_clock_refuses_correct_clients_and_says_its_time() {
     let (status, _) = admin.call("DELETE", "faults", Value::Null, TOKEN).await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn an_extreme_clock_skew_is_refused_and_the_service_keeps_answering() {
+    let svc = service(true).await;
+    let admin = Admin::new(&svc);
+    for seconds in [i64::MAX, i64::MIN, 400_000_000] {
+        let (status, body) = admin
+            .post("faults/clock-skew", json!({ "Seconds": seconds }))
+            .await;
+        assert_eq!(status, 400, "{seconds}: {body}");
+        assert!(body.to_string().contains("ten years"), "{body}");
+    }
+    control(&svc, EXAMPLE_SECRET_ACCESS_KEY)
+        .list_signaling_channels()
+        .send()
+        .await
+        .expect("the service still answers with its own clock");
+    let (status, _) = admin
+        .post("faults/clock-skew", json!({ "Seconds": -300_000_000 }))
+        .await;
+    assert_eq!(status, 200, "ten years back is still a valid fault");
+    let (status, _) = admin.call("DELETE", "faults", Value::Null, TOKEN).await;
+    assert_eq!(status, 200, "and it can be cleared");
+}

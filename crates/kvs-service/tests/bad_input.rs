@@ -214,3 +214,33 @@ async fn upgrades_with_bad_signatures_or_parameters_are_refused_with_aws_statuse
         (400, Some("ClientLimitExceededException".into()))
     );
 }
+
+/// `X-Amz-Date` of the right byte length with a multi-byte character where digits belong
+/// (`201é123T000000Z`: 16 bytes, `T` at byte 8, with the credential scope's date to match)
+/// is refused like any bad date, and the service goes on serving the next client.
+#[tokio::test]
+async fn a_multibyte_amz_date_is_refused_not_a_crash() {
+    let svc = service().await;
+    let arn = channel(&svc, "multibyte-date").await;
+    let good = presigned(&svc, "/m", &arn, None, EXAMPLE_SECRET_ACCESS_KEY);
+    let (head, query) = good.split_once('?').unwrap();
+    let perturbed: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some(("X-Amz-Date", _)) => "X-Amz-Date=201%C3%A9123T000000Z".to_owned(),
+            // The credential scope's date must prefix X-Amz-Date to get that far.
+            Some(("X-Amz-Credential", credential)) => {
+                let mut parts: Vec<&str> = credential.split("%2F").collect();
+                parts[1] = "201%C3%A9123";
+                format!("X-Amz-Credential={}", parts.join("%2F"))
+            }
+            _ => pair.to_owned(),
+        })
+        .collect();
+    let url = format!("{head}?{}", perturbed.join("&"));
+    assert_eq!(
+        upgrade_refusal(connect(&svc, url).await),
+        (400, Some("IncompleteSignatureException".into()))
+    );
+    join(&svc, "/m", &arn, None).await;
+}

@@ -148,3 +148,33 @@ async fn shutting_the_service_down_frees_the_turn_ports() {
         assert!(freed, "TURN port {port} is still bound");
     }
 }
+
+/// A user name whose expiry is u64::MAX once stopped the TURN port's read loop (an overflow
+/// in the auth handler); now it is refused like any wrong password and the port keeps serving.
+#[tokio::test]
+async fn the_largest_expiry_does_not_stop_the_turn_server() {
+    let svc = service().await;
+    let arn = channel(&svc, "turn-far-expiry").await;
+    let servers = ice_servers(&svc, &arn).await;
+    let addr = address(&servers[0].uris()[0]);
+    let tag = servers[0].username().unwrap().split_once(':').unwrap().1;
+    let hostile = client(
+        &addr,
+        &format!("{}:{tag}", u64::MAX),
+        servers[0].password().unwrap(),
+    )
+    .await;
+    assert!(hostile.allocate().await.is_err());
+    hostile.close().await.unwrap();
+    let honest = client(
+        &addr,
+        servers[0].username().unwrap(),
+        servers[0].password().unwrap(),
+    )
+    .await;
+    honest
+        .allocate()
+        .await
+        .expect("the same port still allocates for valid credentials");
+    honest.close().await.unwrap();
+}

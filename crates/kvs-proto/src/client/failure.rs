@@ -42,7 +42,14 @@ impl Client {
             }
             e if e.is_auth() => return self.finish(Some(err)),
             Error::Service { status: 404, .. } => match during {
-                State::Describe if self.config.create_if_missing => Some(State::Create),
+                // Deleting a channel that is already gone: the goal is reached.
+                State::Describe if self.deleting => Some(State::Deleted),
+                State::Describe
+                    if self.config.create_if_missing
+                        && matches!(self.config.channel, ChannelRef::Name(_)) =>
+                {
+                    Some(State::Create)
+                }
                 State::Describe => {
                     let name = match &self.config.channel {
                         ChannelRef::Name(n) | ChannelRef::Arn(n) => n.clone(),

@@ -25,8 +25,13 @@ impl Client {
                 self.call(now, Operation::DescribeSignalingChannel, &input);
             }
             State::Create => {
-                let ChannelRef::Name(name) = &self.config.channel else {
-                    unreachable!("CREATE is entered only for channels given by name")
+                let name = match &self.config.channel {
+                    ChannelRef::Name(name) => name,
+                    // `fail` enters CREATE only for names; should that change, end cleanly.
+                    ChannelRef::Arn(arn) => {
+                        let err = Error::ChannelNotFound(arn.clone());
+                        return self.finish(Some(err));
+                    }
                 };
                 let input = CreateSignalingChannelInput {
                     channel_name: name.clone(),

@@ -1120,6 +1120,56 @@ fn deleting_a_channel_that_is_already_gone_is_done() {
     assert!(h.client.is_closed());
 }
 
+#[test]
+fn a_channel_given_by_arn_that_vanishes_after_go_away_ends_the_session() {
+    let mut c = config(ChannelRole::Viewer);
+    c.channel = ChannelRef::Arn(ARN.into());
+    let mut h = Harness::new(c);
+    h.credentials();
+    h.answer(200, None, ENDPOINTS);
+    h.answer(200, None, ICE);
+    h.input(Input::WsOpened);
+    assert_eq!(h.client.state(), State::Connected);
+    h.input(Input::WsText(r#"{"messageType":"GO_AWAY"}"#));
+    assert_eq!(
+        h.last_request().operation,
+        Operation::DescribeSignalingChannel
+    );
+    h.answer(
+        404,
+        Some("ResourceNotFoundException"),
+        r#"{"Message":"The requested channel is not found or not active."}"#,
+    );
+    assert!(
+        !h.requests
+            .iter()
+            .any(|r| r.operation == Operation::CreateSignalingChannel),
+        "a channel named by ARN is never created"
+    );
+    assert!(matches!(
+        h.closed_with(),
+        Some(Some(Error::ChannelNotFound(arn))) if arn == ARN
+    ));
+    assert!(h.client.is_closed());
+}
+
+#[test]
+fn deleting_a_named_channel_that_does_not_exist_does_not_create_it() {
+    let mut h = Harness::new(config(ChannelRole::Master));
+    h.client.delete_channel(h.now);
+    h.drain();
+    h.credentials();
+    h.answer(
+        404,
+        Some("ResourceNotFoundException"),
+        r#"{"Message":"gone"}"#,
+    );
+    let operations: Vec<Operation> = h.requests.iter().map(|r| r.operation).collect();
+    assert_eq!(operations, [Operation::DescribeSignalingChannel]);
+    assert_eq!(h.client.state(), State::Deleted);
+    assert_eq!(h.closed_with(), Some(&None));
+}
+
 fn cached(fetched_at: u64) -> CachedEndpoints {
     CachedEndpoints {
         channel_arn: ARN.into(),

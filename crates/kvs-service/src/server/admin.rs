@@ -27,6 +27,10 @@ use super::http::{Body, error_response, json_response, read_body};
 use super::{Outbound, Shared, Target, signal};
 use crate::faults::{InjectedError, MessageFault};
 
+/// The largest clock skew the admin API injects: ten years either way, far past any
+/// signature window, and far from the ends of `SystemTime`.
+const MAX_CLOCK_SKEW_SECS: u64 = 10 * 366 * 86_400;
+
 /// Where the admin API lives.
 pub(super) const PREFIX: &str = "/admin/";
 
@@ -163,10 +167,17 @@ pub(super) async fn handle(shared: &Shared, req: Request<Incoming>, path: &str) 
             );
             Ok(ok())
         }),
-        (&Method::POST, "faults/clock-skew") => parse::<SkewRequest>(&body).map(|r| {
-            faults(shared).set_clock_skew(r.seconds);
-            ok()
-        }),
+        (&Method::POST, "faults/clock-skew") => {
+            parse::<SkewRequest>(&body).and_then(|r| {
+                if r.seconds.unsigned_abs() > MAX_CLOCK_SKEW_SECS {
+                    return Err(bad(&format!(
+                        "Seconds must be within ±{MAX_CLOCK_SKEW_SECS} (ten years)"
+                    )));
+                }
+                faults(shared).set_clock_skew(r.seconds);
+                Ok(ok())
+            })
+        }
         (&Method::DELETE, "faults") => {
             faults(shared).clear();
             Ok(ok())

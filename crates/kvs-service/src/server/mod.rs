@@ -105,7 +105,13 @@ impl Shared {
         let skew = self.faults.lock().expect("faults lock").clock_skew();
         let now = SystemTime::now();
         let by = Duration::from_secs(skew.unsigned_abs());
-        if skew >= 0 { now + by } else { now - by }
+        let moved = if skew >= 0 {
+            now.checked_add(by)
+        } else {
+            now.checked_sub(by)
+        };
+        // The admin API bounds the skew, so this only guards against a bug there.
+        moved.unwrap_or(now)
     }
 }
 
