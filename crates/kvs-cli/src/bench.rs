@@ -35,6 +35,9 @@ pub struct BenchArgs {
     /// Offer→answer round trips measured for the client and for the floor.
     #[arg(long, default_value_t = 4000)]
     round_trips: usize,
+    /// Viewer processes started for "new process → CONNECTED" (0 skips it).
+    #[arg(long, default_value_t = 20)]
+    processes: usize,
     /// Service restarts measured for the reconnect time.
     #[arg(long, default_value_t = 10)]
     restarts: usize,
@@ -224,7 +227,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "current-thread"
     };
     println!(
-        "kvs-signaling bench: in-process service at {} (TLS 1.3, aws-lc-rs), {runtime} runtime, {} cores",
+        "kvs-signaling bench: in-process service at {} (TLS 1.3, ring), {runtime} runtime, {} cores",
         setup.svc.endpoint(),
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
@@ -262,6 +265,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         median(&mut warm_floor_t),
         1.5,
     );
+    new_process(&setup, args.processes, median(&mut cold)).await?;
 
     let (ours, floor) = relay(&setup, args.round_trips).await?;
     let (mut ours, mut floor) = (ours, floor);
@@ -283,6 +287,31 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     );
     setup.svc.shutdown().await;
     crate::bench_reconnect::run(args.connects, args.restarts).await?;
+    Ok(())
+}
+
+/// (a') `kvs-signaling viewer` in a new process, spawn → CONNECTED, against this run's
+/// in-process cold connect as the floor.
+async fn new_process(setup: &Setup, processes: usize, in_process: Duration) -> anyhow::Result<()> {
+    if processes == 0 {
+        return Ok(());
+    }
+    let dir = std::env::temp_dir().join(format!("kvs-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, &setup.tls.extra_ca_pem)?;
+    let mut took = Vec::with_capacity(processes);
+    for i in 0..processes {
+        let id = format!("bench-process-{i}");
+        took.push(
+            crate::bench_process::connect_in_new_process(&setup.svc, &ca, CHANNEL, &id).await?,
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    println!(
+        "\n(a') new process → CONNECTED (`kvs-signaling viewer` spawned), median of {processes}; floor: (a)'s cold in-process connect:"
+    );
+    row("new process", median(&mut took), in_process, 3.0);
     Ok(())
 }
 

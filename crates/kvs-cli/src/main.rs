@@ -2,12 +2,14 @@
 //! service, a self-contained demo, a benchmark and a load generator, in one binary.
 
 mod bench;
+mod bench_process;
 mod bench_reconnect;
 mod demo;
 mod latency_proxy;
 mod load;
 mod local;
 mod pipe;
+mod secret;
 mod serve;
 
 use std::net::SocketAddr;
@@ -41,7 +43,7 @@ enum Command {
     /// exchanged offer, answer and ICE candidates.
     Demo,
     /// Run the local KVS-compatible signaling service until interrupted.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Connect as the channel's master and act as a JSON-lines signaling pipe.
     ///
     /// Every event is one JSON object per line on stdout, e.g. {"event":"state","state":"CONNECTED"},
@@ -168,7 +170,7 @@ async fn run(cli: Cli) -> ExitCode {
         }
         Command::Serve(args) => {
             init_logging(level, "info");
-            serve::run(args).await
+            serve::run(*args).await
         }
         Command::Master(args) => {
             init_logging(level, "warn");

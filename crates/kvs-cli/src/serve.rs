@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::secret::Secret;
 use anyhow::Context;
 use clap::Args;
 use kvs_service::{
@@ -27,13 +28,24 @@ pub struct ServeArgs {
     /// Access key id to accept (default: AWS's documented example key).
     #[arg(
         long,
-        requires = "secret_access_key",
+        env = "KVS_ACCESS_KEY_ID",
+        requires = "secret",
         conflicts_with = "credentials_file"
     )]
     access_key_id: Option<String>,
-    /// Secret key of --access-key-id.
-    #[arg(long, requires = "access_key_id", hide_env_values = true)]
-    secret_access_key: Option<String>,
+    /// Secret key of --access-key-id. Prefer KVS_SECRET_ACCESS_KEY or
+    /// --secret-access-key-file: a flag's value is visible in the process list.
+    #[arg(
+        long,
+        env = "KVS_SECRET_ACCESS_KEY",
+        requires = "access_key_id",
+        hide_env_values = true,
+        group = "secret"
+    )]
+    secret_access_key: Option<Secret>,
+    /// Read the secret key of --access-key-id from the first line of this file.
+    #[arg(long, requires = "access_key_id", group = "secret")]
+    secret_access_key_file: Option<PathBuf>,
     /// Accept every key pair of this file, in the format of ~/.aws/credentials (all
     /// profiles; a profile's aws_session_token must then accompany its key).
     #[arg(long)]
@@ -55,9 +67,13 @@ pub struct ServeArgs {
     #[arg(long)]
     no_turn: bool,
     /// Enable the admin API for fault injection under /admin/, protected by this bearer
-    /// token (see the README).
+    /// token (see the README). Prefer KVS_ADMIN_TOKEN or --admin-token-file: a flag's value
+    /// is visible in the process list.
     #[arg(long, env = "KVS_ADMIN_TOKEN", hide_env_values = true)]
-    admin_token: Option<String>,
+    admin_token: Option<Secret>,
+    /// Read the admin token from the first line of this file.
+    #[arg(long, conflicts_with = "admin_token")]
+    admin_token_file: Option<PathBuf>,
     /// Seconds a TLS handshake, a request's headers or its body may take before the
     /// connection is cut.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
@@ -109,9 +125,19 @@ fn default_state_dir() -> PathBuf {
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let custom_keys = args.access_key_id.zip(args.secret_access_key);
+    let secret = Secret::from_flag_or_file(
+        args.secret_access_key,
+        args.secret_access_key_file.as_deref(),
+        "the secret access key",
+    )?;
+    let admin_token = Secret::from_flag_or_file(
+        args.admin_token,
+        args.admin_token_file.as_deref(),
+        "the admin token",
+    )?;
+    let custom_keys = args.access_key_id.zip(secret);
     let credentials = match (&custom_keys, &args.credentials_file) {
-        (Some((id, secret)), _) => vec![ServiceKey::new(id, secret)],
+        (Some((id, secret)), _) => vec![ServiceKey::new(id, secret.expose())],
         (None, Some(path)) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read --credentials-file {}", path.display()))?;
@@ -152,7 +178,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             ports: [args.turn_ports[0], args.turn_ports[1]],
         }),
         path_prefix: args.path_prefix,
-        admin_token: args.admin_token.filter(|t| !t.is_empty()),
+        admin_token: admin_token
+            .map(|t| t.expose().to_owned())
+            .filter(|t| !t.is_empty()),
         handshake_timeout: Duration::from_secs(args.handshake_timeout),
         write_timeout: Duration::from_secs(args.write_timeout),
         tls: !args.plain,
@@ -189,4 +217,59 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .context("waiting for Ctrl-C")?;
     handle.shutdown().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser, Debug)]
+    struct Wrapper {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    #[test]
+    fn debug_of_the_options_hides_the_secret_key_and_the_admin_token() {
+        let parsed = Wrapper::try_parse_from([
+            "serve",
+            "--access-key-id",
+            "AKIDSERVE",
+            "--secret-access-key",
+            "SECRETSERVEKEY",
+            "--admin-token",
+            "ADMINTOKENVALUE",
+        ])
+        .unwrap();
+        let shown = format!("{parsed:?}");
+        assert!(!shown.contains("SECRETSERVEKEY"), "{shown}");
+        assert!(!shown.contains("ADMINTOKENVALUE"), "{shown}");
+        assert!(shown.contains("AKIDSERVE"), "{shown}");
+    }
+
+    #[test]
+    fn a_secret_file_satisfies_the_key_id_and_the_flag_and_file_exclude_each_other() {
+        let ok = Wrapper::try_parse_from([
+            "serve",
+            "--access-key-id",
+            "AKID",
+            "--secret-access-key-file",
+            "/run/secrets/key",
+        ]);
+        assert!(ok.is_ok(), "{ok:?}");
+        let both = Wrapper::try_parse_from([
+            "serve",
+            "--access-key-id",
+            "AKID",
+            "--secret-access-key",
+            "x",
+            "--secret-access-key-file",
+            "/run/secrets/key",
+        ]);
+        assert!(both.is_err());
+        let alone = Wrapper::try_parse_from(["serve", "--secret-access-key-file", "/k"]);
+        assert!(alone.is_err(), "a secret needs its key id");
+    }
 }

@@ -392,3 +392,75 @@ async fn the_load_generator_reports_against_its_floor() {
     }
     assert_eq!(text.matches("ratio").count(), 4, "{text}");
 }
+
+/// The README's recommended way: the secret key from the environment and the admin token
+/// from a file, so neither shows in the process list.
+#[tokio::test]
+async fn serve_takes_its_secret_key_from_the_environment_and_the_admin_token_from_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("admin-token");
+    std::fs::write(&token, "token-from-file\n").unwrap();
+    let state = dir.path().join("state");
+    let mut serve = Proc::spawn_with_env(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--state-dir",
+            state.to_str().unwrap(),
+            "--admin-token-file",
+            token.to_str().unwrap(),
+        ],
+        &[
+            ("KVS_ACCESS_KEY_ID", "AKIDFROMENV"),
+            ("KVS_SECRET_ACCESS_KEY", "secret-from-env"),
+        ],
+    );
+    let endpoint = serve
+        .line()
+        .await
+        .strip_prefix("endpoint: ")
+        .unwrap()
+        .to_owned();
+    let ca = serve.line().await.strip_prefix("ca: ").unwrap().to_owned();
+    let mut master = Proc::spawn_with_env(
+        &[
+            "master",
+            "--channel",
+            "env-keys",
+            "--endpoint-url",
+            &endpoint,
+            "--ca-bundle",
+            &ca,
+        ],
+        &[
+            ("AWS_ACCESS_KEY_ID", "AKIDFROMENV"),
+            ("AWS_SECRET_ACCESS_KEY", "secret-from-env"),
+        ],
+    );
+    master.event(connected).await;
+    assert!(master.close_stdin_and_wait().await.success());
+    let pem = std::fs::read(&ca).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(&pem) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let http = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .build()
+        .unwrap();
+    let status = |token: &'static str| {
+        http.get(format!("{endpoint}/admin/connections"))
+            .bearer_auth(token)
+            .send()
+    };
+    assert_eq!(status("token-from-file").await.unwrap().status(), 200);
+    assert_eq!(status("wrong").await.unwrap().status(), 401);
+}

@@ -51,7 +51,7 @@ impl TlsOptions {
         }
     }
 
-    /// A rustls client config (aws-lc-rs, TLS 1.2/1.3, no ALPN) trusting these roots.
+    /// A rustls client config (ring, TLS 1.2/1.3, no ALPN) trusting these roots.
     pub fn client_config(&self) -> Result<Arc<rustls::ClientConfig>, TransportError> {
         let mut roots = rustls::RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
@@ -72,7 +72,7 @@ impl TlsOptions {
                 ));
             }
         }
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| TransportError::Tls(e.to_string()))?

@@ -310,8 +310,8 @@ pub struct GetIceServerConfigInput {
     pub username: Option<String>,
 }
 
-/// A TURN server with time-limited credentials.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A TURN server with time-limited credentials. `Debug` hides the password.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct IceServer {
     /// `turn:` / `turns:` URIs.
@@ -322,6 +322,17 @@ pub struct IceServer {
     pub password: String,
     /// Seconds the credentials stay valid.
     pub ttl: u32,
+}
+
+impl std::fmt::Debug for IceServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IceServer")
+            .field("uris", &self.uris)
+            .field("username", &self.username)
+            .field("password", &crate::redact::REDACTED)
+            .field("ttl", &self.ttl)
+            .finish()
+    }
 }
 
 /// GetIceServerConfig response.
@@ -553,6 +564,24 @@ impl ErrorCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ice_server_debug_hides_the_password() {
+        let server = IceServer {
+            uris: vec!["turn:127.0.0.1:3478?transport=udp".into()],
+            username: "1700000300:djE6YQ==".into(),
+            password: "TURNPASSWORD".into(),
+            ttl: 300,
+        };
+        let shown = format!(
+            "{:?}",
+            GetIceServerConfigOutput {
+                ice_server_list: vec![server],
+            }
+        );
+        assert!(!shown.contains("TURNPASSWORD"), "{shown}");
+        assert!(shown.contains("1700000300:djE6YQ=="), "{shown}");
+    }
 
     #[test]
     fn c_sdk_endpoint_request_parses() {

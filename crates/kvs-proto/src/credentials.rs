@@ -66,10 +66,10 @@ impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Credentials")
             .field("access_key_id", &self.access_key_id)
-            .field("secret_access_key", &"** redacted **")
+            .field("secret_access_key", &crate::redact::REDACTED)
             .field(
                 "session_token",
-                &self.session_token.as_ref().map(|_| "** redacted **"),
+                &self.session_token.as_ref().map(|_| crate::redact::REDACTED),
             )
             .field("expiry", &self.expiry)
             .finish()

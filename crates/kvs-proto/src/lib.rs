@@ -10,6 +10,7 @@ pub mod api;
 pub mod client;
 mod credentials;
 pub mod rate;
+pub mod redact;
 pub mod sigv4;
 pub mod wire;
 

@@ -33,10 +33,13 @@ impl std::fmt::Debug for ServiceKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServiceKey")
             .field("access_key_id", &self.access_key_id)
-            .field("secret_access_key", &"<redacted>")
+            .field("secret_access_key", &kvs_proto::redact::REDACTED)
             .field(
                 "session_token",
-                &self.session_token.as_ref().map(|_| "<redacted>"),
+                &self
+                    .session_token
+                    .as_ref()
+                    .map(|_| kvs_proto::redact::REDACTED),
             )
             .finish()
     }

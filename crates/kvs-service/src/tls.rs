@@ -68,7 +68,7 @@ pub fn identity(state_dir: Option<&Path>, hosts: &[String]) -> Result<TlsIdentit
     let chain = vec![server_cert.der().clone()];
     let key = PrivateKeyDer::try_from(server_key.serialize_der())
         .map_err(|e| ServiceError::Tls(format!("server key: {e}")))?;
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let server_config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .and_then(|b| b.with_no_client_auth().with_single_cert(chain, key))

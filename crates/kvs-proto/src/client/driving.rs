@@ -1,6 +1,7 @@
 //! What the driver feeds the client and what the client asks of the driver.
 
 use super::*;
+use crate::redact;
 
 /// Identifies an HTTP request so its answer can be matched (late answers are ignored).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -26,10 +27,7 @@ impl std::fmt::Debug for HttpRequest {
         let headers: Vec<(&str, &str)> = self
             .headers
             .iter()
-            .map(|(k, v)| match k.as_str() {
-                "authorization" | "x-amz-security-token" => (k.as_str(), "** redacted **"),
-                _ => (k.as_str(), v.as_str()),
-            })
+            .map(|(k, v)| (k.as_str(), redact::header_value(k, v)))
             .collect();
         f.debug_struct("HttpRequest")
             .field("id", &self.id)
@@ -60,17 +58,7 @@ impl PresignedUrl {
 
 impl std::fmt::Debug for PresignedUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (base, query) = self.0.split_once('?').unwrap_or((&self.0, ""));
-        let redacted: Vec<String> = query
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((k @ ("X-Amz-Signature" | "X-Amz-Security-Token"), _)) => {
-                    format!("{k}=**redacted**")
-                }
-                _ => pair.to_owned(),
-            })
-            .collect();
-        write!(f, "PresignedUrl({base}?{})", redacted.join("&"))
+        write!(f, "PresignedUrl({})", redact::url(&self.0))
     }
 }
 

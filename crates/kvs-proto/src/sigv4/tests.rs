@@ -311,3 +311,41 @@ mod props {
         }
     }
 }
+
+#[test]
+fn debug_of_requests_and_verified_results_hides_signatures_and_tokens() {
+    let url = js_url("wss://kvs.awsamazon.com", true, "kinesisvideo");
+    let signature = signature_of(&url).to_owned();
+    let (host, path, query) = incoming(&url);
+    let headers = [
+        ("Authorization", "AWS4-HMAC-SHA256 Signature=HEADERSIG"),
+        ("X-Amz-Security-Token", "HEADERTOKEN"),
+        ("host", host.as_str()),
+    ];
+    let req = IncomingRequest {
+        method: "GET",
+        host: &host,
+        path: &path,
+        query: Some(&query),
+        headers: &headers,
+        body: &[],
+    };
+    let shown = format!("{req:?}");
+    for secret in [
+        signature.as_str(),
+        "HEADERSIG",
+        "HEADERTOKEN",
+        "FakeSessionToken",
+    ] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
+    assert!(
+        shown.contains("X-Amz-Credential"),
+        "the rest stays: {shown}"
+    );
+    let verified = verify_url(&url, t0() + Duration::from_secs(10)).unwrap();
+    assert_eq!(verified.session_token.as_deref(), Some("FakeSessionToken"));
+    let shown = format!("{verified:?}");
+    assert!(!shown.contains("FakeSessionToken"), "{shown}");
+    assert!(shown.contains(AK));
+}

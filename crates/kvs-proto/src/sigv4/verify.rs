@@ -6,13 +6,14 @@ use subtle::ConstantTimeEq;
 
 use super::sign::{RequestToSign, sign_with};
 use super::{MAX_CLOCK_SKEW, MAX_PRESIGN_EXPIRES_SECS, SERVICE_NAME, encode_query};
-use crate::{Credentials, amz_date};
+use crate::{Credentials, amz_date, redact};
 
 const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 const MAX_QUERY_PARAMS: usize = 64;
 
-/// A request as it arrived at the service, before any authentication.
-#[derive(Debug, Clone, Copy)]
+/// A request as it arrived at the service, before any authentication. `Debug` hides the
+/// signature and session token in the headers and the query.
+#[derive(Clone, Copy)]
 pub struct IncomingRequest<'a> {
     /// HTTP method.
     pub method: &'a str,
@@ -28,8 +29,8 @@ pub struct IncomingRequest<'a> {
     pub body: &'a [u8],
 }
 
-/// A request whose signature checked out.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A request whose signature checked out. `Debug` hides the session token.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Verified {
     /// The key that signed it.
     pub access_key_id: String,
@@ -37,6 +38,37 @@ pub struct Verified {
     pub session_token: Option<String>,
     /// The decoded query parameters other than SigV4's own (e.g. `X-Amz-ChannelARN`).
     pub params: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for IncomingRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| (*k, redact::header_value(k, v)))
+            .collect();
+        f.debug_struct("IncomingRequest")
+            .field("method", &self.method)
+            .field("host", &self.host)
+            .field("path", &self.path)
+            .field("query", &self.query.map(redact::query))
+            .field("headers", &headers)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Verified {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verified")
+            .field("access_key_id", &self.access_key_id)
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| redact::REDACTED),
+            )
+            .field("params", &self.params)
+            .finish()
+    }
 }
 
 /// Why a request's signature was refused. Each variant maps to the AWS exception and HTTP
