@@ -15,6 +15,7 @@ mod server;
 mod store;
 mod tls;
 mod turn_auth;
+mod turn_refusal;
 mod turn_server;
 mod validate;
 

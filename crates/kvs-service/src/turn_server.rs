@@ -1,6 +1,7 @@
 //! The embedded TURN server (UDP; STUN answered on the same ports), built on webrtc-rs's
 //! `turn`. It accepts exactly the credentials GetIceServerConfig issues: the password is
-//! recomputed from the user name, and expired user names are refused.
+//! recomputed from the user name, and expired user names are refused with 401 by the socket
+//! it reads through (`turn_refusal`).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use turn::server::config::{ConnConfig, ServerConfig};
 
 use crate::server::Turn;
 use crate::turn_auth::TurnCredentials;
+use crate::turn_refusal::RefusingSocket;
 use crate::{ServiceError, TurnConfig};
 
 /// The TURN realm, as the credentials' MD5 key includes it.
@@ -36,8 +38,9 @@ impl AuthHandler for KvsAuth {
                 debug!(%src_addr, channel = %arn, "TURN credentials accepted");
                 Ok(generate_auth_key(username, realm, &password))
             }
+            // Not reached for refusals the socket answers with 401 first (turn_refusal.rs).
             Err(e) => {
-                info!(%src_addr, reason = %e, "TURN request refused");
+                debug!(%src_addr, reason = %e, "TURN request refused");
                 Err(turn::Error::Other(e.to_string()))
             }
         }
@@ -65,7 +68,7 @@ pub(crate) async fn start(ip: IpAddr, config: &TurnConfig) -> Result<Turn, Servi
             .map_err(|source| ServiceError::Bind { addr, source })?;
         ports.push(local.port());
         conn_configs.push(ConnConfig {
-            conn: Arc::new(socket),
+            conn: RefusingSocket::new(socket, credentials.clone(), REALM),
             relay_addr_generator: Box::new(RelayAddressGeneratorStatic {
                 relay_address: relay_ip,
                 address: relay_ip.to_string(),

@@ -1,6 +1,6 @@
 //! The embedded TURN server with the credentials GetIceServerConfig hands out, driven by
-//! webrtc-rs's TURN client: allocations relay both ways, STUN answers on the same port, and a
-//! wrong password is refused.
+//! webrtc-rs's TURN client: allocations relay both ways, STUN answers on the same port, and
+//! wrong passwords and expired user names are refused with 401.
 
 mod common;
 
@@ -100,34 +100,42 @@ async fn both_servers_relay_with_the_issued_credentials() {
     }
 }
 
+/// Refusals are 401 Unauthorized (with REALM and NONCE, RFC 8489 §9.2.4), as the real
+/// service answers, not 400: a wrong password, a forged user name and an expired one.
 #[tokio::test]
-async fn a_wrong_password_gets_no_allocation() {
+async fn wrong_passwords_and_expired_user_names_get_401() {
     let svc = service().await;
     let arn = channel(&svc, "turn-denied").await;
     let servers = ice_servers(&svc, &arn).await;
     let addr = address(&servers[0].uris()[0]);
     let username = servers[0].username().unwrap();
-    let client = client(
-        &addr,
-        username,
-        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-    )
-    .await;
-    assert!(client.allocate().await.is_err());
-    let forged = client_for_forged_user(&addr, servers[0].password().unwrap()).await;
-    assert!(
-        forged.allocate().await.is_err(),
-        "the user name is bound to its password"
-    );
-}
-
-async fn client_for_forged_user(addr: &str, password: &str) -> Client {
-    client(
-        addr,
-        "9999999999:djE6YXJuOmF3czpraW5lc2lzdmlkZW86eDox",
-        password,
-    )
-    .await
+    let tag = username.split_once(':').unwrap().1;
+    let expired = format!("1000000000:{tag}");
+    let cases = [
+        (
+            username,
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            "wrong password",
+        ),
+        (
+            "9999999999:djE6YXJuOmF3czpraW5lc2lzdmlkZW86eDox",
+            servers[0].password().unwrap(),
+            "forged user name",
+        ),
+        (
+            expired.as_str(),
+            servers[0].password().unwrap(),
+            "expired user name",
+        ),
+    ];
+    for (user, password, case) in cases {
+        let refused = client(&addr, user, password).await;
+        let Err(err) = refused.allocate().await else {
+            panic!("{case}: allocated");
+        };
+        assert!(err.to_string().contains("401"), "{case}: {err}");
+        refused.close().await.unwrap();
+    }
 }
 
 #[tokio::test]
