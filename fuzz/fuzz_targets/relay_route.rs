@@ -14,6 +14,6 @@ fuzz_target!(|data: &[u8]| {
     let viewer = relay.connect(now, arn, ChannelRole::Viewer, Some("v1".into()), ttl).unwrap().id;
     let _ = relay.route(now, master, text);
     let _ = relay.route(now, viewer, text);
-    relay.disconnect(master);
+    relay.disconnect(now, master);
     let _ = relay.route(now, viewer, text);
 });

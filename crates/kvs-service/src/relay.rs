@@ -3,8 +3,12 @@
 //!
 //! Messages for a peer that is offline are held until the channel's MessageTtlSeconds and
 //! delivered when it connects; a newer undelivered SDP from the same sender replaces the older
-//! one. "Offline" means the master, or a viewer client id seen on this channel before; a
-//! message for a client id never seen is refused at once.
+//! one. "Offline" means the master, or a viewer client id that left this channel (or sent an
+//! Alexa offer) less than the message TTL ago; a message for any other client id is refused
+//! at once. Nothing a peer sends grows without bound: departed viewer ids and held messages
+//! expire with the TTL ([`Relay::sweep`] frees them), a channel remembers at most
+//! [`MAX_DEPARTED_VIEWERS`] departed ids (the oldest is forgotten first) and holds at most
+//! [`MAX_HELD_PER_PEER`] messages per recipient.
 //!
 //! With [`Limits`], the quotas of the real service apply: connects per channel, SDP and ICE
 //! messages per connection, Alexa offers per channel.
@@ -26,6 +30,8 @@ pub struct ConnId(pub u64);
 pub const MAX_VIEWERS: usize = 10;
 /// The most messages held for one offline peer; older ones make room.
 pub const MAX_HELD_PER_PEER: usize = 256;
+/// The most departed viewer ids a channel remembers; the one that left first makes room.
+pub const MAX_DEPARTED_VIEWERS: usize = 1024;
 
 #[derive(Debug)]
 struct Conn {
@@ -52,7 +58,8 @@ type Recipient = Option<String>;
 struct Peers {
     master: Option<ConnId>,
     viewers: HashMap<String, ConnId>,
-    known_viewers: HashSet<String>,
+    /// Viewer ids not connected now that may still be addressed, until the given time.
+    departed: HashMap<String, Instant>,
     /// Alexa senders whose offer waits for the master's answer.
     alexa_waiting: HashSet<String>,
     connect_rate: Cell,
@@ -62,6 +69,46 @@ struct Peers {
 }
 
 impl Peers {
+    /// True for a connected viewer and for one that left less than the TTL ago.
+    fn knows_viewer(&self, client_id: &str, now: Instant) -> bool {
+        self.viewers.contains_key(client_id)
+            || self
+                .departed
+                .get(client_id)
+                .is_some_and(|until| *until > now)
+    }
+
+    /// Remembers `client_id` as addressable until `until`, within [`MAX_DEPARTED_VIEWERS`].
+    fn depart(&mut self, client_id: String, until: Instant) {
+        if self.departed.len() >= MAX_DEPARTED_VIEWERS
+            && !self.departed.contains_key(&client_id)
+            && let Some(first) = self
+                .departed
+                .iter()
+                .min_by_key(|(_, until)| **until)
+                .map(|(id, _)| id.clone())
+        {
+            self.departed.remove(&first);
+            self.held.remove(&Some(first));
+        }
+        self.departed.insert(client_id, until);
+    }
+
+    /// Drops what expired by `now`: departed ids and held messages.
+    fn sweep(&mut self, now: Instant) {
+        self.departed.retain(|_, until| *until > now);
+        for queue in self.held.values_mut() {
+            queue.retain(|h| h.expires > now);
+        }
+        self.held.retain(|_, queue| !queue.is_empty());
+        // Nobody may address a viewer id that is gone, so nothing held for it can be released.
+        let (viewers, departed) = (&self.viewers, &self.departed);
+        self.held.retain(|to, _| match to {
+            None => true,
+            Some(id) => viewers.contains_key(id) || departed.contains_key(id),
+        });
+    }
+
     fn hold(&mut self, to: Recipient, held: Held) {
         let queue = self.held.entry(to).or_default();
         let is_sdp = matches!(held.kind, MessageType::SdpOffer | MessageType::SdpAnswer);
@@ -216,7 +263,7 @@ impl Relay {
                 if !peers.viewers.contains_key(cid) && peers.viewers.len() >= MAX_VIEWERS {
                     return Err(ConnectError::TooManyViewers);
                 }
-                peers.known_viewers.insert(cid.clone());
+                peers.departed.remove(cid);
                 (peers.viewers.insert(cid.clone(), id), Some(cid.clone()))
             }
             (ChannelRole::Viewer, None) => unreachable!("viewers always carry a client id"),
@@ -276,8 +323,27 @@ impl Relay {
         ids
     }
 
-    /// Forgets a connection (no-op if it was already replaced).
-    pub fn disconnect(&mut self, id: ConnId) {
+    /// Frees what expired by `now` on every channel: departed viewer ids and held messages.
+    /// The service calls it periodically on its clock; routing never depends on it having run.
+    pub fn sweep(&mut self, now: Instant) {
+        for peers in self.channels.values_mut() {
+            peers.sweep(now);
+        }
+    }
+
+    /// Departed viewer ids and held messages across all channels (for tests and metrics).
+    pub fn remembered(&self) -> (usize, usize) {
+        self.channels.values().fold((0, 0), |(ids, held), p| {
+            (
+                ids + p.departed.len(),
+                held + p.held.values().map(VecDeque::len).sum::<usize>(),
+            )
+        })
+    }
+
+    /// Forgets a connection at `now` (no-op if it was already replaced). A viewer's id stays
+    /// addressable for the channel's message TTL.
+    pub fn disconnect(&mut self, now: Instant, id: ConnId) {
         let Some(conn) = self.conns.remove(&id) else {
             return;
         };
@@ -291,6 +357,8 @@ impl Relay {
                 (ChannelRole::Viewer, Some(cid)) => {
                     if peers.viewers.get(&cid) == Some(&id) {
                         peers.viewers.remove(&cid);
+                        let until = now + peers.ttl;
+                        peers.depart(cid, until);
                     }
                 }
                 (ChannelRole::Viewer, None) => {}
@@ -350,7 +418,7 @@ impl Relay {
                         "a master must set recipientClientId".into(),
                     );
                 };
-                if !peers.known_viewers.contains(&recipient) {
+                if !peers.knows_viewer(&recipient, now) {
                     return fail(
                         frame.correlation_id,
                         "InvalidArgumentException",
@@ -406,7 +474,9 @@ impl Relay {
         if peers.ttl.is_zero() {
             peers.ttl = offer.ttl;
         }
-        peers.known_viewers.insert(offer.sender_client_id.clone());
+        if !peers.viewers.contains_key(&offer.sender_client_id) {
+            peers.depart(offer.sender_client_id.clone(), now + offer.ttl);
+        }
         peers.alexa_waiting.insert(offer.sender_client_id.clone());
         let frame = ServiceFrame {
             sender_client_id: Some(offer.sender_client_id.clone()),
@@ -556,8 +626,48 @@ mod tests {
         let (mut r, m, v) = pair(now);
         let joined = join_at(&mut r, now, ChannelRole::Master, None);
         assert_eq!(joined.replaced, Some(m));
-        r.disconnect(m); // the replaced socket closing must not evict its successor
+        r.disconnect(t0(), m); // the replaced socket closing must not evict its successor
         assert!(matches!(r.route(now, v, OFFER), Routed::Deliver { to, .. } if to == joined.id));
+    }
+
+    /// A stream of new viewer ids, each joining, being sent a message after it left, and
+    /// leaving: what the channel remembers stays bounded and is gone after the TTL.
+    #[test]
+    fn departed_viewers_and_their_messages_expire_on_virtual_time() {
+        let start = t0();
+        let mut r = Relay::new();
+        let m = join_at(&mut r, start, ChannelRole::Master, None).id;
+        for i in 0..3000u64 {
+            let now = start + Duration::from_millis(i * 10);
+            let id = format!("churn-{i}");
+            let v = join_at(&mut r, now, ChannelRole::Viewer, Some(&id)).id;
+            r.disconnect(now, v);
+            let answer = format!(
+                r#"{{"action":"SDP_ANSWER","recipientClientId":"{id}","messagePayload":"e30="}}"#
+            );
+            assert_eq!(r.route(now, m, &answer), Routed::Held, "{id} left just now");
+            let (ids, held) = r.remembered();
+            assert!(ids <= MAX_DEPARTED_VIEWERS, "{ids} departed ids remembered");
+            assert!(held <= MAX_DEPARTED_VIEWERS, "{held} messages held");
+        }
+        let last = start + Duration::from_millis(29_990);
+        r.sweep(last);
+        assert_eq!(
+            r.remembered(),
+            (MAX_DEPARTED_VIEWERS, MAX_DEPARTED_VIEWERS),
+            "all left within the TTL: the cap holds the latest"
+        );
+        // 80 s in, only those that left after 20 s (ids 2001..=2999) are still addressable.
+        r.sweep(start + Duration::from_secs(80));
+        assert_eq!(r.remembered(), (999, 999));
+        // A minute after the last one left, nothing is left and the ids are unknown again.
+        let later = last + TTL + Duration::from_millis(1);
+        r.sweep(later);
+        assert_eq!(r.remembered(), (0, 0));
+        let answer = r#"{"action":"SDP_ANSWER","recipientClientId":"churn-2999","messagePayload":"e30=","correlationId":"c1"}"#;
+        assert!(
+            matches!(r.route(later, m, answer), Routed::Reply(t) if t.contains("not connected"))
+        );
     }
 
     #[test]
@@ -615,7 +725,7 @@ mod tests {
     fn held_messages_expire_after_the_ttl() {
         let now = t0();
         let (mut r, m, v) = pair(now);
-        r.disconnect(v);
+        r.disconnect(t0(), v);
         let answer = r#"{"action":"SDP_ANSWER","recipientClientId":"v1","messagePayload":"e30="}"#;
         assert_eq!(
             r.route(now, m, answer),

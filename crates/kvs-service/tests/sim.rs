@@ -182,7 +182,7 @@ impl Sim {
             }
             Output::WsClose => {
                 if let Some(conn) = self.peers[i].conn.take() {
-                    self.svc.relay.disconnect(conn);
+                    self.svc.relay.disconnect(self.now, conn);
                 }
             }
             Output::Event(e) => self.peers[i].events.push(e),
@@ -393,7 +393,7 @@ impl Sim {
                 .collect();
             for conn in expired {
                 self.svc.last_in.remove(&conn);
-                self.svc.relay.disconnect(conn);
+                self.svc.relay.disconnect(self.now, conn);
                 if let Some(j) = self.peers.iter().position(|p| p.conn == Some(conn)) {
                     self.peers[j].conn = None;
                     self.feed(j, Input::WsClosed("idle timeout".into()));

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use hyper_util::rt::TokioIo;
 use kvs_proto::api::ChannelRole;
@@ -218,15 +218,24 @@ pub(crate) fn turn_ports(shared: &Shared) -> Vec<u16> {
         .unwrap_or_default()
 }
 
+/// How often expired departed viewer ids and held messages are freed (`Relay::sweep`).
+const RELAY_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+
 async fn accept_loop(
     listener: TcpListener,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
     shared: Arc<Shared>,
 ) {
     let mut shutdown = shared.shutdown.clone();
+    let mut sweep = tokio::time::interval(RELAY_SWEEP_INTERVAL);
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let (tcp, peer) = tokio::select! {
             _ = shutdown.changed() => break,
+            _ = sweep.tick() => {
+                shared.hub.lock().expect("hub lock").relay.sweep(Instant::now());
+                continue;
+            }
             accepted = listener.accept() => match accepted {
                 Ok(conn) => conn,
                 Err(e) => {

@@ -193,7 +193,7 @@ pub(super) fn upgrade(shared: Arc<Shared>, parts: Parts, req: Request<Incoming>)
             Err(e) => debug!(?id, error = %e, "upgrade failed"),
         }
         let mut hub = shared.hub.lock().expect("hub lock");
-        hub.relay.disconnect(id);
+        hub.relay.disconnect(Instant::now(), id);
         hub.outboxes.remove(&id);
         drop(hub);
         shared.observe.gauge("kvs_connections", role_label, -1);
