@@ -59,7 +59,11 @@ pub(crate) struct Driver {
     pub credentials: Arc<dyn ProvideCredentials>,
     pub http: HttpClient,
     pub commands: mpsc::Receiver<Command>,
-    pub events: mpsc::UnboundedSender<Event>,
+    pub events: mpsc::Sender<Event>,
+    /// How long an API call or a credentials fetch may take.
+    pub call_timeout: std::time::Duration,
+    /// How long one WebSocket write may take.
+    pub write_timeout: std::time::Duration,
     pub state: watch::Sender<State>,
     /// Where the final metrics go when the session ends.
     pub final_metrics: std::sync::Arc<std::sync::Mutex<Option<Metrics>>>,
@@ -82,6 +86,7 @@ impl Driver {
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
         let mut ws: Option<Ws> = None;
         let mut connecting: Option<JoinHandle<()>> = None;
+        let mut http_task: Option<JoinHandle<()>> = None;
         let mut commands_open = true;
         self.client.connect(now());
         loop {
@@ -90,43 +95,50 @@ impl Driver {
                     Output::FetchCredentials => {
                         let provider = self.credentials.clone();
                         let tx = done_tx.clone();
+                        let limit = self.call_timeout;
                         tokio::spawn(async move {
-                            let result = provider.provide().await.map_err(|e| e.to_string());
+                            let result = match tokio::time::timeout(limit, provider.provide()).await
+                            {
+                                Ok(result) => result.map_err(|e| e.to_string()),
+                                Err(_) => Err(format!(
+                                    "the credentials provider {provider:?} gave no answer within {} s",
+                                    limit.as_secs()
+                                )),
+                            };
                             let _ = tx.send(Done::Credentials(result));
                         });
                     }
-                    Output::Http(request) => self.spawn_http(request, done_tx.clone()),
+                    Output::Http(request) => {
+                        // The core has one call in flight; an earlier one's answer is stale.
+                        if let Some(task) =
+                            http_task.replace(self.spawn_http(request, done_tx.clone()))
+                        {
+                            task.abort();
+                        }
+                    }
                     Output::WsConnect(url) => {
                         connecting =
                             Some(self.spawn_ws_connect(url.into_string(), done_tx.clone()));
                     }
                     Output::WsSend(frame) => {
-                        let result = match ws.as_mut() {
-                            Some(socket) => socket.send(Message::text(frame.as_str())).await,
-                            None => Err(tungstenite::Error::AlreadyClosed),
-                        };
-                        if let Err(e) = result {
-                            ws = None;
-                            let reason = e.to_string();
+                        let message = Message::text(frame.as_str());
+                        if let Err(reason) = write(&mut ws, message, self.write_timeout).await {
                             self.client
                                 .handle_input(now(), Input::WsSendFailed { frame, reason });
                         }
                     }
                     Output::WsPing => {
-                        if let Some(socket) = ws.as_mut()
-                            && let Err(e) = socket.send(Message::Ping(Default::default())).await
-                        {
-                            ws = None;
-                            self.client
-                                .handle_input(now(), Input::WsClosed(e.to_string()));
+                        let ping = Message::Ping(Default::default());
+                        if let Err(reason) = write(&mut ws, ping, self.write_timeout).await {
+                            self.client.handle_input(now(), Input::WsClosed(reason));
                         }
                     }
                     Output::WsClose => {
                         if let Some(task) = connecting.take() {
                             task.abort();
                         }
-                        if let Some(mut socket) = ws.take() {
-                            let _ = socket.close(None).await;
+                        if let Some(socket) = ws.take() {
+                            close_in_background(socket, self.write_timeout);
                         }
                     }
                     Output::Event(event) => {
@@ -142,7 +154,9 @@ impl Driver {
                         {
                             store_cache_entry(path.clone(), key.clone(), entry.clone());
                         }
-                        let _ = self.events.send(event);
+                        // Waits while the application is not reading: the WebSocket is not
+                        // read meanwhile either (back-pressure), and nothing is dropped.
+                        let _ = self.events.send(event).await;
                     }
                 }
             }
@@ -162,7 +176,7 @@ impl Driver {
                                 let _ = reply.send(result);
                             }
                             (None, Err(e)) => {
-                                let _ = self.events.send(Event::Error(kvs_proto::client::Error::NotSent(e)));
+                                let _ = self.events.send(Event::Error(kvs_proto::client::Error::NotSent(e))).await;
                             }
                             (None, Ok(())) => {}
                         }
@@ -187,6 +201,7 @@ impl Driver {
                             self.client.handle_input(now(), Input::WsClosed(reason));
                         }
                         Some(Ok(Message::Binary(_))) => warn!("ignored a binary WebSocket frame"),
+                        Some(Ok(Message::Pong(_))) => self.client.handle_input(now(), Input::WsPong),
                         Some(Ok(_)) => {}
                         Some(Err(e)) => {
                             ws = None;
@@ -202,11 +217,11 @@ impl Driver {
             }
         }
         *self.final_metrics.lock().expect("metrics lock") = Some(self.client.metrics(now()));
-        if let Some(task) = connecting {
+        for task in [connecting, http_task].into_iter().flatten() {
             task.abort();
         }
         if let Some(mut socket) = ws {
-            let _ = socket.close(None).await;
+            let _ = tokio::time::timeout(self.write_timeout, socket.close(None)).await;
         }
         debug!("signaling driver stopped");
     }
@@ -232,16 +247,11 @@ impl Driver {
                 if self.client.expects_socket() {
                     // Make before break: the old socket (after GO_AWAY or a proactive
                     // reconnect) closes only once the new one is open.
-                    if let Some(mut old) = ws.replace(*socket) {
-                        tokio::spawn(async move {
-                            let _ = old.close(None).await;
-                        });
+                    if let Some(old) = ws.replace(*socket) {
+                        close_in_background(old, self.write_timeout);
                     }
                 } else {
-                    let mut stale = *socket;
-                    tokio::spawn(async move {
-                        let _ = stale.close(None).await;
-                    });
+                    close_in_background(*socket, self.write_timeout);
                 }
                 self.client.handle_input(now, Input::WsOpened);
             }
@@ -260,8 +270,9 @@ impl Driver {
         }
     }
 
-    fn spawn_http(&self, request: HttpRequest, tx: mpsc::UnboundedSender<Done>) {
+    fn spawn_http(&self, request: HttpRequest, tx: mpsc::UnboundedSender<Done>) -> JoinHandle<()> {
         let http = self.http.inner.clone();
+        let limit = self.call_timeout;
         tokio::spawn(async move {
             let HttpRequest {
                 id,
@@ -271,7 +282,7 @@ impl Driver {
                 body,
             } = request;
             debug!(?operation, %url, "API call");
-            let mut builder = http.post(&url).body(body);
+            let mut builder = http.post(&url).body(body).timeout(limit);
             for (name, value) in &headers {
                 builder = builder.header(name, value);
             }
@@ -284,17 +295,17 @@ impl Driver {
                     .get("date")
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_owned);
-                let body = response.bytes().await.map_err(|e| error_chain(&e))?;
+                let body = read_capped(response).await?;
                 Ok(HttpAnswer {
                     status,
                     error_type,
                     date,
-                    body: body.to_vec(),
+                    body,
                 })
             }
             .await;
             let _ = tx.send(Done::Http(id, result));
-        });
+        })
     }
 
     fn spawn_ws_connect(&self, url: String, tx: mpsc::UnboundedSender<Done>) -> JoinHandle<()> {
@@ -328,6 +339,53 @@ impl Driver {
             let _ = tx.send(done);
         })
     }
+}
+
+/// The largest API answer read; the service's are a few KiB (a full page of
+/// ListSignalingChannels is far below this).
+const MAX_RESPONSE_BODY: usize = 1 << 20;
+
+/// Reads an answer's body, refusing one larger than [`MAX_RESPONSE_BODY`] without buffering it.
+async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| error_chain(&e))? {
+        if body.len() + chunk.len() > MAX_RESPONSE_BODY {
+            return Err(format!(
+                "the answer is larger than {MAX_RESPONSE_BODY} bytes; is the endpoint URL a KVS endpoint?"
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Writes one frame within `limit`. A write that fails or does not finish in time (the peer
+/// stopped reading) loses the socket; the reason is returned.
+async fn write(
+    ws: &mut Option<Ws>,
+    message: Message,
+    limit: std::time::Duration,
+) -> Result<(), String> {
+    let Some(socket) = ws.as_mut() else {
+        return Err(tungstenite::Error::AlreadyClosed.to_string());
+    };
+    let reason = match tokio::time::timeout(limit, socket.send(message)).await {
+        Ok(Ok(())) => return Ok(()),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!(
+            "a write took longer than {} s: the service stopped reading",
+            limit.as_secs()
+        ),
+    };
+    *ws = None;
+    Err(reason)
+}
+
+/// Closes a socket the session no longer uses without holding up the driver.
+fn close_in_background(mut socket: Ws, limit: std::time::Duration) {
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(limit, socket.close(None)).await;
+    });
 }
 
 /// The AWS exception name of an error answer.

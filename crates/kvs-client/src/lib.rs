@@ -87,9 +87,18 @@ pub struct SignalingClient {
     ice_servers: watch::Receiver<Vec<IceServer>>,
 }
 
+/// How many events wait for the application before the client stops reading the WebSocket.
+pub const EVENTS_CAPACITY: usize = 256;
+
 /// The session's events, in order. Ends after [`Event::Closed`].
+///
+/// Nothing is ever dropped: when [`EVENTS_CAPACITY`] events wait unread, the client stops
+/// reading the WebSocket until the application reads again (back-pressure). A reader that
+/// stays away long enough is cut off by the service like any slow reader (the local service
+/// after its write timeout), and the client then reconnects. Keep reading events, also while
+/// awaiting [`SignalingClient::send`] from another task.
 #[derive(Debug)]
-pub struct Events(mpsc::UnboundedReceiver<Event>);
+pub struct Events(mpsc::Receiver<Event>);
 
 impl Events {
     /// The next event, or `None` once the session has ended.
@@ -133,12 +142,14 @@ impl SignalingClient {
                 .finish()
         });
         let (command_tx, command_rx) = mpsc::channel(64);
-        let (event_tx, event_rx) = mpsc::unbounded_channel();
+        let (event_tx, event_rx) = mpsc::channel(EVENTS_CAPACITY);
         let (state_tx, state_rx) = watch::channel(State::New);
         let final_metrics = Arc::new(std::sync::Mutex::new(None));
         let (ice_tx, ice_rx) = watch::channel(Vec::new());
         let now = tokio::time::Instant::now().into_std();
         let driver = Driver {
+            call_timeout: config.call_timeout,
+            write_timeout: config.write_timeout,
             client: Client::new(config, now, Driver::wall_now()),
             credentials: options.credentials,
             http,

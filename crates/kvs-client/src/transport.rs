@@ -82,6 +82,10 @@ impl TlsOptions {
     }
 }
 
+/// How long a TCP connect and TLS handshake to the service may take; each call's total
+/// time is bounded by the session's call timeout as well.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A pooled HTTPS client; clone it to share connections between signaling clients.
 #[derive(Debug, Clone)]
 pub struct HttpClient {
@@ -96,6 +100,7 @@ impl HttpClient {
         let inner = reqwest::Client::builder()
             .tls_backend_preconfigured((*config).clone())
             .tcp_nodelay(true)
+            .connect_timeout(CONNECT_TIMEOUT)
             .build()
             .map_err(|e| TransportError::Tls(e.to_string()))?;
         Ok(Self { inner, tls: config })

@@ -133,11 +133,12 @@ async fn master_and_viewer_exchange_offer_answer_and_candidates_intact() {
     .await;
     assert_eq!(status.correlation_id.as_deref(), Some("lost-1"));
     assert_eq!(status.status_code.as_deref(), Some("400"));
-    viewer.send_offer(offer, None, None).await.unwrap();
-    assert_eq!(
-        wait_for(&mut master_events, message).await.message_type,
-        MessageType::SdpOffer
-    );
+    // A new offer (the same one again within the TTL would be dropped as a repeat).
+    let renegotiation = offer.replace("4215 2", "4215 3");
+    viewer.send_offer(renegotiation.as_str(), None, None).await.unwrap();
+    let got = wait_for(&mut master_events, message).await;
+    assert_eq!(got.message_type, MessageType::SdpOffer);
+    assert_eq!(got.payload, renegotiation.as_bytes());
 
     viewer.disconnect().await;
     master.disconnect().await;

@@ -178,6 +178,7 @@ impl Sim {
             Output::WsPing => {
                 if let Some(conn) = self.peers[i].conn {
                     self.svc.last_in.insert(conn, self.now);
+                    self.feed(i, Input::WsPong);
                 }
             }
             Output::WsClose => {

@@ -43,9 +43,16 @@ pub struct ClientConfig {
     pub cached_endpoints: Option<CachedEndpoints>,
     /// How long cached endpoints stay usable (default 10 h, as the C SDK).
     pub endpoint_cache_ttl: Duration,
-    /// Ping after this long without traffic, so idle connections stay up (default 10 s, as
-    /// the C SDK).
+    /// Ping after this long without a frame from the service (default 10 s, as the C SDK):
+    /// keeps idle connections up, and its pong confirms that what was sent before it arrived.
     pub ping_interval: Duration,
+    /// A ping that gets no pong within this long means the connection is dead (half-open
+    /// TCP, a proxy or NAT that dropped it): it is closed, reported as
+    /// [`Error::PongTimeout`](super::Error::PongTimeout) and replaced (default 5 s).
+    pub pong_timeout: Duration,
+    /// How long one WebSocket write may take before the connection counts as lost (the
+    /// service stopped reading); used by the driver (default 5 s).
+    pub write_timeout: Duration,
     /// The service's limit on one connection (default 1 h); the client replaces the connection
     /// `reconnect_margin` before it, and before its credentials expire.
     pub max_connection_duration: Duration,
@@ -90,6 +97,8 @@ impl ClientConfig {
             cached_endpoints: None,
             endpoint_cache_ttl: Duration::from_secs(10 * 3600),
             ping_interval: Duration::from_secs(10),
+            pong_timeout: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(5),
             max_connection_duration: Duration::from_secs(3600),
             reconnect_margin: Duration::from_secs(60),
             ice_refresh_margin: Duration::from_secs(30),

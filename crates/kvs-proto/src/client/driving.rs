@@ -99,6 +99,8 @@ pub enum Input<'a> {
     },
     /// A text frame arrived.
     WsText(&'a str),
+    /// A pong arrived: everything written before the last ping reached the service.
+    WsPong,
     /// The WebSocket closed or broke.
     WsClosed(String),
     /// Writing a [`Output::WsSend`] frame failed; the frame goes back to the head of the queue.

@@ -2,7 +2,7 @@
 //! after it, so the application never sees a candidate it cannot apply yet (JS SDK issues
 //! #754, #760, #791; the C SDK leaves this to every application).
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 
 use super::ReceivedMessage;
 use crate::wire::MessageType;
@@ -11,6 +11,9 @@ use crate::wire::MessageType;
 const MAX_PER_SENDER: usize = 64;
 /// Most senders with held candidates; the oldest is released first.
 const MAX_SENDERS: usize = 16;
+/// Most senders remembered as having sent their SDP; the earliest is forgotten first (its
+/// later candidates are then held until its next SDP or an overflow releases them).
+const MAX_SDP_SENDERS: usize = 64;
 
 /// What [`EarlyIce::admit`] decided.
 #[derive(Debug)]
@@ -40,7 +43,8 @@ impl Admitted {
 #[derive(Debug, Default)]
 pub(crate) struct EarlyIce {
     enabled: bool,
-    sdp_seen: HashSet<String>,
+    /// Senders whose SDP was seen, earliest first.
+    sdp_seen: VecDeque<String>,
     pending: VecDeque<(String, Vec<ReceivedMessage>)>,
 }
 
@@ -60,8 +64,11 @@ impl EarlyIce {
         let key = msg.sender_client_id.as_deref().unwrap_or("");
         match msg.message_type {
             MessageType::SdpOffer | MessageType::SdpAnswer => {
-                if !self.sdp_seen.contains(key) {
-                    self.sdp_seen.insert(key.to_owned());
+                if !self.sdp_seen.iter().any(|k| k == key) {
+                    if self.sdp_seen.len() == MAX_SDP_SENDERS {
+                        self.sdp_seen.pop_front();
+                    }
+                    self.sdp_seen.push_back(key.to_owned());
                 }
                 let held = self.take(key);
                 if held.is_empty() {
@@ -73,7 +80,7 @@ impl EarlyIce {
                     Admitted::Released(out)
                 }
             }
-            MessageType::IceCandidate if !self.sdp_seen.contains(key) => {
+            MessageType::IceCandidate if !self.sdp_seen.iter().any(|k| k == key) => {
                 let key = key.to_owned();
                 let released = self.hold(key, msg);
                 if released.is_empty() {
@@ -180,6 +187,27 @@ mod tests {
         assert_eq!(
             off.admit_all(msg(MessageType::IceCandidate, None, 1)).len(),
             1
+        );
+    }
+
+    #[test]
+    fn the_senders_remembered_are_capped() {
+        let mut b = EarlyIce::new(true);
+        for i in 0..10 * MAX_SDP_SENDERS {
+            b.admit_all(msg(MessageType::SdpOffer, Some(&format!("v{i}")), 0));
+        }
+        assert_eq!(b.sdp_seen.len(), MAX_SDP_SENDERS);
+        let newest = format!("v{}", 10 * MAX_SDP_SENDERS - 1);
+        assert_eq!(
+            b.admit_all(msg(MessageType::IceCandidate, Some(&newest), 1))
+                .len(),
+            1,
+            "recent senders' candidates still pass"
+        );
+        assert!(
+            b.admit_all(msg(MessageType::IceCandidate, Some("v0"), 1))
+                .is_empty(),
+            "a forgotten sender's candidate waits for its next SDP"
         );
     }
 

@@ -43,6 +43,15 @@ pub enum Error {
         /// The timeout, in seconds.
         secs: u64,
     },
+    /// A ping got no pong in time: the connection was dead and is being replaced. Frames
+    /// written since the last pong are sent again on the new connection.
+    #[error(
+        "connection error: no pong within {secs} s of a ping, so the connection is dead (half-open TCP, or a proxy or NAT dropped it); reconnecting"
+    )]
+    PongTimeout {
+        /// The pong timeout, in seconds.
+        secs: u64,
+    },
     /// The service answered 200 with a body we cannot use.
     #[error("the service's {during} answer is unusable: {message}")]
     InvalidResponse {
@@ -114,7 +123,7 @@ impl Error {
     /// True for failures a later retry may fix (network, timeouts, throttling, 5xx).
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Transport { .. } | Self::Timeout { .. } => true,
+            Self::Transport { .. } | Self::Timeout { .. } | Self::PongTimeout { .. } => true,
             Self::Service {
                 status, error_type, ..
             } => {
@@ -149,6 +158,16 @@ impl Error {
         }
         let inside = message.rsplit_once('(')?.1;
         crate::amz_date::parse(inside.split_whitespace().next()?)
+    }
+
+    /// True when the connection was lost (closed, broken, or silent past the pong timeout).
+    pub fn is_connection_lost(&self) -> bool {
+        match self {
+            Self::PongTimeout { .. } => true,
+            Self::Transport { during, .. } => *during == State::Connected,
+            Self::GaveUp { last, .. } => last.is_connection_lost(),
+            _ => false,
+        }
     }
 
     /// True for "the channel does not exist".

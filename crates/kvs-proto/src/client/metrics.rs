@@ -47,6 +47,9 @@ pub struct Metrics {
     pub messages_sent: u64,
     /// Peer messages received.
     pub messages_received: u64,
+    /// Peer messages dropped as repeats of one delivered within the message TTL (a peer
+    /// re-sending after its connection was lost).
+    pub duplicates_dropped: u64,
     /// Connections opened after the first.
     pub reconnects: u64,
     /// ICE configurations fetched after the first.

@@ -10,6 +10,7 @@ mod cache;
 mod clock;
 mod config;
 mod driving;
+mod duplicates;
 mod early_ice;
 mod error;
 mod event;
@@ -31,6 +32,7 @@ pub use metrics::{CallStats, Metrics};
 pub use retry::RetryPolicy;
 pub use sending::{OutgoingMessage, PreparedMessage};
 
+use duplicates::RecentlyDelivered;
 use early_ice::EarlyIce;
 use retry::Backoff;
 
@@ -60,9 +62,11 @@ enum Timer {
     Reconnect,
     /// Send the next queued message once the send rate allows it.
     Pace,
+    /// The pong for the last ping must have arrived by then.
+    Pong,
 }
 
-const TIMERS: usize = 6;
+const TIMERS: usize = 7;
 
 /// The WebSocket as the core knows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +107,13 @@ pub struct Client {
     backoff: Backoff,
     early_ice: EarlyIce,
     queue: VecDeque<(Instant, PreparedMessage)>,
+    /// Frames written on the current socket that no pong has confirmed yet, oldest first;
+    /// sent again on the next connection if this one is lost.
+    unacked: VecDeque<(Instant, PreparedMessage)>,
+    /// How many of `unacked` the outstanding ping covers (all written before it).
+    ping_covers: usize,
+    /// Peer messages delivered within the message TTL, to drop repeats.
+    delivered: RecentlyDelivered,
     /// This connection's SDP and ICE send rates.
     sdp_rate: Cell,
     ice_rate: Cell,
@@ -141,6 +152,9 @@ impl Client {
             backoff: Backoff::new(config.retry, config.rng_seed.unwrap_or(0)),
             early_ice: EarlyIce::new(config.buffer_early_candidates),
             queue: VecDeque::new(),
+            unacked: VecDeque::new(),
+            ping_covers: 0,
+            delivered: RecentlyDelivered::default(),
             sdp_rate: Cell::default(),
             ice_rate: Cell::default(),
             config,
@@ -305,6 +319,10 @@ impl Client {
             }
             Input::WsOpened if self.state == State::Connecting => {
                 self.set_timer(Timer::Call, None);
+                self.set_timer(Timer::Pong, None);
+                // What went out on a socket being replaced is flushed by its graceful close.
+                self.unacked.clear();
+                self.ping_covers = 0;
                 self.record_ws_connect(now, true);
                 self.auth_failures = 0;
                 self.skew_corrections = 0;
@@ -333,8 +351,18 @@ impl Client {
                 self.touch(now);
                 self.handle_frame(now, text)
             }
+            Input::WsPong if self.socket == Socket::Open => {
+                self.set_timer(Timer::Pong, None);
+                let confirmed = std::mem::take(&mut self.ping_covers).min(self.unacked.len());
+                self.unacked.drain(..confirmed);
+                self.touch(now);
+            }
             Input::WsSendFailed { frame, reason } => {
                 self.metrics.messages_sent = self.metrics.messages_sent.saturating_sub(1);
+                // The failed frame is the newest one written: it is the last of `unacked`.
+                if self.unacked.back().is_some_and(|(_, m)| m.frame == frame) {
+                    self.unacked.pop_back();
+                }
                 let action = ClientFrame::parse(&frame).map_or(Action::IceCandidate, |f| f.action);
                 self.queue
                     .push_front((now, PreparedMessage { action, frame }));
@@ -346,6 +374,7 @@ impl Client {
             Input::WsClosed(reason) if self.socket == Socket::Open => {
                 self.socket = Socket::Closed;
                 self.set_timer(Timer::Ping, None);
+                self.requeue_unacked();
                 if self.state == State::Connected {
                     let during = self.state;
                     self.enter(now, State::Disconnected);
@@ -361,6 +390,7 @@ impl Client {
             Input::WsOpened
             | Input::WsConnectFailed { .. }
             | Input::WsText(_)
+            | Input::WsPong
             | Input::WsClosed(_) => {}
         }
     }
@@ -417,11 +447,46 @@ impl Client {
         }
     }
 
+    /// Sends a ping and arms the pong deadline, unless a ping is already waiting for its pong.
+    pub(super) fn ping(&mut self, now: Instant) {
+        if self.timers[Timer::Pong as usize].is_none() {
+            self.outputs.push_back(Output::WsPing);
+            self.ping_covers = self.unacked.len();
+            self.set_timer(Timer::Pong, Some(now + self.config.pong_timeout));
+        }
+        self.set_timer(Timer::Ping, Some(now + self.config.ping_interval));
+    }
+
+    /// Frames no pong confirmed go back to the head of the send queue, in order.
+    fn requeue_unacked(&mut self) {
+        self.set_timer(Timer::Pong, None);
+        self.ping_covers = 0;
+        while let Some(entry) = self.unacked.pop_back() {
+            self.metrics.messages_sent = self.metrics.messages_sent.saturating_sub(1);
+            self.queue.push_front(entry);
+        }
+    }
+
+    /// The pong did not come: the socket is dead although nothing reported it.
+    fn pong_missed(&mut self, now: Instant) {
+        self.outputs.push_back(Output::WsClose);
+        self.socket = Socket::Closed;
+        self.set_timer(Timer::Ping, None);
+        self.requeue_unacked();
+        let secs = self.config.pong_timeout.as_secs();
+        if self.state == State::Connected {
+            self.enter(now, State::Disconnected);
+        }
+        self.fail(now, Error::PongTimeout { secs });
+    }
+
     fn handle_timeout(&mut self, now: Instant) {
         let connected = self.state == State::Connected;
+        if self.due(Timer::Pong, now) && self.socket == Socket::Open {
+            return self.pong_missed(now);
+        }
         if self.due(Timer::Ping, now) && connected {
-            self.outputs.push_back(Output::WsPing);
-            self.touch(now);
+            self.ping(now);
         }
         if self.due(Timer::IceRefresh, now) && connected {
             self.refresh_ice_servers(now);
@@ -548,6 +613,11 @@ impl Client {
                             sender_client_id: frame.sender_client_id,
                             payload,
                         };
+                        let ttl = self.message_ttl();
+                        if self.delivered.is_repeat(now, ttl, &msg) {
+                            self.metrics.duplicates_dropped += 1;
+                            return;
+                        }
                         for ready in self.early_ice.admit(msg).into_messages() {
                             match (ready.message_type, self.config.role) {
                                 (MessageType::SdpOffer, ChannelRole::Master) => {

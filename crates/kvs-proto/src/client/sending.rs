@@ -88,8 +88,7 @@ impl Client {
         }
         let connected = self.state == State::Connected;
         if connected && self.queue.is_empty() && self.admit(now, msg.action) {
-            self.transmit(now, msg.action, msg.frame);
-            self.touch(now);
+            self.transmit(now, msg);
             return Ok(());
         }
         if self.queue.len() >= self.config.send_queue_limit {
@@ -135,14 +134,25 @@ impl Client {
     }
 
     /// Writes a frame and counts it; an answer closes the offer→answer clock of a master.
-    pub(super) fn transmit(&mut self, now: Instant, action: Action, frame: String) {
+    /// The frame is kept until a pong confirms it (at most `send_queue_limit` frames: past
+    /// that the oldest counts as delivered, and a ping goes out early to confirm the rest).
+    pub(super) fn transmit(&mut self, now: Instant, msg: PreparedMessage) {
         self.metrics.messages_sent += 1;
-        match (action, self.config.role) {
+        match (msg.action, self.config.role) {
             (Action::SdpOffer, ChannelRole::Viewer) => self.offer_at = Some(now),
             (Action::SdpAnswer, ChannelRole::Master) => self.close_offer_clock(now),
             _ => {}
         }
-        self.outputs.push_back(Output::WsSend(frame));
+        self.outputs.push_back(Output::WsSend(msg.frame.clone()));
+        let limit = self.config.send_queue_limit.max(1);
+        if self.unacked.len() >= limit {
+            self.unacked.pop_front();
+            self.ping_covers = self.ping_covers.saturating_sub(1);
+        }
+        self.unacked.push_back((now, msg));
+        if self.unacked.len() > limit / 2 {
+            self.ping(now);
+        }
     }
 
     pub(super) fn close_offer_clock(&mut self, now: Instant) {
@@ -179,9 +189,9 @@ impl Client {
                     ttl_secs: ttl.as_secs(),
                 }));
             } else if self.admit(now, action) {
-                let (_, msg) = self.queue.pop_front().expect("peeked above");
-                self.transmit(now, msg.action, msg.frame);
-                self.touch(now);
+                if let Some((_, msg)) = self.queue.pop_front() {
+                    self.transmit(now, msg);
+                }
             } else {
                 self.set_timer(Timer::Pace, self.rate_ready_at(action));
                 break;

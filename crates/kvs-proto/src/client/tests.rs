@@ -40,6 +40,8 @@ struct Harness {
     credential_fetches: u32,
     pings: u32,
     closes: u32,
+    /// Answer every ping with a pong, as a live service does.
+    auto_pong: bool,
 }
 
 impl Harness {
@@ -56,6 +58,7 @@ impl Harness {
             credential_fetches: 0,
             pings: 0,
             closes: 0,
+            auto_pong: true,
         };
         h.client.connect(now);
         h.drain();
@@ -63,16 +66,26 @@ impl Harness {
     }
 
     fn drain(&mut self) {
-        while let Some(out) = self.client.poll_output() {
-            match out {
-                Output::FetchCredentials => self.credential_fetches += 1,
-                Output::Http(r) => self.requests.push(r),
-                Output::WsConnect(url) => self.ws_urls.push(url.into_string()),
-                Output::WsSend(text) => self.sent.push(text),
-                Output::WsClose => self.closes += 1,
-                Output::WsPing => self.pings += 1,
-                Output::Event(e) => self.events.push(e),
+        let mut pong = false;
+        loop {
+            while let Some(out) = self.client.poll_output() {
+                match out {
+                    Output::FetchCredentials => self.credential_fetches += 1,
+                    Output::Http(r) => self.requests.push(r),
+                    Output::WsConnect(url) => self.ws_urls.push(url.into_string()),
+                    Output::WsSend(text) => self.sent.push(text),
+                    Output::WsClose => self.closes += 1,
+                    Output::WsPing => {
+                        self.pings += 1;
+                        pong = self.auto_pong;
+                    }
+                    Output::Event(e) => self.events.push(e),
+                }
             }
+            if !std::mem::take(&mut pong) {
+                break;
+            }
+            self.client.handle_input(self.now, Input::WsPong);
         }
     }
 
@@ -1312,4 +1325,100 @@ fn a_parallel_upgrade_outdated_by_a_missing_channel_is_not_waited_for() {
         2,
         "a new parallel upgrade for the new attempt"
     );
+}
+
+/// Sends candidates `range` (a master's, to viewer-1) while connected.
+fn send_candidates(h: &mut Harness, range: std::ops::Range<usize>) {
+    for n in range {
+        h.client.send(h.now, candidate(n)).unwrap();
+        h.drain();
+    }
+}
+
+#[test]
+fn a_ping_without_pong_is_a_lost_connection_and_unconfirmed_frames_go_again() {
+    let mut c = config(ChannelRole::Master);
+    c.send_rate = None;
+    let mut h = Harness::new(c);
+    h.connect_happy();
+    send_candidates(&mut h, 0..2);
+    h.advance(); // the ping at 10 s, answered
+    assert_eq!(h.pings, 1);
+    h.auto_pong = false; // from here on the connection is silently dead
+    send_candidates(&mut h, 2..5);
+    let sent_before = h.sent.len();
+    let start = h.now;
+    while !h.events.iter().any(|e| {
+        matches!(
+            e,
+            Event::Retrying {
+                cause: Error::PongTimeout { .. },
+                ..
+            }
+        )
+    }) {
+        h.advance();
+        assert!(h.now - start < Duration::from_secs(60), "no pong timeout");
+    }
+    assert_eq!(h.pings, 2);
+    assert_eq!(
+        h.now - start,
+        Duration::from_secs(15),
+        "ping 10 s after the last frame from the service, then 5 s for its pong"
+    );
+    assert_eq!(h.closes, 1, "the dead socket is closed");
+    assert!(h.states().contains(&State::Disconnected));
+    assert_eq!(h.client.queued(), 3, "the three frames no pong confirmed");
+    while h.ws_urls.len() == 1 {
+        h.advance();
+    }
+    h.input(Input::WsOpened);
+    assert_eq!(h.client.state(), State::Connected);
+    let again: Vec<&String> = h.sent[sent_before..].iter().collect();
+    let expected: Vec<&String> = h.sent[2..5].iter().collect();
+    assert_eq!(again, expected, "sent again, in order, once");
+}
+
+#[test]
+fn frames_a_pong_confirmed_are_not_sent_again() {
+    let mut c = config(ChannelRole::Master);
+    c.send_rate = None;
+    let mut h = Harness::new(c);
+    h.connect_happy();
+    send_candidates(&mut h, 0..3);
+    h.advance(); // ping and pong
+    h.input(Input::WsClosed("reset".into()));
+    assert_eq!(h.client.queued(), 0);
+    send_candidates(&mut h, 3..4);
+    assert_eq!(
+        h.client.queued(),
+        1,
+        "only what was sent after the loss waits"
+    );
+}
+
+#[test]
+fn a_message_repeated_within_the_ttl_is_delivered_once() {
+    let mut h = Harness::new(config(ChannelRole::Master));
+    h.connect_happy();
+    let ice = r#"{"senderClientId":"v1","messageType":"ICE_CANDIDATE","messagePayload":"e30="}"#;
+    let offer = r#"{"senderClientId":"v1","messageType":"SDP_OFFER","messagePayload":"eyJ0eXBlIjoib2ZmZXIifQ=="}"#;
+    for text in [offer, ice, offer, ice] {
+        h.input(Input::WsText(text));
+    }
+    let delivered = h
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::Message(_)))
+        .count();
+    assert_eq!(delivered, 2);
+    assert_eq!(h.client.metrics(h.now).duplicates_dropped, 2);
+    h.now += Duration::from_secs(61);
+    h.input(Input::WsText(ice));
+    let delivered = h
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::Message(_)))
+        .count();
+    assert_eq!(delivered, 3, "after the TTL the same message is new");
 }
