@@ -135,7 +135,10 @@ async fn master_and_viewer_exchange_offer_answer_and_candidates_intact() {
     assert_eq!(status.status_code.as_deref(), Some("400"));
     // A new offer (the same one again within the TTL would be dropped as a repeat).
     let renegotiation = offer.replace("4215 2", "4215 3");
-    viewer.send_offer(renegotiation.as_str(), None, None).await.unwrap();
+    viewer
+        .send_offer(renegotiation.as_str(), None, None)
+        .await
+        .unwrap();
     let got = wait_for(&mut master_events, message).await;
     assert_eq!(got.message_type, MessageType::SdpOffer);
     assert_eq!(got.payload, renegotiation.as_bytes());
