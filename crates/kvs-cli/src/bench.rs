@@ -9,9 +9,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use futures_util::{SinkExt, StreamExt};
-use kvs_client::{ClientOptions, Events, HttpClient, SignalingClient, TlsOptions};
+use kvs_client::{
+    ClientOptions, HttpClient, Master, Peer, SignalingClient, TlsOptions, ToMaster, Viewer,
+    ViewerId,
+};
 use kvs_proto::api::ChannelRole;
-use kvs_proto::client::{Event, State};
+use kvs_proto::client::Event;
 use kvs_proto::wire::{self, MessageType};
 use kvs_service::{ServiceConfig, ServiceHandle};
 use serde_json::json;
@@ -68,25 +71,14 @@ impl Setup {
     }
 }
 
-async fn wait_connected(events: &mut Events) -> anyhow::Result<()> {
-    loop {
-        match events.recv().await {
-            Some(Event::StateChanged(State::Connected)) => return Ok(()),
-            Some(Event::Closed(err)) => bail!("client closed: {err:?}"),
-            Some(_) => {}
-            None => bail!("client ended"),
-        }
-    }
-}
-
 /// Start → CONNECTED with our client; `http` shared means pooled HTTPS connections.
 async fn client_connect(setup: &Setup, http: Option<HttpClient>) -> anyhow::Result<Duration> {
     let start = Instant::now();
-    let (client, mut events) =
-        SignalingClient::start(setup.options(ChannelRole::Master, "", http))?;
-    wait_connected(&mut events).await?;
+    let (client, _events) =
+        SignalingClient::<Master>::start(setup.options(ChannelRole::Master, "", http))?;
+    client.connected().await?;
     let took = start.elapsed();
-    client.disconnect().await;
+    client.close().await;
     Ok(took)
 }
 
@@ -160,7 +152,7 @@ async fn floor_connect_timed(
     let (http, tls) = match shared {
         Some(pair) => pair,
         None => {
-            let tls = setup.tls.client_config()?;
+            let tls = crate::local::rustls_config(&setup.tls.extra_ca_pem)?;
             fresh = (bare_reqwest(&tls)?, tls);
             &fresh
         }
@@ -237,7 +229,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     floor_connect_timed(&setup, None).await?;
 
     let warm_http = HttpClient::new(&setup.tls)?;
-    let warm_tls = setup.tls.client_config()?;
+    let warm_tls = crate::local::rustls_config(&setup.tls.extra_ca_pem)?;
     let warm_floor = (bare_reqwest(&warm_tls)?, warm_tls);
     client_connect(&setup, Some(warm_http.clone())).await?;
     floor_connect_timed(&setup, Some(&warm_floor)).await?;
@@ -323,26 +315,25 @@ async fn relay(
 ) -> anyhow::Result<(Vec<Duration>, Vec<Duration>)> {
     // Our client: a master that answers every offer, and a viewer that times them.
     let (master, mut master_events) =
-        SignalingClient::start(setup.options(ChannelRole::Master, "", None))?;
-    wait_connected(&mut master_events).await?;
+        SignalingClient::<Master>::start(setup.options(ChannelRole::Master, "", None))?;
+    master.connected().await?;
     let (viewer, mut viewer_events) =
-        SignalingClient::start(setup.options(ChannelRole::Viewer, VIEWER_ID, None))?;
-    wait_connected(&mut viewer_events).await?;
+        SignalingClient::<Viewer>::start(setup.options(ChannelRole::Viewer, VIEWER_ID, None))?;
+    viewer.connected().await?;
     let answerer = master.clone();
     let answering = tokio::spawn(async move {
         while let Some(event) = master_events.recv().await {
             if let Event::Message(m) = event
                 && m.message_type == MessageType::SdpOffer
+                && let Some(from) = ViewerId::sender_of(&m)
             {
-                let _ = answerer
-                    .send_answer(ANSWER, m.sender_client_id.as_deref(), None)
-                    .await;
+                let _ = answerer.send_answer(&from, ANSWER).await;
             }
         }
     });
 
     // The floor: the same frames on raw WebSockets, through the same service.
-    let tls = setup.tls.client_config()?;
+    let tls = crate::local::rustls_config(&setup.tls.extra_ca_pem)?;
     let http = bare_reqwest(&tls)?;
     // Its own channel: a channel has one master, and ours is connected to CHANNEL.
     let endpoint = setup.svc.endpoint();
@@ -416,7 +407,7 @@ async fn relay(
         for i in 0..per_batch + 20 {
             let start = Instant::now();
             viewer
-                .send_offer(OFFER, None, None)
+                .send_offer(&ToMaster, OFFER)
                 .await
                 .map_err(|e| anyhow!("{e}"))?;
             loop {
@@ -434,7 +425,7 @@ async fn relay(
     }
     floor_answering.abort();
     answering.abort();
-    viewer.disconnect().await;
-    master.disconnect().await;
+    viewer.close().await;
+    master.close().await;
     Ok((ours, floor))
 }

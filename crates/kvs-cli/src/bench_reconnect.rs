@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use kvs_client::{ClientOptions, Events, HttpClient, SignalingClient};
+use kvs_client::{ClientOptions, Events, HttpClient, Master, SignalingClient};
 use kvs_proto::api::ChannelRole;
 use kvs_proto::client::{CachedEndpoints, Event, State};
 use kvs_service::{ServiceConfig, ServiceHandle};
@@ -41,7 +41,7 @@ async fn timed_start(
     options: ClientOptions,
 ) -> anyhow::Result<(Duration, Option<CachedEndpoints>)> {
     let start = Instant::now();
-    let (client, mut events) = SignalingClient::start(options)?;
+    let (client, mut events) = SignalingClient::<Master>::start(options)?;
     let mut resolved = None;
     loop {
         match events.recv().await {
@@ -53,7 +53,7 @@ async fn timed_start(
         }
     }
     let took = start.elapsed();
-    client.disconnect().await;
+    client.close().await;
     Ok((took, resolved))
 }
 
@@ -136,7 +136,7 @@ pub async fn run(runs: usize, restarts: usize) -> anyhow::Result<()> {
     };
 
     // Restarts: the service goes away for 300 ms and comes back on the same port.
-    let (client, mut events) = SignalingClient::start(options(&svc))?;
+    let (client, mut events) = SignalingClient::<Master>::start(options(&svc))?;
     connected(&mut events).await?;
     let addr = svc.local_addr();
     svc.shutdown().await;
@@ -153,7 +153,7 @@ pub async fn run(runs: usize, restarts: usize) -> anyhow::Result<()> {
         rows.push((back.elapsed(), last_step));
         svc.shutdown().await;
     }
-    client.disconnect().await;
+    client.close().await;
     let _ = std::fs::remove_dir_all(&dir);
     println!(
         "\n(d) reconnect after the service returns (service accepting → CONNECTED), {restarts} restarts after 300 ms down:"

@@ -3,7 +3,9 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
-use kvs_client::{ClientOptions, Events, SignalingClient};
+use kvs_client::{
+    Action, ClientOptions, Events, Master, SignalingClient, ToMaster, Viewer, ViewerId,
+};
 use kvs_proto::api::ChannelRole;
 use kvs_proto::client::{Event, State};
 use kvs_proto::wire::MessageType;
@@ -128,10 +130,10 @@ async fn demo() -> anyhow::Result<()> {
     );
 
     let (master, mut master_events) =
-        SignalingClient::start(options(&svc, ChannelRole::Master, ""))?;
+        SignalingClient::<Master>::start(options(&svc, ChannelRole::Master, ""))?;
     until(timeline, "master", &mut master_events, is_connected).await?;
     let (viewer, mut viewer_events) =
-        SignalingClient::start(options(&svc, ChannelRole::Viewer, VIEWER_ID))?;
+        SignalingClient::<Viewer>::start(options(&svc, ChannelRole::Viewer, VIEWER_ID))?;
     until(timeline, "viewer", &mut viewer_events, is_connected).await?;
 
     // The master answers every offer with an answer and its own candidates.
@@ -153,11 +155,18 @@ async fn demo() -> anyhow::Result<()> {
         Ok::<_, anyhow::Error>(master_events)
     });
 
-    viewer.send_offer(OFFER, None, Some("demo-offer")).await?;
+    viewer
+        .send_message(
+            &ToMaster,
+            Action::SdpOffer,
+            OFFER.into(),
+            Some("demo-offer"),
+        )
+        .await?;
     timeline.log("viewer", "send   SDP_OFFER");
     for (i, port) in [50_001, 50_002].into_iter().enumerate() {
         viewer
-            .send_ice_candidate(candidate(port, i as u32 + 1), None, None)
+            .send_ice_candidate(&ToMaster, candidate(port, i as u32 + 1))
             .await?;
         timeline.log(
             "viewer",
@@ -166,13 +175,19 @@ async fn demo() -> anyhow::Result<()> {
     }
     let mut master_events = master_side.await.context("master task")??;
 
+    let to_viewer = ViewerId::new(VIEWER_ID)?;
     answering
-        .send_answer(ANSWER, Some(VIEWER_ID), Some("demo-answer"))
+        .send_message(
+            &to_viewer,
+            Action::SdpAnswer,
+            ANSWER.into(),
+            Some("demo-answer"),
+        )
         .await?;
     timeline.log("master", format_args!("send   SDP_ANSWER to {VIEWER_ID}"));
     for (i, port) in [50_101, 50_102].into_iter().enumerate() {
         answering
-            .send_ice_candidate(candidate(port, i as u32 + 11), Some(VIEWER_ID), None)
+            .send_ice_candidate(&to_viewer, candidate(port, i as u32 + 11))
             .await?;
         timeline.log(
             "master",
@@ -192,8 +207,8 @@ async fn demo() -> anyhow::Result<()> {
     })
     .await?;
 
-    viewer.disconnect().await;
-    master.disconnect().await;
+    viewer.close().await;
+    master.close().await;
     while let Some(e) = viewer_events.recv().await {
         timeline.event("viewer", &e);
     }

@@ -18,7 +18,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
-use kvs_client::{ClientOptions, EnvironmentProvider, TlsOptions, resolve_endpoint};
+use kvs_client::{
+    ClientOptions, EnvironmentProvider, Master, TlsOptions, Viewer, resolve_endpoint,
+};
 use kvs_proto::api::ChannelRole;
 use kvs_proto::client::{ChannelRef, ClientConfig};
 
@@ -175,14 +177,14 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Master(args) => {
             init_logging(level, "warn");
             match args.client.options(ChannelRole::Master, "") {
-                Ok(options) => pipe::run(options, args.client.metrics).await,
+                Ok(options) => pipe::run::<Master>(options, args.client.metrics).await,
                 Err(e) => Err(e),
             }
         }
         Command::Viewer(args) => {
             init_logging(level, "warn");
             match args.client.options(ChannelRole::Viewer, &args.client_id) {
-                Ok(options) => pipe::run(options, args.client.metrics).await,
+                Ok(options) => pipe::run::<Viewer>(options, args.client.metrics).await,
                 Err(e) => Err(e),
             }
         }

@@ -1,7 +1,7 @@
 //! `kvs-signaling master|viewer`: events out as JSON lines on stdout, messages in as JSON
 //! lines on stdin.
 
-use kvs_client::{ClientOptions, SignalingClient};
+use kvs_client::{ClientOptions, Peer, Role, SignalingClient};
 use kvs_proto::client::{Event, OutgoingMessage};
 use kvs_proto::wire::Action;
 use serde::Deserialize;
@@ -96,8 +96,8 @@ fn emit(value: Value) -> std::io::Result<()> {
 }
 
 /// Runs the pipe; with `print_metrics`, the session's metrics are the last line.
-pub async fn run(options: ClientOptions, print_metrics: bool) -> anyhow::Result<()> {
-    let (client, events) = SignalingClient::start(options)?;
+pub async fn run<R: Role>(options: ClientOptions, print_metrics: bool) -> anyhow::Result<()> {
+    let (client, events) = SignalingClient::<R>::start(options)?;
     let result = pump(&client, events).await;
     if print_metrics {
         let metrics = client.metrics().await;
@@ -106,7 +106,10 @@ pub async fn run(options: ClientOptions, print_metrics: bool) -> anyhow::Result<
     result
 }
 
-async fn pump(client: &SignalingClient, mut events: kvs_client::Events) -> anyhow::Result<()> {
+async fn pump<R: Role>(
+    client: &SignalingClient<R>,
+    mut events: kvs_client::Events,
+) -> anyhow::Result<()> {
     let mut stdin = BufReader::new(tokio::io::stdin()).lines();
     let mut stdin_open = true;
     loop {
@@ -116,7 +119,7 @@ async fn pump(client: &SignalingClient, mut events: kvs_client::Events) -> anyho
                     if let Some(line) = event_line(&event)
                         && emit(line).is_err()
                     {
-                        client.disconnect().await;
+                        client.close().await;
                         return Ok(()); // nobody is reading our output any more
                     }
                     if let Event::Closed(err) = event {
@@ -132,23 +135,37 @@ async fn pump(client: &SignalingClient, mut events: kvs_client::Events) -> anyho
                 Ok(Some(line)) if line.trim().is_empty() => {}
                 Ok(Some(line)) => {
                     let result = match parse_line(&line) {
-                        Ok(message) => client.send(message).await.map_err(|e| e.to_string()),
+                        Ok(message) => send(client, message).await,
                         Err(e) => Err(e),
                     };
                     if let Err(message) = result
                         && emit(json!({"event": "error", "message": message})).is_err()
                     {
-                        client.disconnect().await;
+                        client.close().await;
                         return Ok(());
                     }
                 }
                 Ok(None) | Err(_) => {
                     stdin_open = false;
-                    client.disconnect().await;
+                    client.close().await;
                 }
             },
         }
     }
+}
+
+/// Sends a stdin line's message, addressed as the role allows.
+async fn send<R: Role>(
+    client: &SignalingClient<R>,
+    message: OutgoingMessage,
+) -> Result<(), String> {
+    let to = R::Peer::from_recipient(message.recipient_client_id.as_deref())
+        .map_err(|e| e.to_string())?;
+    let correlation_id = message.correlation_id.as_deref();
+    client
+        .send_message(&to, message.action, message.payload, correlation_id)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -29,9 +29,21 @@ pub(crate) enum Command {
         PreparedMessage,
         Option<oneshot::Sender<Result<(), SendError>>>,
     ),
+    Fetch,
+    Connect,
+    Disconnect,
     Close,
     Delete,
     Metrics(oneshot::Sender<Metrics>),
+}
+
+/// What the handles can read without asking the driver.
+#[derive(Debug, Clone)]
+pub(crate) struct Status {
+    pub state: State,
+    pub channel_arn: Option<String>,
+    /// `Some` once the session ended: with the error that ended it, or `None` after `close`.
+    pub ended: Option<Option<kvs_proto::client::Error>>,
 }
 
 /// What the driver keeps of an HTTP answer.
@@ -64,7 +76,7 @@ pub(crate) struct Driver {
     pub call_timeout: std::time::Duration,
     /// How long one WebSocket write may take.
     pub write_timeout: std::time::Duration,
-    pub state: watch::Sender<State>,
+    pub status: watch::Sender<Status>,
     /// Where the final metrics go when the session ends.
     pub final_metrics: std::sync::Arc<std::sync::Mutex<Option<Metrics>>>,
     /// The latest ICE servers, readable without asking the driver.
@@ -88,7 +100,6 @@ impl Driver {
         let mut connecting: Option<JoinHandle<()>> = None;
         let mut http_task: Option<JoinHandle<()>> = None;
         let mut commands_open = true;
-        self.client.connect(now());
         loop {
             while let Some(output) = self.client.poll_output() {
                 match output {
@@ -142,9 +153,18 @@ impl Driver {
                         }
                     }
                     Output::Event(event) => {
-                        if let Event::StateChanged(state) = &event {
-                            info!(state = %state, "signaling state");
-                            self.state.send_replace(*state);
+                        match &event {
+                            Event::StateChanged(state) => {
+                                info!(state = %state, "signaling state");
+                                self.status.send_modify(|s| s.state = *state);
+                            }
+                            Event::EndpointsResolved(entry) => self
+                                .status
+                                .send_modify(|s| s.channel_arn = Some(entry.channel_arn.clone())),
+                            Event::Closed(err) => {
+                                self.status.send_modify(|s| s.ended = Some(err.clone()))
+                            }
+                            _ => {}
                         }
                         if let Event::IceServers(servers) = &event {
                             self.ice_servers.send_replace(servers.clone());
@@ -181,6 +201,9 @@ impl Driver {
                             (None, Ok(())) => {}
                         }
                     }
+                    Some(Command::Fetch) => self.client.fetch(now()),
+                    Some(Command::Connect) => self.client.connect(now()),
+                    Some(Command::Disconnect) => self.client.disconnect(now()),
                     Some(Command::Close) => self.client.close(),
                     Some(Command::Delete) => self.client.delete_channel(now()),
                     Some(Command::Metrics(reply)) => {
@@ -217,6 +240,9 @@ impl Driver {
             }
         }
         *self.final_metrics.lock().expect("metrics lock") = Some(self.client.metrics(now()));
+        self.status.send_modify(|s| {
+            s.ended.get_or_insert(None);
+        });
         for task in [connecting, http_task].into_iter().flatten() {
             task.abort();
         }

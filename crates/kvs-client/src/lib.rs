@@ -1,51 +1,73 @@
 //! The KVS WebRTC signaling client for tokio.
 //!
-//! [`SignalingClient::start`] spawns one driver task that runs the sans-IO state machine of
-//! `kvs-proto`: it fetches credentials, describes (or creates) the channel, gets its
-//! endpoints and ICE servers, and opens the SigV4-presigned WebSocket. The handle is cheap to
-//! clone; [`Events`] yields every state change, message and error.
+//! A [`SignalingClient`] runs the sans-IO state machine of `kvs-proto` on one driver task: it
+//! fetches credentials, describes (or creates) the channel, gets its endpoints and ICE
+//! servers, and opens the SigV4-presigned WebSocket. The role is a type parameter
+//! ([`Master`] or [`Viewer`]), so a viewer cannot name a recipient and a master must. The
+//! handle is cheap to clone; [`Events`] yields every state change, message and error, in
+//! order and without loss. Everything a user needs is re-exported here.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
-//! use kvs_client::{ClientOptions, EnvironmentProvider, SignalingClient};
-//! use kvs_proto::api::{ChannelRole, IceServer};
-//! use kvs_proto::client::{ChannelRef, ClientConfig, Event};
+//! use kvs_client::{
+//!     ChannelRef, ChannelRole, ClientConfig, ClientOptions, EnvironmentProvider, Event, Master,
+//!     MessageType, Peer, SignalingClient, ViewerId,
+//! };
 //!
-//! let config = ClientConfig::new(ChannelRef::Name("my-channel".into()), "us-west-2", ChannelRole::Master);
+//! let config = ClientConfig::builder(ChannelRef::Name("my-channel".into()), "us-west-2", ChannelRole::Master)
+//!     .build();
 //! let options = ClientOptions::new(config, Arc::new(EnvironmentProvider));
-//! let (client, mut events) = SignalingClient::start(options)?;
+//! let (client, mut events) = SignalingClient::<Master>::start(options)?;
+//! client.connected().await?;
 //! while let Some(event) = events.recv().await {
-//!     if let Event::Message(m) = event {
-//!         println!("{:?} from {:?}", m.message_type, m.sender_client_id);
+//!     if let Event::Message(offer) = event
+//!         && offer.message_type == MessageType::SdpOffer
+//!         && let Some(viewer) = ViewerId::sender_of(&offer)
+//!     {
+//!         client.send_answer(&viewer, br#"{"type":"answer","sdp":"..."}"#.to_vec()).await?;
 //!     }
 //! }
-//! client.disconnect().await;
+//! client.close().await;
 //! # Ok(()) }
 //! ```
+//!
+//! The C SDK's lifecycle maps onto [`SignalingClient::new`] (create), [`fetch`](SignalingClient::fetch)
+//! (to READY without connecting), [`connect`](SignalingClient::connect),
+//! [`disconnect`](SignalingClient::disconnect) (back to READY),
+//! [`delete_channel`](SignalingClient::delete_channel) and [`close`](SignalingClient::close)
+//! (free); [`SignalingClient::start`] creates and connects in one call.
 
 mod credentials;
 mod driver;
+mod role;
+mod session;
 mod transport;
 
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use kvs_proto::api::{ChannelRole, IceServer};
-use kvs_proto::client::{
-    Client, ClientConfig, EndpointCacheFile, Event, Metrics, OutgoingMessage, SendError, State,
-    cache_key,
-};
-use kvs_proto::wire::Action;
+use kvs_proto::client::{Client, EndpointCacheFile, OutgoingMessage, cache_key};
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use credentials::{
     CredentialsError, EnvironmentProvider, ProvideCredentials, ProvideFuture, StaticProvider,
 };
+pub use kvs_proto::Credentials;
+pub use kvs_proto::api::{ChannelRole, ChannelType, ErrorCode, IceServer};
+pub use kvs_proto::client::{
+    CachedEndpoints, ChannelRef, ClientConfig, ClientConfigBuilder, Error, Event, Metrics,
+    ReceivedMessage, RetryPolicy, SendError, State,
+};
+pub use kvs_proto::rate::Limits;
+pub use kvs_proto::wire::{Action, MessageType, StatusResponse};
+pub use role::{Master, Peer, Role, ToMaster, Viewer, ViewerId};
+pub use session::SignalingSession;
 pub use transport::{HttpClient, TlsOptions, TransportError, resolve_endpoint};
 
-use driver::{Command, Driver};
+use driver::{Command, Driver, Status};
 
 /// What a signaling session needs: the core config, a credential provider and the transport.
 #[derive(Debug, Clone)]
@@ -76,15 +98,55 @@ impl ClientOptions {
     }
 }
 
-/// A handle to a running signaling session. Clones share the session; it ends on
-/// [`disconnect`](Self::disconnect), on a fatal error, or when every handle is dropped.
-#[derive(Debug, Clone)]
-pub struct SignalingClient {
+/// A handle to a signaling session in role `R` ([`Master`] or [`Viewer`]). Clones share the
+/// session; it ends on [`close`](Self::close), on a fatal error, or when every handle is
+/// dropped.
+#[derive(Debug)]
+pub struct SignalingClient<R: Role> {
     commands: mpsc::Sender<Command>,
-    state: watch::Receiver<State>,
-    role: ChannelRole,
+    status: watch::Receiver<Status>,
     final_metrics: Arc<std::sync::Mutex<Option<Metrics>>>,
     ice_servers: watch::Receiver<Vec<IceServer>>,
+    role: PhantomData<R>,
+}
+
+impl<R: Role> Clone for SignalingClient<R> {
+    fn clone(&self) -> Self {
+        Self {
+            commands: self.commands.clone(),
+            status: self.status.clone(),
+            final_metrics: self.final_metrics.clone(),
+            ice_servers: self.ice_servers.clone(),
+            role: PhantomData,
+        }
+    }
+}
+
+/// Why waiting on a session failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The session ended with this error (also delivered as [`Event::Closed`]).
+    #[error("the signaling session ended: {0}")]
+    Failed(Error),
+    /// The session was closed by the application.
+    #[error("the signaling session was closed")]
+    Closed,
+}
+
+impl SessionError {
+    /// The error that ended the session, if it did not end by `close`.
+    pub fn cause(&self) -> Option<&Error> {
+        match self {
+            Self::Failed(e) => Some(e),
+            Self::Closed => None,
+        }
+    }
+
+    /// True when the session ended on an authentication or authorisation failure.
+    pub fn is_auth(&self) -> bool {
+        self.cause().is_some_and(Error::is_auth)
+    }
 }
 
 /// How many events wait for the application before the client stops reading the WebSocket.
@@ -114,15 +176,26 @@ impl futures_util::Stream for Events {
     }
 }
 
-impl SignalingClient {
-    /// Starts a session on the current tokio runtime and begins connecting.
+impl<R: Role> SignalingClient<R> {
+    /// Creates a session on the current tokio runtime without starting it (state NEW): call
+    /// [`fetch`](Self::fetch) or [`connect`](Self::connect) next. The role comes from `R`.
+    pub fn new(options: ClientOptions) -> Result<(Self, Events), TransportError> {
+        Self::spawn(options, false)
+    }
+
+    /// Creates a session and starts connecting at once; [`connected`](Self::connected)
+    /// waits for the result.
     pub fn start(options: ClientOptions) -> Result<(Self, Events), TransportError> {
+        Self::spawn(options, true)
+    }
+
+    fn spawn(options: ClientOptions, connect: bool) -> Result<(Self, Events), TransportError> {
         let http = match options.http {
             Some(http) => http,
             None => HttpClient::new(&options.tls)?,
         };
-        let role = options.config.role;
         let mut config = options.config;
+        config.role = R::ROLE;
         if let Some(path) = &options.endpoint_cache_file
             && config.cached_endpoints.is_none()
         {
@@ -143,19 +216,27 @@ impl SignalingClient {
         });
         let (command_tx, command_rx) = mpsc::channel(64);
         let (event_tx, event_rx) = mpsc::channel(EVENTS_CAPACITY);
-        let (state_tx, state_rx) = watch::channel(State::New);
+        let (status_tx, status_rx) = watch::channel(Status {
+            state: State::New,
+            channel_arn: None,
+            ended: None,
+        });
         let final_metrics = Arc::new(std::sync::Mutex::new(None));
         let (ice_tx, ice_rx) = watch::channel(Vec::new());
         let now = tokio::time::Instant::now().into_std();
+        let mut client = Client::new(config.clone(), now, Driver::wall_now());
+        if connect {
+            client.connect(now);
+        }
         let driver = Driver {
             call_timeout: config.call_timeout,
             write_timeout: config.write_timeout,
-            client: Client::new(config, now, Driver::wall_now()),
+            client,
             credentials: options.credentials,
             http,
             commands: command_rx,
             events: event_tx,
-            state: state_tx,
+            status: status_tx,
             final_metrics: final_metrics.clone(),
             ice_servers: ice_tx,
             cache,
@@ -163,23 +244,87 @@ impl SignalingClient {
         tokio::spawn(driver.run());
         let client = Self {
             commands: command_tx,
-            state: state_rx,
-            role,
+            status: status_rx,
             final_metrics,
             ice_servers: ice_rx,
+            role: PhantomData,
         };
         Ok((client, Events(event_rx)))
     }
 
     /// The current state.
     pub fn state(&self) -> State {
-        *self.state.borrow()
+        self.status.borrow().state
     }
 
-    /// Sends a message to a peer, or queues it while the client is (re)connecting. The message
+    /// The channel's ARN, once described (or as configured).
+    pub fn channel_arn(&self) -> Option<String> {
+        self.status.borrow().channel_arn.clone()
+    }
+
+    /// Waits until the state satisfies `done`; fails once the session has ended.
+    async fn wait_for(&self, done: impl Fn(State) -> bool) -> Result<(), SessionError> {
+        let mut status = self.status.clone();
+        let result = status
+            .wait_for(|s| done(s.state) || s.ended.is_some())
+            .await
+            .map(|s| (done(s.state), s.ended.clone()));
+        match result {
+            Ok((true, _)) => Ok(()),
+            Ok((false, Some(Some(err)))) => Err(SessionError::Failed(err)),
+            Ok((false, _)) | Err(_) => Err(SessionError::Closed),
+        }
+    }
+
+    async fn command(&self, command: Command) {
+        let _ = self.commands.send(command).await;
+    }
+
+    /// Waits until CONNECTED (at once if it is); fails once the session has ended. While
+    /// the session is held at READY (after `fetch` or `disconnect`) it waits for `connect`.
+    pub async fn connected(&self) -> Result<(), SessionError> {
+        self.wait_for(|s| s == State::Connected).await
+    }
+
+    /// Fetches credentials, the channel, its endpoints and ICE servers without connecting,
+    /// and waits for READY (the C SDK's `signalingClientFetchSync`).
+    pub async fn fetch(&self) -> Result<(), SessionError> {
+        self.command(Command::Fetch).await;
+        self.wait_for(|s| s == State::Ready).await
+    }
+
+    /// Connects (from NEW, or from READY after `fetch` or `disconnect`) and waits until
+    /// CONNECTED (the C SDK's `signalingClientConnectSync`).
+    pub async fn connect(&self) -> Result<(), SessionError> {
+        self.command(Command::Connect).await;
+        self.connected().await
+    }
+
+    /// Closes the WebSocket and waits for READY, keeping what was fetched, so that
+    /// [`connect`](Self::connect) connects again (the C SDK's `signalingClientDisconnectSync`).
+    pub async fn disconnect(&self) -> Result<(), SessionError> {
+        self.command(Command::Disconnect).await;
+        self.wait_for(|s| matches!(s, State::Ready | State::New))
+            .await
+    }
+
+    /// Sends a message to `to`, or queues it while the client is (re)connecting. The message
     /// is checked and encoded on the caller's task; see [`SendError`] for what is refused.
-    pub async fn send(&self, message: OutgoingMessage) -> Result<(), SendError> {
-        let prepared = message.prepare(self.role)?;
+    /// A `correlation_id` comes back in a STATUS_RESPONSE if the service cannot deliver it.
+    pub async fn send_message(
+        &self,
+        to: &R::Peer,
+        action: Action,
+        payload: Vec<u8>,
+        correlation_id: Option<&str>,
+    ) -> Result<(), SendError> {
+        let prepared = OutgoingMessage {
+            action,
+            recipient_client_id: to.recipient_client_id().map(str::to_owned),
+            correlation_id: correlation_id.map(str::to_owned),
+            payload,
+        }
+        .prepare(R::ROLE)?;
         let gone = || SendError::NotConnected(State::Disconnected);
         if self.state() == State::Connected {
             // Fast path: no reply needed. Should the socket drop meanwhile, the driver queues it.
@@ -197,56 +342,29 @@ impl SignalingClient {
         rx.await.unwrap_or_else(|_| Err(gone()))
     }
 
-    async fn send_action(
-        &self,
-        action: Action,
-        payload: impl Into<Vec<u8>>,
-        recipient: Option<&str>,
-        correlation_id: Option<&str>,
-    ) -> Result<(), SendError> {
-        let recipient = match self.role {
-            ChannelRole::Master => recipient,
-            ChannelRole::Viewer => None,
-        };
-        self.send(OutgoingMessage {
-            action,
-            recipient_client_id: recipient.map(str::to_owned),
-            correlation_id: correlation_id.map(str::to_owned),
-            payload: payload.into(),
-        })
-        .await
-    }
-
-    /// Sends an SDP offer (`payload` is the offer's JSON). `recipient` is used by a master only.
-    pub async fn send_offer(
-        &self,
-        payload: impl Into<Vec<u8>>,
-        recipient: Option<&str>,
-        correlation_id: Option<&str>,
-    ) -> Result<(), SendError> {
-        self.send_action(Action::SdpOffer, payload, recipient, correlation_id)
+    /// Sends an SDP offer (`sdp` is the offer's JSON).
+    pub async fn send_offer(&self, to: &R::Peer, sdp: impl Into<Vec<u8>>) -> Result<(), SendError> {
+        self.send_message(to, Action::SdpOffer, sdp.into(), None)
             .await
     }
 
-    /// Sends an SDP answer. `recipient` is used by a master only.
+    /// Sends an SDP answer.
     pub async fn send_answer(
         &self,
-        payload: impl Into<Vec<u8>>,
-        recipient: Option<&str>,
-        correlation_id: Option<&str>,
+        to: &R::Peer,
+        sdp: impl Into<Vec<u8>>,
     ) -> Result<(), SendError> {
-        self.send_action(Action::SdpAnswer, payload, recipient, correlation_id)
+        self.send_message(to, Action::SdpAnswer, sdp.into(), None)
             .await
     }
 
-    /// Sends an ICE candidate. `recipient` is used by a master only.
+    /// Sends an ICE candidate.
     pub async fn send_ice_candidate(
         &self,
-        payload: impl Into<Vec<u8>>,
-        recipient: Option<&str>,
-        correlation_id: Option<&str>,
+        to: &R::Peer,
+        candidate: impl Into<Vec<u8>>,
     ) -> Result<(), SendError> {
-        self.send_action(Action::IceCandidate, payload, recipient, correlation_id)
+        self.send_message(to, Action::IceCandidate, candidate.into(), None)
             .await
     }
 
@@ -272,16 +390,65 @@ impl SignalingClient {
     }
 
     /// Deletes the channel with its current Version (DELETE → DELETED) and ends the session.
-    /// Returns true once the channel is gone; otherwise the events say why.
-    pub async fn delete_channel(&self) -> bool {
-        let _ = self.commands.send(Command::Delete).await;
+    /// A channel that is already gone counts as deleted.
+    pub async fn delete_channel(&self) -> Result<(), SessionError> {
+        self.command(Command::Delete).await;
         self.commands.closed().await;
-        self.state() == State::Deleted
+        match self.wait_for(|s| s == State::Deleted).await {
+            Err(SessionError::Closed) if self.state() == State::Deleted => Ok(()),
+            other => other,
+        }
     }
 
-    /// Closes the WebSocket and ends the session; returns once the driver has stopped.
-    pub async fn disconnect(&self) {
-        let _ = self.commands.send(Command::Close).await;
+    /// Closes the WebSocket and ends the session (the C SDK's `freeSignalingClient`);
+    /// returns once the driver has stopped.
+    pub async fn close(&self) {
+        self.command(Command::Close).await;
         self.commands.closed().await;
+    }
+}
+
+impl<R: Role> SignalingSession for SignalingClient<R> {
+    type Peer = R::Peer;
+    type Events = Events;
+
+    fn role(&self) -> ChannelRole {
+        R::ROLE
+    }
+
+    fn state(&self) -> State {
+        SignalingClient::state(self)
+    }
+
+    fn ice_servers(&self) -> Vec<IceServer> {
+        SignalingClient::ice_servers(self)
+    }
+
+    fn connected(&self) -> impl std::future::Future<Output = Result<(), SessionError>> + Send {
+        SignalingClient::connected(self)
+    }
+
+    fn send_offer(
+        &self,
+        to: &R::Peer,
+        sdp: Vec<u8>,
+    ) -> impl std::future::Future<Output = Result<(), SendError>> + Send {
+        SignalingClient::send_offer(self, to, sdp)
+    }
+
+    fn send_answer(
+        &self,
+        to: &R::Peer,
+        sdp: Vec<u8>,
+    ) -> impl std::future::Future<Output = Result<(), SendError>> + Send {
+        SignalingClient::send_answer(self, to, sdp)
+    }
+
+    fn send_ice_candidate(
+        &self,
+        to: &R::Peer,
+        candidate: Vec<u8>,
+    ) -> impl std::future::Future<Output = Result<(), SendError>> + Send {
+        SignalingClient::send_ice_candidate(self, to, candidate)
     }
 }

@@ -1,4 +1,5 @@
-//! TLS, HTTPS and WebSocket plumbing shared by the driver and the benchmark floor.
+//! TLS and HTTPS set-up for the driver: which CAs to trust, the pooled HTTPS client, and
+//! where the endpoint comes from. rustls and reqwest stay inside this crate.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -52,7 +53,7 @@ impl TlsOptions {
     }
 
     /// A rustls client config (ring, TLS 1.2/1.3, no ALPN) trusting these roots.
-    pub fn client_config(&self) -> Result<Arc<rustls::ClientConfig>, TransportError> {
+    pub(crate) fn client_config(&self) -> Result<Arc<rustls::ClientConfig>, TransportError> {
         let mut roots = rustls::RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
@@ -104,16 +105,6 @@ impl HttpClient {
             .build()
             .map_err(|e| TransportError::Tls(e.to_string()))?;
         Ok(Self { inner, tls: config })
-    }
-
-    /// The underlying reqwest client (used by the benchmark's floor).
-    pub fn reqwest(&self) -> &reqwest::Client {
-        &self.inner
-    }
-
-    /// The TLS config WebSocket connections use.
-    pub fn tls_config(&self) -> Arc<rustls::ClientConfig> {
-        self.tls.clone()
     }
 }
 

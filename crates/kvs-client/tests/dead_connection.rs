@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use kvs_client::{Events, SignalingClient};
+use kvs_client::{Events, Master, SignalingClient, ToMaster, Viewer};
 use kvs_proto::api::ChannelRole;
 use kvs_proto::client::{CachedEndpoints, Error, Event, State};
 use kvs_proto::wire::MessageType;
@@ -120,7 +120,7 @@ async fn a_silent_connection_is_noticed_by_its_pong_and_nothing_is_lost_or_doubl
         EXAMPLE_SECRET_ACCESS_KEY,
     );
     master_options.config.send_rate = None;
-    let (master, mut master_events) = SignalingClient::start(master_options).unwrap();
+    let (master, mut master_events) = SignalingClient::<Master>::start(master_options).unwrap();
     let arn = until_connected(&mut master_events)
         .await
         .into_iter()
@@ -154,11 +154,11 @@ async fn a_silent_connection_is_noticed_by_its_pong_and_nothing_is_lost_or_doubl
     options.config.send_rate = None;
     options.config.ping_interval = Duration::from_millis(500);
     options.config.pong_timeout = Duration::from_millis(500);
-    let (viewer, mut viewer_events) = SignalingClient::start(options).unwrap();
+    let (viewer, mut viewer_events) = SignalingClient::<Viewer>::start(options).unwrap();
     until_connected(&mut viewer_events).await;
 
     // The offer first: the master holds a viewer's candidates until its SDP.
-    viewer.send_offer(OFFER, None, None).await.unwrap();
+    viewer.send_offer(&ToMaster, OFFER).await.unwrap();
     loop {
         if let Event::Message(m) = next_event(&mut master_events).await {
             assert_eq!(m.payload, OFFER.as_bytes());
@@ -167,14 +167,14 @@ async fn a_silent_connection_is_noticed_by_its_pong_and_nothing_is_lost_or_doubl
     }
     for n in 0..3 {
         viewer
-            .send_ice_candidate(candidate(n), None, None)
+            .send_ice_candidate(&ToMaster, candidate(n))
             .await
             .unwrap();
     }
     proxy.silence_existing();
     for n in 3..6 {
         viewer
-            .send_ice_candidate(candidate(n), None, None)
+            .send_ice_candidate(&ToMaster, candidate(n))
             .await
             .unwrap();
     }
@@ -203,7 +203,7 @@ async fn a_silent_connection_is_noticed_by_its_pong_and_nothing_is_lost_or_doubl
 
     // A marker sent after the reconnect is the next message: nothing came twice before it.
     viewer
-        .send_ice_candidate(candidate(99), None, None)
+        .send_ice_candidate(&ToMaster, candidate(99))
         .await
         .unwrap();
     loop {
@@ -212,6 +212,6 @@ async fn a_silent_connection_is_noticed_by_its_pong_and_nothing_is_lost_or_doubl
             break;
         }
     }
-    viewer.disconnect().await;
-    master.disconnect().await;
+    viewer.close().await;
+    master.close().await;
 }

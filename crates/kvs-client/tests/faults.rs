@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use kvs_client::{Events, SignalingClient};
+use kvs_client::{Events, Master, SignalingClient, Viewer};
 use kvs_proto::api::{ChannelRole, ErrorCode};
 use kvs_proto::client::{Event, State};
 use kvs_service::{EXAMPLE_SECRET_ACCESS_KEY, InjectedError, ServiceConfig, ServiceHandle};
@@ -61,11 +61,11 @@ async fn throttled_calls_and_refused_connects_are_retried_until_connected() {
         "v1",
         EXAMPLE_SECRET_ACCESS_KEY,
     );
-    let (client, mut events) = SignalingClient::start(options).unwrap();
+    let (client, mut events) = SignalingClient::<Viewer>::start(options).unwrap();
     let retries = connected(&mut events).await;
     assert!(retries >= 4, "each injected error was retried ({retries})");
     assert!(svc.with_faults(|f| f.next_error("DescribeSignalingChannel").is_none()));
-    client.disconnect().await;
+    client.close().await;
 }
 
 #[tokio::test]
@@ -79,8 +79,8 @@ async fn a_service_clock_fifteen_minutes_ahead_is_corrected_for() {
         "",
         EXAMPLE_SECRET_ACCESS_KEY,
     );
-    let (client, mut events) = SignalingClient::start(options).unwrap();
+    let (client, mut events) = SignalingClient::<Master>::start(options).unwrap();
     connected(&mut events).await;
     assert_eq!(client.state(), State::Connected);
-    client.disconnect().await;
+    client.close().await;
 }

@@ -4,7 +4,10 @@ mod common;
 
 use std::time::Duration;
 
-use kvs_client::{ClientOptions, Events, SignalingClient, TlsOptions};
+use kvs_client::{
+    Action, ClientOptions, ErrorCode, Events, Master, Role, SignalingClient, TlsOptions, ToMaster,
+    Viewer, ViewerId,
+};
 use kvs_proto::api::ChannelRole;
 use kvs_proto::client::{Error, Event, ReceivedMessage, State};
 use kvs_proto::wire::MessageType;
@@ -36,14 +39,12 @@ async fn wait_for<T>(events: &mut Events, mut f: impl FnMut(&Event) -> Option<T>
     .expect("event did not arrive")
 }
 
-async fn connected(options: ClientOptions) -> (SignalingClient, Events) {
-    let (client, mut events) = SignalingClient::start(options).unwrap();
-    wait_for(&mut events, |e| match e {
-        Event::StateChanged(State::Connected) => Some(()),
-        Event::Closed(err) => panic!("closed before connecting: {err:?}"),
-        _ => None,
-    })
-    .await;
+async fn connected<R: Role>(options: ClientOptions) -> (SignalingClient<R>, Events) {
+    let (client, events) = SignalingClient::<R>::start(options).unwrap();
+    tokio::time::timeout(Duration::from_secs(30), client.connected())
+        .await
+        .expect("connected within 30 s")
+        .expect("connected, not closed");
     (client, events)
 }
 
@@ -57,14 +58,14 @@ fn message(events_item: &Event) -> Option<ReceivedMessage> {
 #[tokio::test]
 async fn master_and_viewer_exchange_offer_answer_and_candidates_intact() {
     let svc = service().await;
-    let (master, mut master_events) = connected(options(
+    let (master, mut master_events) = connected::<Master>(options(
         &svc,
         ChannelRole::Master,
         "",
         EXAMPLE_SECRET_ACCESS_KEY,
     ))
     .await;
-    let (viewer, mut viewer_events) = connected(options(
+    let (viewer, mut viewer_events) = connected::<Viewer>(options(
         &svc,
         ChannelRole::Viewer,
         "viewer-1",
@@ -77,12 +78,12 @@ async fn master_and_viewer_exchange_offer_answer_and_candidates_intact() {
         .map(|i| format!(r#"{{"candidate":"candidate:{i} 1 udp 2122260223 127.0.0.1 5{i}000 typ host","sdpMid":"0","sdpMLineIndex":0}}"#))
         .collect();
     viewer
-        .send_offer(offer, None, Some("offer-1"))
+        .send_message(&ToMaster, Action::SdpOffer, offer.into(), Some("offer-1"))
         .await
         .unwrap();
     for c in &candidates {
         viewer
-            .send_ice_candidate(c.as_str(), None, None)
+            .send_ice_candidate(&ToMaster, c.as_str())
             .await
             .unwrap();
     }
@@ -102,12 +103,18 @@ async fn master_and_viewer_exchange_offer_answer_and_candidates_intact() {
     }
 
     let answer = r#"{"type":"answer","sdp":"v=0\r\na=setup:active\r\n"}"#;
+    let viewer_1 = ViewerId::new("viewer-1").unwrap();
     master
-        .send_answer(answer, Some("viewer-1"), Some("answer-1"))
+        .send_message(
+            &viewer_1,
+            Action::SdpAnswer,
+            answer.into(),
+            Some("answer-1"),
+        )
         .await
         .unwrap();
     master
-        .send_ice_candidate(candidates[0].as_str(), Some("viewer-1"), None)
+        .send_ice_candidate(&viewer_1, candidates[0].as_str())
         .await
         .unwrap();
     let got = wait_for(&mut viewer_events, message).await;
@@ -123,7 +130,12 @@ async fn master_and_viewer_exchange_offer_answer_and_candidates_intact() {
     // An undeliverable message with a correlation id comes back as STATUS_RESPONSE, and the
     // connection keeps working afterwards.
     master
-        .send_answer(answer, Some("nobody"), Some("lost-1"))
+        .send_message(
+            &ViewerId::new("nobody").unwrap(),
+            Action::SdpAnswer,
+            answer.into(),
+            Some("lost-1"),
+        )
         .await
         .unwrap();
     let status = wait_for(&mut master_events, |e| match e {
@@ -136,15 +148,15 @@ async fn master_and_viewer_exchange_offer_answer_and_candidates_intact() {
     // A new offer (the same one again within the TTL would be dropped as a repeat).
     let renegotiation = offer.replace("4215 2", "4215 3");
     viewer
-        .send_offer(renegotiation.as_str(), None, None)
+        .send_offer(&ToMaster, renegotiation.as_str())
         .await
         .unwrap();
     let got = wait_for(&mut master_events, message).await;
     assert_eq!(got.message_type, MessageType::SdpOffer);
     assert_eq!(got.payload, renegotiation.as_bytes());
 
-    viewer.disconnect().await;
-    master.disconnect().await;
+    viewer.close().await;
+    master.close().await;
     assert_eq!(master.state(), State::Disconnected);
 }
 
@@ -152,7 +164,8 @@ async fn master_and_viewer_exchange_offer_answer_and_candidates_intact() {
 async fn wrong_secret_ends_with_a_named_auth_error() {
     let svc = service().await;
     let (_client, mut events) =
-        SignalingClient::start(options(&svc, ChannelRole::Master, "", "wrong-secret")).unwrap();
+        SignalingClient::<Master>::start(options(&svc, ChannelRole::Master, "", "wrong-secret"))
+            .unwrap();
     let err = wait_for(&mut events, |e| match e {
         Event::Closed(err) => Some(err.clone()),
         _ => None,
@@ -161,6 +174,11 @@ async fn wrong_secret_ends_with_a_named_auth_error() {
     .expect("closed with an error");
     assert!(err.is_auth(), "{err}");
     assert!(matches!(err, Error::Service { status: 403, .. }), "{err:?}");
+    assert_eq!(
+        err.code(),
+        Some(ErrorCode::InvalidSignature),
+        "a typed code"
+    );
     assert!(err.to_string().contains("signature rejected"), "{err}");
     assert!(events.recv().await.is_none(), "the session is over");
 }
@@ -171,7 +189,7 @@ async fn untrusted_certificate_is_a_connection_error_naming_tls() {
     let mut opts = options(&svc, ChannelRole::Master, "", EXAMPLE_SECRET_ACCESS_KEY);
     opts.tls = TlsOptions::default();
     opts.config.retry.max_retries = Some(0);
-    let (_client, mut events) = SignalingClient::start(opts).unwrap();
+    let (_client, mut events) = SignalingClient::<Master>::start(opts).unwrap();
     let err = wait_for(&mut events, |e| match e {
         Event::Closed(err) => Some(err.clone()),
         _ => None,
@@ -188,7 +206,7 @@ async fn untrusted_certificate_is_a_connection_error_naming_tls() {
 #[tokio::test]
 async fn dropping_every_handle_ends_the_session_cleanly() {
     let svc = service().await;
-    let (master, mut events) = connected(options(
+    let (master, mut events) = connected::<Master>(options(
         &svc,
         ChannelRole::Master,
         "",
@@ -215,7 +233,7 @@ async fn dropping_every_handle_ends_the_session_cleanly() {
 #[tokio::test]
 async fn delete_channel_removes_it_from_the_service() {
     let svc = service().await;
-    let (master, _events) = connected(options(
+    let (master, _events) = connected::<Master>(options(
         &svc,
         ChannelRole::Master,
         "",
@@ -223,7 +241,7 @@ async fn delete_channel_removes_it_from_the_service() {
     ))
     .await;
     assert!(svc.channel_arn("loopback").is_some());
-    assert!(master.delete_channel().await);
+    master.delete_channel().await.expect("deleted");
     assert_eq!(master.state(), State::Deleted);
     assert!(svc.channel_arn("loopback").is_none());
 }
@@ -238,10 +256,10 @@ async fn the_endpoint_cache_file_makes_the_second_start_warm() {
     for _ in 0..2 {
         let mut opts = options(&svc, ChannelRole::Master, "", EXAMPLE_SECRET_ACCESS_KEY);
         opts.endpoint_cache_file = Some(cache.clone());
-        let (client, _events) = connected(opts).await;
+        let (client, _events) = connected::<Master>(opts).await;
         let metrics = client.metrics().await;
         calls.push(metrics.api_calls.keys().cloned().collect::<Vec<_>>());
-        client.disconnect().await;
+        client.close().await;
         // The cache is written off the driver's task; wait for it to land.
         for _ in 0..100 {
             if std::fs::read_to_string(&cache)
@@ -263,28 +281,39 @@ async fn the_endpoint_cache_file_makes_the_second_start_warm() {
 #[tokio::test]
 async fn the_service_exposes_prometheus_metrics() {
     let svc = service().await;
-    let (_master, mut master_events) = connected(options(
+    let (_master, mut master_events) = connected::<Master>(options(
         &svc,
         ChannelRole::Master,
         "",
         EXAMPLE_SECRET_ACCESS_KEY,
     ))
     .await;
-    let (viewer, _viewer_events) = connected(options(
+    let (viewer, _viewer_events) = connected::<Viewer>(options(
         &svc,
         ChannelRole::Viewer,
         "viewer-1",
         EXAMPLE_SECRET_ACCESS_KEY,
     ))
     .await;
-    viewer.send_offer("{}", None, None).await.unwrap();
+    viewer.send_offer(&ToMaster, "{}").await.unwrap();
     wait_for(&mut master_events, message).await;
-    let http = kvs_client::HttpClient::new(&TlsOptions {
-        extra_ca_pem: svc.ca_pem().unwrap().as_bytes().to_vec(),
-    })
-    .unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(svc.ca_pem().unwrap().as_bytes())
+    {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let http = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .build()
+        .unwrap();
     let text = http
-        .reqwest()
         .get(format!("{}/metrics", svc.endpoint()))
         .send()
         .await

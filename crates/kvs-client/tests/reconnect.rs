@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use kvs_client::{ClientOptions, Events, SignalingClient};
+use kvs_client::{ClientOptions, Events, Master, SignalingClient, ToMaster, Viewer};
 use kvs_proto::api::ChannelRole;
 use kvs_proto::client::{Event, State};
 use kvs_proto::wire::MessageType;
@@ -33,21 +33,21 @@ async fn next_event<T>(events: &mut Events, mut f: impl FnMut(Event) -> Option<T
 async fn start(
     config: ServiceConfig,
 ) -> (
-    SignalingClient,
+    SignalingClient<Master>,
     Events,
-    SignalingClient,
+    SignalingClient<Viewer>,
     Events,
     ServiceHandle,
 ) {
     let svc = kvs_service::start(config).await.unwrap();
     let (master, mut master_events) =
-        SignalingClient::start(options(&svc, ChannelRole::Master, "")).unwrap();
+        SignalingClient::<Master>::start(options(&svc, ChannelRole::Master, "")).unwrap();
     next_event(&mut master_events, |e| {
         matches!(e, Event::StateChanged(State::Connected)).then_some(())
     })
     .await;
     let (viewer, mut viewer_events) =
-        SignalingClient::start(options(&svc, ChannelRole::Viewer, "v1")).unwrap();
+        SignalingClient::<Viewer>::start(options(&svc, ChannelRole::Viewer, "v1")).unwrap();
     next_event(&mut viewer_events, |e| {
         matches!(e, Event::StateChanged(State::Connected)).then_some(())
     })
@@ -75,12 +75,12 @@ async fn after_a_restart_every_queued_message_arrives_once_in_order() {
     // Candidates follow their offer (the master's client holds candidates that come first).
     let offer = r#"{"type":"offer","sdp":"v=0"}"#;
     viewer
-        .send_offer(offer, None, None)
+        .send_offer(&ToMaster, offer)
         .await
         .expect("queued while the service is down");
     for n in 0..20 {
         viewer
-            .send_ice_candidate(format!("{{\"n\":{n}}}"), None, None)
+            .send_ice_candidate(&ToMaster, format!("{{\"n\":{n}}}"))
             .await
             .expect("queued while the service is down");
     }
@@ -119,7 +119,7 @@ async fn after_a_restart_every_queued_message_arrives_once_in_order() {
     }
     // Exactly once: the next message the master sees is one sent after the queue drained.
     viewer
-        .send_ice_candidate(r#"{"after":true}"#, None, None)
+        .send_ice_candidate(&ToMaster, r#"{"after":true}"#)
         .await
         .unwrap();
     let next = next_event(&mut master_events, |e| match e {
@@ -167,7 +167,7 @@ async fn go_away_at_the_maximum_duration_switches_connections_without_a_gap() {
     })
     .await;
     viewer
-        .send_offer(r#"{"type":"offer"}"#, None, None)
+        .send_offer(&ToMaster, r#"{"type":"offer"}"#)
         .await
         .unwrap();
     let got = next_event(&mut master_events, |e| match e {
@@ -221,7 +221,7 @@ async fn the_service_can_be_told_to_send_reconnect_ice_server() {
     };
     let svc = kvs_service::start(config).await.unwrap();
     let (client, mut events) =
-        SignalingClient::start(options(&svc, ChannelRole::Master, "")).unwrap();
+        SignalingClient::<Master>::start(options(&svc, ChannelRole::Master, "")).unwrap();
     next_event(&mut events, |e| {
         matches!(e, Event::StateChanged(State::Connected)).then_some(())
     })

@@ -508,11 +508,23 @@ pub enum ErrorCode {
     AccountChannelLimitExceeded,
     /// 401: not authorized, on the signaling HTTPS operations.
     NotAuthorized,
+    /// 403: the signature does not match, or it expired (clock skew).
+    InvalidSignature,
+    /// 400: the signature is malformed or lacks a part.
+    IncompleteSignature,
+    /// 403: the access key id is unknown.
+    UnrecognizedClient,
+    /// 403: the request is not signed.
+    MissingAuthenticationToken,
+    /// 403: the session token expired.
+    ExpiredToken,
+    /// 500: the service failed.
+    InternalFailure,
 }
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 17] = [
         Self::InvalidArgument,
         Self::ClientLimitExceeded,
         Self::ResourceInUse,
@@ -524,6 +536,12 @@ impl ErrorCode {
         Self::SerializationException,
         Self::AccountChannelLimitExceeded,
         Self::NotAuthorized,
+        Self::InvalidSignature,
+        Self::IncompleteSignature,
+        Self::UnrecognizedClient,
+        Self::MissingAuthenticationToken,
+        Self::ExpiredToken,
+        Self::InternalFailure,
     ];
 
     /// The code whose exception name is `name` (with or without the `Exception` suffix).
@@ -548,14 +566,31 @@ impl ErrorCode {
             Self::SerializationException => "SerializationException",
             Self::AccountChannelLimitExceeded => "AccountChannelLimitExceededException",
             Self::NotAuthorized => "NotAuthorizedException",
+            Self::InvalidSignature => "InvalidSignatureException",
+            Self::IncompleteSignature => "IncompleteSignatureException",
+            Self::UnrecognizedClient => "UnrecognizedClientException",
+            Self::MissingAuthenticationToken => "MissingAuthenticationTokenException",
+            Self::ExpiredToken => "ExpiredTokenException",
+            Self::InternalFailure => "InternalFailure",
         }
+    }
+
+    /// The code of an `x-amzn-ErrorType` header value, which may carry a `:` suffix (e.g.
+    /// `ResourceNotFoundException:http://internal.amazon.com/...`).
+    pub fn from_header(value: &str) -> Option<Self> {
+        Self::from_name(value.split(':').next().unwrap_or(value))
     }
 
     /// The HTTP status from the models.
     pub fn http_status(self) -> u16 {
         match self {
             Self::AccessDenied | Self::NotAuthorized => 401,
+            Self::InvalidSignature
+            | Self::UnrecognizedClient
+            | Self::MissingAuthenticationToken
+            | Self::ExpiredToken => 403,
             Self::ResourceNotFound | Self::UnknownOperation => 404,
+            Self::InternalFailure => 500,
             _ => 400,
         }
     }

@@ -27,8 +27,7 @@ pub fn source(i: usize) -> Option<IpAddr> {
 /// A rustls client config trusting the PEM file `ca`.
 pub fn client_tls(ca: &std::path::Path) -> anyhow::Result<Arc<rustls::ClientConfig>> {
     let pem = std::fs::read(ca).with_context(|| format!("reading {}", ca.display()))?;
-    let tls = kvs_client::TlsOptions { extra_ca_pem: pem };
-    Ok(tls.client_config()?)
+    crate::local::rustls_config(&pem)
 }
 
 /// Opens a WebSocket to `url`, from `src` when given.

@@ -14,8 +14,10 @@ pub enum ChannelRef {
 }
 
 /// Everything the signaling client needs to know before it starts, mirroring the C SDK's
-/// `ChannelInfo` and `SignalingClientInfo`.
+/// `ChannelInfo` and `SignalingClientInfo`. Build it with [`ClientConfig::builder`]; fields
+/// stay public to read and adjust, and new ones can be added without breaking callers.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ClientConfig {
     /// The channel.
     pub channel: ChannelRef,
@@ -110,6 +112,86 @@ impl ClientConfig {
             rng_seed: None,
         }
     }
+}
+
+impl ClientConfig {
+    /// A builder starting from [`ClientConfig::new`]'s defaults.
+    pub fn builder(
+        channel: ChannelRef,
+        region: impl Into<String>,
+        role: ChannelRole,
+    ) -> ClientConfigBuilder {
+        ClientConfigBuilder(Self::new(channel, region, role))
+    }
+}
+
+/// Builds a [`ClientConfig`]; every setter is named after the field it sets.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ClientConfigBuilder(ClientConfig);
+
+macro_rules! setters {
+    ($($(#[$doc:meta])* $field:ident: $ty:ty,)*) => {
+        impl ClientConfigBuilder {
+            $(
+                $(#[$doc])*
+                pub fn $field(mut self, value: impl Into<$ty>) -> Self {
+                    self.0.$field = value.into();
+                    self
+                }
+            )*
+
+            /// The config.
+            pub fn build(self) -> ClientConfig {
+                self.0
+            }
+        }
+    };
+}
+
+setters! {
+    /// See [`ClientConfig::client_id`].
+    client_id: String,
+    /// See [`ClientConfig::channel_type`].
+    channel_type: ChannelType,
+    /// See [`ClientConfig::message_ttl_seconds`].
+    message_ttl_seconds: Option<u32>,
+    /// See [`ClientConfig::create_if_missing`].
+    create_if_missing: bool,
+    /// See [`ClientConfig::endpoint`].
+    endpoint: String,
+    /// See [`ClientConfig::call_timeout`].
+    call_timeout: Duration,
+    /// See [`ClientConfig::presign_expires`].
+    presign_expires: Duration,
+    /// See [`ClientConfig::cached_endpoints`].
+    cached_endpoints: Option<CachedEndpoints>,
+    /// See [`ClientConfig::endpoint_cache_ttl`].
+    endpoint_cache_ttl: Duration,
+    /// See [`ClientConfig::ping_interval`].
+    ping_interval: Duration,
+    /// See [`ClientConfig::pong_timeout`].
+    pong_timeout: Duration,
+    /// See [`ClientConfig::write_timeout`].
+    write_timeout: Duration,
+    /// See [`ClientConfig::max_connection_duration`].
+    max_connection_duration: Duration,
+    /// See [`ClientConfig::reconnect_margin`].
+    reconnect_margin: Duration,
+    /// See [`ClientConfig::ice_refresh_margin`].
+    ice_refresh_margin: Duration,
+    /// See [`ClientConfig::send_queue_limit`].
+    send_queue_limit: usize,
+    /// See [`ClientConfig::send_rate`].
+    send_rate: Option<Limits>,
+    /// See [`ClientConfig::message_ttl`].
+    message_ttl: Option<Duration>,
+    /// See [`ClientConfig::buffer_early_candidates`].
+    buffer_early_candidates: bool,
+    /// See [`ClientConfig::retry`].
+    retry: RetryPolicy,
+    /// See [`ClientConfig::rng_seed`].
+    rng_seed: Option<u64>,
 }
 
 /// The public KVS control-plane endpoint of a region.

@@ -1,3 +1,4 @@
+use crate::api::ErrorCode;
 use crate::wire::FrameError;
 
 use super::State;
@@ -12,13 +13,15 @@ pub enum Error {
     )]
     Credentials(String),
     /// The service answered an API call or the WebSocket upgrade with an error status.
-    #[error("{}", describe_service_error(*.during, *.status, .error_type.as_deref(), .message))]
+    #[error("{}", describe_service_error(*.during, *.status, *.code, .error_type.as_deref(), .message))]
     Service {
         /// The step that failed.
         during: State,
         /// HTTP status.
         status: u16,
-        /// The AWS exception name, when the service sent one.
+        /// The AWS exception, when the service named one this client knows.
+        code: Option<ErrorCode>,
+        /// The exception name as the service sent it (for messages; compare `code`).
         error_type: Option<String>,
         /// The service's message.
         message: String,
@@ -92,27 +95,30 @@ pub enum Error {
 fn describe_service_error(
     during: State,
     status: u16,
+    code: Option<ErrorCode>,
     error_type: Option<&str>,
     message: &str,
 ) -> String {
     let name = error_type.unwrap_or("error");
-    let hint = match (status, error_type) {
-        (_, Some("InvalidSignatureException"))
-            if message.contains("Signature expired") || message.contains("not yet current") =>
-        {
+    let clock = message.contains("Signature expired") || message.contains("not yet current");
+    let hint = match (status, code) {
+        (_, Some(ErrorCode::InvalidSignature)) if clock => {
             "; the device clock is off: sync it (NTP)"
         }
-        (_, Some("InvalidSignatureException")) => {
+        (_, Some(ErrorCode::InvalidSignature)) => {
             "; signature rejected: check the secret access key and the region"
         }
-        (_, Some("UnrecognizedClientException")) => {
+        (_, Some(ErrorCode::UnrecognizedClient)) => {
             "; the access key id is unknown to the service: check AWS_ACCESS_KEY_ID"
+        }
+        (_, Some(ErrorCode::ExpiredToken)) => {
+            "; the session token expired: fetch new temporary credentials"
         }
         (401 | 403, _) => {
             "; authentication error: check that the credentials are valid and allow kinesisvideo actions on this channel"
         }
         (404, _) => "; the channel or endpoint does not exist",
-        (429, _) | (_, Some("ClientLimitExceededException")) => "; throttled: retry later",
+        (429, _) | (_, Some(ErrorCode::ClientLimitExceeded)) => "; throttled: retry later",
         (500..=599, _) => "; service-side failure: retry later",
         _ => "",
     };
@@ -124,12 +130,8 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Transport { .. } | Self::Timeout { .. } | Self::PongTimeout { .. } => true,
-            Self::Service {
-                status, error_type, ..
-            } => {
-                *status >= 500
-                    || *status == 429
-                    || error_type.as_deref() == Some("ClientLimitExceededException")
+            Self::Service { status, code, .. } => {
+                *status >= 500 || *status == 429 || *code == Some(ErrorCode::ClientLimitExceeded)
             }
             _ => false,
         }
@@ -167,6 +169,15 @@ impl Error {
             Self::Transport { during, .. } => *during == State::Connected,
             Self::GaveUp { last, .. } => last.is_connection_lost(),
             _ => false,
+        }
+    }
+
+    /// The service's exception, when the failure is a service answer naming one.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            Self::Service { code, .. } => *code,
+            Self::GaveUp { last, .. } => last.code(),
+            _ => None,
         }
     }
 

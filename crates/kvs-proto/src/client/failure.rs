@@ -1,6 +1,7 @@
 //! Where failures go: which step retries, after how long, or whether the session ends.
 
 use super::*;
+use crate::api::ErrorCode;
 
 impl Client {
     /// Routes a failure: auth errors re-fetch credentials once, a missing channel is
@@ -28,12 +29,9 @@ impl Client {
         let next = match &err {
             Error::Service { status: 404, .. } if during == State::Delete => Some(State::Deleted),
             Error::Service {
-                status: 400,
-                error_type: Some(t),
+                code: Some(ErrorCode::VersionMismatch),
                 ..
-            } if during == State::Delete && t == "VersionMismatchException" => {
-                Some(State::Describe)
-            }
+            } if during == State::Delete => Some(State::Describe),
             Error::Service {
                 status: 401 | 403, ..
             } if self.auth_failures == 0 => {
@@ -67,10 +65,9 @@ impl Client {
                 _ => None,
             },
             Error::Service {
-                status: 400,
-                error_type: Some(t),
+                code: Some(ErrorCode::ResourceInUse),
                 ..
-            } if during == State::Create && t == "ResourceInUseException" => {
+            } if during == State::Create => {
                 Some(State::Describe) // someone else created it meanwhile
             }
             _ => None,

@@ -24,7 +24,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime};
 
 pub use cache::{CachedEndpoints, EndpointCacheFile, cache_key};
-pub use config::{ChannelRef, ClientConfig, default_endpoint};
+pub use config::{ChannelRef, ClientConfig, ClientConfigBuilder, default_endpoint};
 pub use driving::{HttpRequest, HttpResponse, Input, Output, PresignedUrl, RequestId};
 pub use error::{Error, SendError};
 pub use event::{Event, ReceivedMessage, State};
@@ -134,6 +134,10 @@ pub struct Client {
     ice_refreshing: bool,
     deleting: bool,
     ws_early: bool,
+    /// Stop at READY instead of connecting (after `fetch` or `disconnect`).
+    hold_at_ready: bool,
+    /// While held at READY: when the ICE servers need fetching again.
+    ice_due: Option<Instant>,
 }
 
 impl Client {
@@ -195,6 +199,8 @@ impl Client {
             ice_refreshing: false,
             deleting: false,
             ws_early: false,
+            hold_at_ready: false,
+            ice_due: None,
         }
     }
 
@@ -219,10 +225,63 @@ impl Client {
         self.closed
     }
 
-    /// Starts the flow towards CONNECTED.
+    /// Starts the flow towards CONNECTED: from NEW all the way, from READY (after
+    /// [`fetch`](Self::fetch) or [`disconnect`](Self::disconnect)) straight to CONNECTING,
+    /// fetching the ICE servers first if they are due. Elsewhere it lets a running fetch go
+    /// on to CONNECTED.
     pub fn connect(&mut self, now: Instant) {
-        if self.state == State::New {
+        if self.closed {
+            return;
+        }
+        self.hold_at_ready = false;
+        match self.state {
+            State::New => self.enter(now, State::GetCredentials),
+            State::Ready => match self.ice_due.take() {
+                Some(due) if due > now => {
+                    self.set_timer(Timer::IceRefresh, Some(due));
+                    self.enter(now, State::Connecting);
+                }
+                _ => self.enter(now, State::GetIceConfig),
+            },
+            _ => {}
+        }
+    }
+
+    /// Fetches credentials, the channel, its endpoints and ICE servers, and stops at READY
+    /// without connecting (the C SDK's `signalingClientFetchSync`).
+    pub fn fetch(&mut self, now: Instant) {
+        if self.state == State::New && !self.closed {
+            self.hold_at_ready = true;
             self.enter(now, State::GetCredentials);
+        }
+    }
+
+    /// Closes the WebSocket and goes back to READY, keeping what was fetched, so that
+    /// [`connect`](Self::connect) can connect again (the C SDK's
+    /// `signalingClientDisconnectSync`). Messages queued meanwhile wait for that connect.
+    pub fn disconnect(&mut self, now: Instant) {
+        if self.closed || self.deleting || matches!(self.state, State::New | State::Ready) {
+            return;
+        }
+        if self.socket != Socket::Closed || self.state == State::Connecting {
+            self.outputs.push_back(Output::WsClose);
+        }
+        self.socket = Socket::Closed;
+        self.unacked.clear(); // a clean close delivers what was written before it
+        self.ping_covers = 0;
+        let ice_due = self.timers[Timer::IceRefresh as usize];
+        self.timers = [None; TIMERS];
+        self.in_flight = None;
+        self.ws_early = false;
+        self.hold_at_ready = true;
+        let fetched = self.session.wss_endpoint.is_some() && self.ice_fetched;
+        if fetched {
+            self.ice_due = ice_due;
+            self.enter(now, State::Ready);
+        } else {
+            // Not fetched yet: start over when asked to connect.
+            self.state = State::New;
+            self.emit(Event::StateChanged(State::New));
         }
     }
 

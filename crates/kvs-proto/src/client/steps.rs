@@ -2,6 +2,7 @@
 //! teach the session.
 
 use super::*;
+use crate::api::ErrorCode;
 
 /// How soon a failed background ICE refresh is tried again.
 const ICE_REFRESH_RETRY: Duration = Duration::from_secs(5);
@@ -62,7 +63,11 @@ impl Client {
                 self.call(now, Operation::GetIceServerConfig, &input);
                 // The upgrade does not depend on the ICE answer: start it in parallel, which
                 // saves a round trip and a TLS handshake of waiting on every (re)connect.
-                if self.socket != Socket::Open && !self.ws_early && !self.closed {
+                if self.socket != Socket::Open
+                    && !self.ws_early
+                    && !self.closed
+                    && !self.hold_at_ready
+                {
                     self.ws_early = true;
                     self.presign_and_connect(now);
                 }
@@ -71,6 +76,12 @@ impl Client {
             State::Ready if self.socket == Socket::Open => {
                 self.connected_at.get_or_insert(now);
                 self.enter(now, State::Connected)
+            }
+            State::Ready if self.hold_at_ready => {
+                // Fetched, not connecting: keep the ICE refresh for when `connect` comes.
+                if let Some(due) = self.timers[Timer::IceRefresh as usize].take() {
+                    self.ice_due = Some(due);
+                }
             }
             State::Ready => self.enter(now, State::Connecting),
             State::Connecting => self.open_websocket(now),
@@ -394,6 +405,7 @@ pub(super) fn service_error(
     Error::Service {
         during,
         status,
+        code: error_type.and_then(ErrorCode::from_header),
         error_type: error_type.map(|t| t.split(':').next().unwrap_or(t).to_owned()),
         message,
     }

@@ -1422,3 +1422,76 @@ fn a_message_repeated_within_the_ttl_is_delivered_once() {
         .count();
     assert_eq!(delivered, 3, "after the TTL the same message is new");
 }
+
+/// The C SDK's lifecycle: fetch to READY without connecting, connect, disconnect back to
+/// READY, connect again without fetching anything, delete.
+#[test]
+fn fetch_connect_disconnect_connect_delete() {
+    let now = origin();
+    let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let mut h = Harness {
+        client: Client::new(config(ChannelRole::Master), now, wall),
+        now,
+        events: vec![],
+        requests: vec![],
+        ws_urls: vec![],
+        sent: vec![],
+        credential_fetches: 0,
+        pings: 0,
+        closes: 0,
+        auto_pong: true,
+    };
+    h.client.fetch(now);
+    h.drain();
+    h.credentials();
+    h.answer(200, None, &describe_ok());
+    h.answer(200, None, ENDPOINTS);
+    h.answer(200, None, ICE);
+    assert_eq!(h.client.state(), State::Ready);
+    assert!(h.ws_urls.is_empty(), "fetch does not connect");
+    assert_eq!(
+        h.client.poll_timeout(),
+        None,
+        "nothing to wake up for while held"
+    );
+
+    h.client.connect(h.now);
+    h.drain();
+    assert_eq!(h.ws_urls.len(), 1);
+    h.input(Input::WsOpened);
+    assert_eq!(h.client.state(), State::Connected);
+
+    h.client.disconnect(h.now);
+    h.drain();
+    assert_eq!((h.client.state(), h.closes), (State::Ready, 1));
+    assert!(!h.client.is_closed());
+    let calls = h.requests.len();
+
+    h.now += Duration::from_secs(10);
+    h.client.connect(h.now);
+    h.drain();
+    assert_eq!(h.requests.len(), calls, "nothing fetched again");
+    assert_eq!(h.ws_urls.len(), 2);
+    h.input(Input::WsOpened);
+    assert_eq!(h.client.state(), State::Connected);
+
+    h.client.disconnect(h.now);
+    h.drain();
+    h.now += Duration::from_secs(600); // the ICE servers (Ttl 300) are due meanwhile
+    h.client.connect(h.now);
+    h.drain();
+    assert_eq!(
+        h.last_request().operation,
+        Operation::GetIceServerConfig,
+        "due ICE servers are fetched before connecting"
+    );
+    h.answer(200, None, ICE);
+    h.input(Input::WsOpened);
+    assert_eq!(h.client.state(), State::Connected);
+
+    h.client.delete_channel(h.now);
+    h.drain();
+    h.answer(200, None, "{}");
+    assert_eq!(h.client.state(), State::Deleted);
+    assert!(h.client.is_closed());
+}
