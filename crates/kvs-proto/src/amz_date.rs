@@ -1,5 +1,16 @@
 //! The `YYYYMMDDTHHMMSSZ` timestamps of SigV4, converted without a calendar crate.
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::string_slice
+    )
+)]
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Formats a time as SigV4's basic ISO-8601 form, e.g. `20191201T000000Z`.
@@ -93,6 +104,9 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+// Allowed: `z` is at most u64::MAX / 86400 (about 2.1e14) days, so every intermediate of
+// the algorithm stays far inside i64.
+#[allow(clippy::arithmetic_side_effects)]
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);

@@ -4,6 +4,17 @@
 //! official clients disagree: the JS SDK sends `recipientClientId`, the C SDK sends
 //! `RecipientClientId` (empty for viewers). We always emit the camelCase form.
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::string_slice
+    )
+)]
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Serialize;
@@ -126,7 +137,7 @@ pub enum FrameError {
     #[error("unknown messageType '{0}'")]
     UnknownMessageType(String),
     /// The base64 payload exceeds the service's limit.
-    #[error("messagePayload is {len} bytes of base64, {} over the {MAX_PAYLOAD_LEN}-byte limit", len - MAX_PAYLOAD_LEN)]
+    #[error("messagePayload is {len} bytes of base64, {} over the {MAX_PAYLOAD_LEN}-byte limit", len.saturating_sub(MAX_PAYLOAD_LEN))]
     PayloadTooLarge {
         /// The payload's length in base64 characters.
         len: usize,
@@ -217,18 +228,20 @@ impl Fields {
 /// Finds `"correlationId": "<id>"` (key in any case) in text that is not valid JSON.
 fn scan_correlation_id(text: &str) -> Option<String> {
     const KEY: &str = "\"correlationid\"";
+    // ASCII lower-casing keeps every byte offset, so positions in `lower` are positions in
+    // `text`, and the ASCII key ends on a character boundary.
     let lower = text.to_ascii_lowercase();
-    let mut from = 0;
-    while let Some(pos) = lower[from..].find(KEY) {
-        let rest = text[from + pos + KEY.len()..].trim_start();
-        from += pos + KEY.len();
+    let mut from = 0usize;
+    while let Some(pos) = lower.get(from..).and_then(|l| l.find(KEY)) {
+        from = from.checked_add(pos)?.checked_add(KEY.len())?;
+        let rest = text.get(from..)?.trim_start();
         let Some(rest) = rest.strip_prefix(':') else {
             continue;
         };
         let Some(rest) = rest.trim_start().strip_prefix('"') else {
             continue;
         };
-        let id = &rest[..rest.find('"')?];
+        let id = rest.get(..rest.find('"')?)?;
         if is_valid_id(id) {
             return Some(id.to_owned());
         }
@@ -281,6 +294,8 @@ impl ClientFrame {
     }
 
     /// The camelCase JSON the JS SDK sends.
+    // Allowed: a struct of strings and unit enums always serialises.
+    #[allow(clippy::expect_used)]
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("plain strings always serialise")
     }
@@ -371,6 +386,8 @@ impl ServiceFrame {
     }
 
     /// The JSON the service sends.
+    // Allowed: a struct of strings and unit enums always serialises.
+    #[allow(clippy::expect_used)]
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("plain strings always serialise")
     }

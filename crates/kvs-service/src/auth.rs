@@ -2,6 +2,17 @@
 //! an optional IAM-like policy granting actions on channels per key. Pure parsing and
 //! evaluation; the server reads the files.
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::string_slice
+    )
+)]
+
 use std::collections::HashMap;
 
 use serde::Deserialize;
@@ -85,7 +96,9 @@ pub fn parse_credentials_file(text: &str) -> Result<Vec<ServiceKey>, AuthFileErr
         }
         let (Some((key, value)), Some((_, fields))) = (line.split_once('='), profiles.last_mut())
         else {
-            return Err(AuthFileError::BadLine { line: n + 1 });
+            return Err(AuthFileError::BadLine {
+                line: n.saturating_add(1),
+            });
         };
         fields.insert(key.trim().to_ascii_lowercase(), value.trim().to_owned());
     }
@@ -195,24 +208,30 @@ fn glob(pattern: &str, text: &str, ignore_case: bool) -> bool {
         }
     };
     let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti) = (0, 0);
+    let (mut pi, mut ti) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || (p[pi] != '*' && eq(p[pi], t[ti]))) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
+    while let Some(&tc) = t.get(ti) {
+        match p.get(pi) {
+            Some(&pc) if pc == '?' || (pc != '*' && eq(pc, tc)) => {
+                pi = pi.saturating_add(1);
+                ti = ti.saturating_add(1);
+            }
+            Some('*') => {
+                star = Some((pi, ti));
+                pi = pi.saturating_add(1);
+            }
+            _ => match star {
+                // Let the last `*` swallow one more character and try again from there.
+                Some((sp, st)) => {
+                    pi = sp.saturating_add(1);
+                    ti = st.saturating_add(1);
+                    star = Some((sp, ti));
+                }
+                None => return false,
+            },
         }
     }
-    p[pi..].iter().all(|&c| c == '*')
+    p.get(pi..).unwrap_or_default().iter().all(|&c| c == '*')
 }
 
 #[cfg(test)]

@@ -6,6 +6,17 @@
 //! the real ones. The TURN server recomputes the password from the user name alone, so no
 //! state is shared between the two.
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::string_slice
+    )
+)]
+
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;

@@ -5,6 +5,17 @@
 //! 400 Bad Request from a private function an `AuthHandler` cannot change, and log each at
 //! ERROR; clients then report a different error than the real service causes.
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::string_slice
+    )
+)]
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::SystemTime;

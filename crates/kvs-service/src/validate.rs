@@ -3,6 +3,17 @@
 //! the way AWS reports them (`2 validation errors detected: Value 'x' at 'channelName' failed
 //! to satisfy constraint: ...`).
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::string_slice
+    )
+)]
+
 use kvs_proto::api::{ErrorCode, Operation};
 use serde_json::Value;
 
@@ -399,7 +410,12 @@ fn check(rule: &Rule, v: &Value, field: &str, found: &mut Vec<String>) {
                 );
             }
             for (i, it) in items.iter().enumerate().take(*max) {
-                check(item, it, &format!("{field}.{}.member", i + 1), found);
+                check(
+                    item,
+                    it,
+                    &format!("{field}.{}.member", i.saturating_add(1)),
+                    found,
+                );
             }
         }
         (Rule::Struct(members), Value::Object(_)) => check_struct(members, v, field, found),

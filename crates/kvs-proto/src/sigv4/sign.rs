@@ -1,3 +1,14 @@
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::string_slice
+    )
+)]
+
 use std::time::{Duration, SystemTime};
 
 use aws_sigv4::SigningOutput;
@@ -129,7 +140,7 @@ pub(super) fn presign_for_service(
     };
     let out = sign_for_service(req, creds, region, service, time, settings)?;
     let (_, params) = out.into_parts().0.into_parts();
-    let mut signed = String::with_capacity(url.len() + 512);
+    let mut signed = String::with_capacity(url.len().saturating_add(512));
     signed.push_str(url);
     let mut sep = if url.contains('?') { '&' } else { '?' };
     for (k, v) in params {

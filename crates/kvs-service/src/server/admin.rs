@@ -14,6 +14,17 @@
 //! | `POST /admin/faults/clock-skew` | `Seconds` | moves the service clock |
 //! | `DELETE /admin/faults` | | removes every fault |
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::string_slice
+    )
+)]
+
 use std::time::Duration;
 
 use hyper::body::Incoming;
@@ -24,7 +35,7 @@ use serde::de::DeserializeOwned;
 use tracing::info;
 
 use super::http::{Body, error_response, json_response, read_body};
-use super::{Outbound, Shared, Target, signal};
+use super::{Outbound, Shared, Target, lock, signal};
 use crate::faults::{InjectedError, MessageFault};
 
 /// The largest clock skew the admin API injects: ten years either way, far past any
@@ -192,7 +203,7 @@ pub(super) async fn handle(shared: &Shared, req: Request<Incoming>, path: &str) 
 }
 
 fn faults(shared: &Shared) -> std::sync::MutexGuard<'_, crate::faults::Faults> {
-    shared.faults.lock().expect("faults lock")
+    lock(&shared.faults)
 }
 
 fn connection(shared: &Shared, body: &[u8], what: Outbound) -> Result<Response<Body>, Refusal> {
@@ -218,7 +229,7 @@ fn connection(shared: &Shared, body: &[u8], what: Outbound) -> Result<Response<B
 }
 
 fn connections(shared: &Shared) -> Response<Body> {
-    let hub = shared.hub.lock().expect("hub lock");
+    let hub = lock(&shared.hub);
     let mut list: Vec<serde_json::Value> = hub
         .relay
         .connections()
@@ -229,6 +240,7 @@ fn connections(shared: &Shared) -> Response<Body> {
     list.sort_by_key(|v| v["Id"].as_u64());
     json_response(
         200,
-        serde_json::to_vec(&serde_json::json!({ "Connections": list })).expect("json"),
+        // A JSON value always serialises.
+        serde_json::to_vec(&serde_json::json!({ "Connections": list })).unwrap_or_default(),
     )
 }

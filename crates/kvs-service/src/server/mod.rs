@@ -57,7 +57,7 @@ pub(crate) struct Target<'a> {
 
 /// Sends a command to one live connection; false when there is none.
 pub(crate) fn signal(shared: &Shared, target: &Target<'_>, what: Outbound) -> bool {
-    let hub = shared.hub.lock().expect("hub lock");
+    let hub = lock(&shared.hub);
     let client_id = match target.role {
         ChannelRole::Master => None,
         ChannelRole::Viewer => target.client_id,
@@ -69,7 +69,7 @@ pub(crate) fn signal(shared: &Shared, target: &Target<'_>, what: Outbound) -> bo
 }
 
 pub(crate) fn channel_arn(shared: &Shared, name: &str) -> Option<String> {
-    let channels = shared.channels.lock().expect("channel table lock");
+    let channels = lock(&shared.channels);
     let input = kvs_proto::api::DescribeSignalingChannelInput {
         channel_name: Some(name.to_owned()),
         channel_arn: None,
@@ -102,7 +102,7 @@ pub(crate) struct Shared {
 impl Shared {
     /// The service's clock: the machine's, moved by any skew injected through the admin API.
     fn now(&self) -> SystemTime {
-        let skew = self.faults.lock().expect("faults lock").clock_skew();
+        let skew = lock(&self.faults).clock_skew();
         let now = SystemTime::now();
         let by = Duration::from_secs(skew.unsigned_abs());
         let moved = if skew >= 0 {
@@ -205,8 +205,16 @@ pub(crate) async fn start(config: ServiceConfig) -> Result<ServiceHandle, Servic
     })
 }
 
+/// Locks `mutex`. A panic while it was held (which the lints on the input paths are there to
+/// prevent) does not poison every later request: the state is used as it is.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 pub(crate) fn with_faults<R>(shared: &Shared, f: impl FnOnce(&mut Faults) -> R) -> R {
-    f(&mut shared.faults.lock().expect("faults lock"))
+    f(&mut lock(&shared.faults))
 }
 
 /// The UDP ports of the TURN servers, empty when TURN is off.
@@ -233,7 +241,7 @@ async fn accept_loop(
         let (tcp, peer) = tokio::select! {
             _ = shutdown.changed() => break,
             _ = sweep.tick() => {
-                shared.hub.lock().expect("hub lock").relay.sweep(Instant::now());
+                lock(&shared.hub).relay.sweep(Instant::now());
                 continue;
             }
             accepted = listener.accept() => match accepted {

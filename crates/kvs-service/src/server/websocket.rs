@@ -21,7 +21,7 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tracing::{debug, info, warn};
 
 use super::http::{Body, Parts, error_response};
-use super::{Outbound, Shared};
+use super::{Outbound, Shared, lock};
 use crate::channels::{MASTER_PATH, VIEWER_PATH};
 use crate::faults::MessageFault;
 use crate::observe::Relayed;
@@ -130,7 +130,7 @@ pub(super) fn upgrade(shared: Arc<Shared>, parts: Parts, req: Request<Incoming>)
     let ttl = channel.message_ttl();
     let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
     let id = {
-        let mut hub = shared.hub.lock().expect("hub lock");
+        let mut hub = lock(&shared.hub);
         let joined = match hub
             .relay
             .connect(Instant::now(), arn, role, client_id.clone(), ttl)
@@ -192,7 +192,7 @@ pub(super) fn upgrade(shared: Arc<Shared>, parts: Parts, req: Request<Incoming>)
             }
             Err(e) => debug!(?id, error = %e, "upgrade failed"),
         }
-        let mut hub = shared.hub.lock().expect("hub lock");
+        let mut hub = lock(&shared.hub);
         hub.relay.disconnect(Instant::now(), id);
         hub.outboxes.remove(&id);
         drop(hub);
@@ -352,13 +352,13 @@ async fn run<S>(
 
 /// Routes one frame; returns a STATUS_RESPONSE for the sender when delivery failed.
 fn relay_frame(shared: &Shared, from: ConnId, text: &str) -> Option<String> {
-    let mut hub = shared.hub.lock().expect("hub lock");
+    let mut hub = lock(&shared.hub);
     match hub.relay.route(Instant::now(), from, text) {
         Routed::Deliver { to, frame } => {
             let fault = hub
                 .relay
                 .channel_of(from)
-                .and_then(|arn| shared.faults.lock().expect("faults lock").next_message(arn));
+                .and_then(|arn| lock(&shared.faults).next_message(arn));
             let Some(outbox) = hub.outboxes.get(&to).cloned() else {
                 warn!(?from, ?to, "recipient is gone; message dropped");
                 return None;
