@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Every test: the workspace's unit, integration, conformance and CLI tests, then each fuzz
-# target for a bounded time. This is what CI runs (.ci/run).
+# Every check: formatting, clippy with warnings as errors (which also enforces the core's clock
+# ban and the panic-free input paths), the workspace's unit, integration, conformance and CLI
+# tests, then each fuzz target for a bounded time. This is what CI runs (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace
 scripts/fuzz.sh "${FUZZ_SECONDS:-30}"

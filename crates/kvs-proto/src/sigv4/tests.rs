@@ -300,7 +300,137 @@ mod props {
     use super::*;
     use proptest::prelude::*;
 
+    /// One way to damage a well-formed field, chosen so that it gets past the first checks.
+    #[derive(Debug, Clone)]
+    enum Damage {
+        /// Replace `width` bytes at `at` (of the value's length) with one character of that
+        /// many bytes: the length stays, the bytes stop being ASCII.
+        Multibyte { at: usize, width: usize },
+        /// Replace the value's digits with a number far past any integer type.
+        HugeNumber,
+        /// Send the field twice.
+        Duplicate,
+        /// Send it empty.
+        Empty,
+        /// Cut the value at `at` (of its length).
+        Truncate { at: usize },
+    }
+
+    fn damage() -> impl Strategy<Value = Damage> {
+        prop_oneof![
+            (0usize..1000, 2usize..=4).prop_map(|(at, width)| Damage::Multibyte { at, width }),
+            Just(Damage::HugeNumber),
+            Just(Damage::Duplicate),
+            Just(Damage::Empty),
+            (0usize..1000).prop_map(|at| Damage::Truncate { at }),
+        ]
+    }
+
+    /// `value` with `damage` applied; `None` for damage that does not apply (the caller
+    /// handles `Duplicate`).
+    fn damaged(value: &str, damage: &Damage) -> Option<String> {
+        match *damage {
+            Damage::Multibyte { at, width } => {
+                let c = ['é', '€', '😀'][width - 2];
+                if value.len() < width {
+                    return None;
+                }
+                let start = at % (value.len() - width + 1);
+                let end = start + width;
+                if !value.is_char_boundary(start) || !value.is_char_boundary(end) {
+                    return None;
+                }
+                Some(format!("{}{c}{}", &value[..start], &value[end..]))
+            }
+            Damage::HugeNumber => {
+                let huge = "184467440737095516150000";
+                let replaced: String = value
+                    .split(|c: char| c.is_ascii_digit())
+                    .collect::<Vec<_>>()
+                    .join("")
+                    .to_owned();
+                (replaced.len() != value.len()).then(|| format!("{huge}{replaced}"))
+            }
+            Damage::Empty => Some(String::new()),
+            Damage::Truncate { at } => {
+                let cut = at % value.len().max(1);
+                value.is_char_boundary(cut).then(|| value[..cut].to_owned())
+            }
+            Damage::Duplicate => None,
+        }
+    }
+
+    fn presigned_params() -> Vec<(String, String)> {
+        let url = js_url("wss://kvs.awsamazon.com", true, "kinesisvideo");
+        let (_, _, query) = incoming(&url);
+        query
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(k, v)| {
+                let decode = |s: &str| {
+                    percent_encoding::percent_decode_str(s)
+                        .decode_utf8()
+                        .unwrap()
+                        .into_owned()
+                };
+                (decode(k), decode(v))
+            })
+            .collect()
+    }
+
     proptest! {
+        /// A presigned URL that verifies, with one parameter damaged: refused, never a panic.
+        #[test]
+        fn damaged_presigned_urls_are_refused(field in 0usize..32, damage in damage()) {
+            let mut params = presigned_params();
+            let field = field % params.len();
+            let (key, value) = params[field].clone();
+            match damage {
+                Damage::Duplicate => params.push((key, value)),
+                ref other => match damaged(&value, other) {
+                    Some(v) if v != value => params[field].1 = v,
+                    _ => return Ok(()),
+                },
+            }
+            let query = encode_query(params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            let url = format!("wss://kvs.awsamazon.com/?{query}");
+            let now = t0() + Duration::from_secs(10);
+            prop_assert!(verify_url(&url, now).is_err(), "accepted {url}");
+        }
+
+        /// A header-signed request that verifies, with one header damaged: refused, never a panic.
+        #[test]
+        fn damaged_signed_requests_are_refused(field in 0usize..32, damage in damage()) {
+            let body = br#"{"ChannelName":"demo"}"#;
+            let mut headers = header_request(&creds(true), &[], t0());
+            prop_assert!(verify_headers(&headers, body, t0()).is_ok());
+            // The signed and signing headers: content-type, date, token, authorization.
+            let field = field % headers.len();
+            let (key, value) = headers[field].clone();
+            match damage {
+                Damage::Duplicate => headers.push((key, value)),
+                ref other => match damaged(&value, other) {
+                    Some(v) if v != value => headers[field].1 = v,
+                    _ => return Ok(()),
+                },
+            }
+            prop_assert!(verify_headers(&headers, body, t0()).is_err(), "accepted {headers:?}");
+        }
+
+        /// Numbers past every integer type in the fields that hold numbers.
+        #[test]
+        fn huge_expiries_and_dates_are_refused(digits in "[0-9]{20,40}") {
+            let mut params = presigned_params();
+            for (k, v) in params.iter_mut() {
+                if k == "X-Amz-Expires" {
+                    *v = digits.clone();
+                }
+            }
+            let query = encode_query(params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            let url = format!("wss://kvs.awsamazon.com/?{query}");
+            prop_assert!(verify_url(&url, t0()).is_err());
+        }
+
         #[test]
         fn verifier_never_panics(query in "[a-zA-Z0-9%&=_.-]{0,300}", auth in "\\PC{0,120}", host in "[a-z0-9.:]{0,30}") {
             let headers = [("authorization", auth.as_str()), ("x-amz-date", "20191201T000000Z")];

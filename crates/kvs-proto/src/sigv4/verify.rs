@@ -302,6 +302,19 @@ pub fn verify(
 ) -> Result<Verified, VerifyError> {
     let mut params = parse_query(req.query)?;
     let presigned = params.contains_key("X-Amz-Signature");
+    for name in ["authorization", "x-amz-date", "x-amz-security-token"] {
+        let count = req
+            .headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .take(2)
+            .count();
+        if count > 1 {
+            return Err(incomplete(format!(
+                "the {name} header appears more than once"
+            )));
+        }
+    }
     let authorization = header(req, "authorization");
     let owned_query;
     let parts = match (authorization, presigned) {
@@ -459,9 +472,19 @@ fn resign(
         if matches!(name, "host" | "x-amz-date" | "x-amz-security-token") {
             continue;
         }
-        let value = header(req, name)
-            .ok_or_else(|| incomplete(format!("signed header '{name}' is not in the request")))?;
-        headers.push((name, value));
+        // Every value of a repeated header is signed (joined with commas, as SigV4 does).
+        let before = headers.len();
+        headers.extend(
+            req.headers
+                .iter()
+                .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| (name, *v)),
+        );
+        if headers.len() == before {
+            return Err(incomplete(format!(
+                "signed header '{name}' is not in the request"
+            )));
+        }
     }
     let query = encode_query(params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let url = if query.is_empty() {
