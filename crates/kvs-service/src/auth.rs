@@ -239,6 +239,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn debug_of_keys_and_the_service_config_hides_secrets_and_tokens() {
+        let mut key = ServiceKey::new("AKIDVISIBLE", "SECRETVALUE");
+        key.session_token = Some("TOKENVALUE".into());
+        let config = crate::ServiceConfig {
+            credentials: vec![key.clone()],
+            admin_token: Some("ADMINTOKEN".into()),
+            ..crate::ServiceConfig::default()
+        };
+        for shown in [format!("{key:?}"), format!("{config:?}")] {
+            assert!(shown.contains("AKIDVISIBLE"), "{shown}");
+            for secret in ["SECRETVALUE", "TOKENVALUE", "ADMINTOKEN"] {
+                assert!(!shown.contains(secret), "{secret} in {shown}");
+            }
+        }
+        let turn = crate::TurnCredentials::new(&[0x5a; 32]);
+        assert!(!format!("{turn:?}").contains("5a"));
+    }
+
+    #[test]
     fn the_credentials_file_format_is_read() {
         let text = "# keys\n[default]\naws_access_key_id = AKIDA\naws_secret_access_key=secretA\n\n\
                     [camera]\nregion = us-west-2\nAWS_ACCESS_KEY_ID = AKIDB\naws_secret_access_key = b=c\naws_session_token = T0KEN9\n\

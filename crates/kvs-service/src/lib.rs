@@ -227,6 +227,12 @@ impl ServiceHandle {
         server::signal(&self.shared, &target, server::Outbound::GoAway)
     }
 
+    /// True while the master (`client_id` `None`) or that viewer of a channel has a live
+    /// connection.
+    pub fn is_connected(&self, channel_arn: &str, client_id: Option<&str>) -> bool {
+        server::is_connected(&self.shared, channel_arn, client_id)
+    }
+
     /// Changes the faults in force (what the admin API does over HTTP), for tests that embed
     /// the service.
     pub fn with_faults<R>(&self, f: impl FnOnce(&mut Faults) -> R) -> R {

@@ -68,6 +68,13 @@ pub(crate) fn signal(shared: &Shared, target: &Target<'_>, what: Outbound) -> bo
         .is_some_and(|tx| tx.try_send(what).is_ok())
 }
 
+pub(crate) fn is_connected(shared: &Shared, channel_arn: &str, client_id: Option<&str>) -> bool {
+    lock(&shared.hub)
+        .relay
+        .find(channel_arn, client_id)
+        .is_some()
+}
+
 pub(crate) fn channel_arn(shared: &Shared, name: &str) -> Option<String> {
     let channels = lock(&shared.channels);
     let input = kvs_proto::api::DescribeSignalingChannelInput {
