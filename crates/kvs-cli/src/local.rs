@@ -43,20 +43,7 @@ pub fn options(
 /// A rustls client config like the client's own (ring, TLS 1.2/1.3) trusting the
 /// certificates in `pem`, for the floors and the load generator, which use the bare libraries.
 pub fn rustls_config(pem: &[u8]) -> anyhow::Result<Arc<rustls::ClientConfig>> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(pem) {
-        roots.add(cert?)?;
-    }
-    if roots.is_empty() {
-        bail!("no CA certificate to trust");
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Ok(Arc::new(
-        rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_no_client_auth(),
-    ))
+    Ok(kvs_service::client_tls_config(pem)?)
 }
 
 /// A bare reqwest client on `tls`, for requests made without our client (benchmark floors,

@@ -81,13 +81,25 @@ impl Proc {
 }
 
 async fn serve(state_dir: &Path) -> (Proc, String, String) {
-    let mut serve = Proc::spawn(&[
+    serve_with(state_dir, &[], &[]).await
+}
+
+/// `serve` on a free port with more arguments and environment; returns it, its endpoint and
+/// its CA path.
+async fn serve_with(
+    state_dir: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (Proc, String, String) {
+    let mut args = vec![
         "serve",
         "--listen",
         "127.0.0.1:0",
         "--state-dir",
         state_dir.to_str().unwrap(),
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let mut serve = Proc::spawn_with_env(&args, env);
     let endpoint = serve
         .line()
         .await
@@ -291,6 +303,8 @@ async fn serve_help_documents_every_option() {
         "--max-connection-duration",
         "--go-away-grace",
         "--reconnect-ice-server-after",
+        "--secret-access-key-file",
+        "--admin-token-file",
     ] {
         assert!(
             help.contains(flag),
@@ -316,24 +330,17 @@ async fn serve_takes_keys_from_a_credentials_file_and_enforces_a_policy() {
     )
     .unwrap();
     let state = dir.path().join("state");
-    let mut serve = Proc::spawn(&[
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--state-dir",
-        state.to_str().unwrap(),
-        "--credentials-file",
-        creds.to_str().unwrap(),
-        "--policy-file",
-        policy.to_str().unwrap(),
-    ]);
-    let endpoint = serve
-        .line()
-        .await
-        .strip_prefix("endpoint: ")
-        .unwrap()
-        .to_owned();
-    let ca = serve.line().await.strip_prefix("ca: ").unwrap().to_owned();
+    let (_serve, endpoint, ca) = serve_with(
+        &state,
+        &[
+            "--credentials-file",
+            creds.to_str().unwrap(),
+            "--policy-file",
+            policy.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
     let keys = [
         ("AWS_ACCESS_KEY_ID", "AKIDCLICAMERA"),
         ("AWS_SECRET_ACCESS_KEY", "cli-secret"),
@@ -401,28 +408,15 @@ async fn serve_takes_its_secret_key_from_the_environment_and_the_admin_token_fro
     let token = dir.path().join("admin-token");
     std::fs::write(&token, "token-from-file\n").unwrap();
     let state = dir.path().join("state");
-    let mut serve = Proc::spawn_with_env(
-        &[
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--state-dir",
-            state.to_str().unwrap(),
-            "--admin-token-file",
-            token.to_str().unwrap(),
-        ],
+    let (_serve, endpoint, ca) = serve_with(
+        &state,
+        &["--admin-token-file", token.to_str().unwrap()],
         &[
             ("KVS_ACCESS_KEY_ID", "AKIDFROMENV"),
             ("KVS_SECRET_ACCESS_KEY", "secret-from-env"),
         ],
-    );
-    let endpoint = serve
-        .line()
-        .await
-        .strip_prefix("endpoint: ")
-        .unwrap()
-        .to_owned();
-    let ca = serve.line().await.strip_prefix("ca: ").unwrap().to_owned();
+    )
+    .await;
     let mut master = Proc::spawn_with_env(
         &[
             "master",
@@ -440,20 +434,9 @@ async fn serve_takes_its_secret_key_from_the_environment_and_the_admin_token_fro
     );
     master.event(connected).await;
     assert!(master.close_stdin_and_wait().await.success());
-    let pem = std::fs::read(&ca).unwrap();
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(&pem) {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let tls = kvs_service::client_tls_config(&std::fs::read(&ca).unwrap()).unwrap();
     let http = reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
+        .tls_backend_preconfigured((*tls).clone())
         .build()
         .unwrap();
     let status = |token: &'static str| {

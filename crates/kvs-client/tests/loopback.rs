@@ -297,20 +297,9 @@ async fn the_service_exposes_prometheus_metrics() {
     .await;
     viewer.send_offer(&ToMaster, "{}").await.unwrap();
     wait_for(&mut master_events, message).await;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(svc.ca_pem().unwrap().as_bytes())
-    {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let tls = svc.client_tls().unwrap();
     let http = reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
+        .tls_backend_preconfigured((*tls).clone())
         .build()
         .unwrap();
     let text = http

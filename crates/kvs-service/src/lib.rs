@@ -36,7 +36,7 @@ pub use kvs_proto::rate::Limits;
 pub use relay::{
     AlexaRouted, ConnId, ConnectError, Joined, MAX_HELD_PER_PEER, MAX_VIEWERS, Relay, Routed,
 };
-pub use tls::{TlsIdentity, identity as tls_identity};
+pub use tls::{TlsIdentity, client_config as client_tls_config, identity as tls_identity};
 pub use turn_auth::{TURN_TTL_SECS, TurnAuthError, TurnCredentials};
 pub use validate::validate;
 
@@ -225,6 +225,12 @@ impl ServiceHandle {
             client_id,
         };
         server::signal(&self.shared, &target, server::Outbound::GoAway)
+    }
+
+    /// A rustls client config trusting this service's CA (`None` with `--plain`), for talking
+    /// to it with the bare libraries.
+    pub fn client_tls(&self) -> Option<std::sync::Arc<rustls::ClientConfig>> {
+        client_tls_config(self.ca_pem()?.as_bytes()).ok()
     }
 
     /// True while the master (`client_id` `None`) or that viewer of a channel has a live

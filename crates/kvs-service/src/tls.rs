@@ -113,3 +113,26 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     options.open(path)?.write_all(contents.as_bytes())
 }
+
+/// A rustls client config (ring, TLS 1.2/1.3) trusting only the certificates in `ca_pem`,
+/// e.g. the service's CA: for tools and tests that talk to the service with the bare
+/// libraries. Refuses PEM without a usable certificate.
+pub fn client_config(ca_pem: &[u8]) -> Result<Arc<rustls::ClientConfig>, ServiceError> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca_pem) {
+        let cert = cert.map_err(|e| ServiceError::Tls(format!("bad PEM certificate: {e}")))?;
+        roots
+            .add(cert)
+            .map_err(|e| ServiceError::Tls(format!("unusable CA certificate: {e}")))?;
+    }
+    if roots.is_empty() {
+        return Err(ServiceError::Tls("the PEM holds no certificate".into()));
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ServiceError::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}

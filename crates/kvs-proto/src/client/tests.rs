@@ -46,9 +46,17 @@ struct Harness {
 
 impl Harness {
     fn new(config: ClientConfig) -> Self {
+        let mut h = Self::unstarted(config);
+        h.client.connect(h.now);
+        h.drain();
+        h
+    }
+
+    /// A harness whose client is still NEW.
+    fn unstarted(config: ClientConfig) -> Self {
         let now = origin();
         let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        let mut h = Self {
+        Self {
             client: Client::new(config, now, wall),
             now,
             events: vec![],
@@ -59,10 +67,7 @@ impl Harness {
             pings: 0,
             closes: 0,
             auto_pong: true,
-        };
-        h.client.connect(now);
-        h.drain();
-        h
+        }
     }
 
     fn drain(&mut self) {
@@ -1427,20 +1432,8 @@ fn a_message_repeated_within_the_ttl_is_delivered_once() {
 /// READY, connect again without fetching anything, delete.
 #[test]
 fn fetch_connect_disconnect_connect_delete() {
-    let now = origin();
-    let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-    let mut h = Harness {
-        client: Client::new(config(ChannelRole::Master), now, wall),
-        now,
-        events: vec![],
-        requests: vec![],
-        ws_urls: vec![],
-        sent: vec![],
-        credential_fetches: 0,
-        pings: 0,
-        closes: 0,
-        auto_pong: true,
-    };
+    let mut h = Harness::unstarted(config(ChannelRole::Master));
+    let now = h.now;
     h.client.fetch(now);
     h.drain();
     h.credentials();

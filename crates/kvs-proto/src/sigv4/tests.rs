@@ -360,6 +360,20 @@ mod props {
         }
     }
 
+    /// Damages field `field` (modulo their number) of `fields`; false when it did not change.
+    fn apply(fields: &mut Vec<(String, String)>, field: usize, damage: &Damage) -> bool {
+        let field = field % fields.len();
+        let (key, value) = fields[field].clone();
+        match damage {
+            Damage::Duplicate => fields.push((key, value)),
+            other => match damaged(&value, other) {
+                Some(v) if v != value => fields[field].1 = v,
+                _ => return false,
+            },
+        }
+        true
+    }
+
     fn presigned_params() -> Vec<(String, String)> {
         let url = js_url("wss://kvs.awsamazon.com", true, "kinesisvideo");
         let (_, _, query) = incoming(&url);
@@ -383,14 +397,8 @@ mod props {
         #[test]
         fn damaged_presigned_urls_are_refused(field in 0usize..32, damage in damage()) {
             let mut params = presigned_params();
-            let field = field % params.len();
-            let (key, value) = params[field].clone();
-            match damage {
-                Damage::Duplicate => params.push((key, value)),
-                ref other => match damaged(&value, other) {
-                    Some(v) if v != value => params[field].1 = v,
-                    _ => return Ok(()),
-                },
+            if !apply(&mut params, field, &damage) {
+                return Ok(());
             }
             let query = encode_query(params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
             let url = format!("wss://kvs.awsamazon.com/?{query}");
@@ -405,14 +413,8 @@ mod props {
             let mut headers = header_request(&creds(true), &[], t0());
             prop_assert!(verify_headers(&headers, body, t0()).is_ok());
             // The signed and signing headers: content-type, date, token, authorization.
-            let field = field % headers.len();
-            let (key, value) = headers[field].clone();
-            match damage {
-                Damage::Duplicate => headers.push((key, value)),
-                ref other => match damaged(&value, other) {
-                    Some(v) if v != value => headers[field].1 = v,
-                    _ => return Ok(()),
-                },
+            if !apply(&mut headers, field, &damage) {
+                return Ok(());
             }
             prop_assert!(verify_headers(&headers, body, t0()).is_err(), "accepted {headers:?}");
         }

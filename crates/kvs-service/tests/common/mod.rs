@@ -136,18 +136,7 @@ pub fn upgrade_refusal(r: Result<Ws, WsError>) -> (u16, Option<String>) {
 pub type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
 pub fn tls(svc: &ServiceHandle) -> Arc<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(svc.ca_pem().unwrap().as_bytes())
-    {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Arc::new(config)
+    svc.client_tls().expect("the service runs TLS")
 }
 
 pub fn presigned(
