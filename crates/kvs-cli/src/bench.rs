@@ -29,6 +29,11 @@ const VIEWER_ID: &str = "bench-viewer";
 const OFFER: &str = r#"{"type":"offer","sdp":"v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\na=ice-ufrag:vwr1\r\na=ice-pwd:viewerpasswordviewerpass\r\na=setup:actpass\r\na=mid:0\r\na=sctp-port:5000\r\n"}"#;
 const ANSWER: &str = r#"{"type":"answer","sdp":"v=0\r\no=- 2890844526 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\na=ice-ufrag:mst1\r\na=ice-pwd:masterpasswordmasterpass\r\na=setup:active\r\na=mid:0\r\na=sctp-port:5000\r\n"}"#;
 
+/// `template` with its SDP session version (`o=- <id> 2 IN IP4`) set to `n`.
+fn numbered(template: &str, n: usize) -> String {
+    template.replacen(" 2 IN IP4", &format!(" {n} IN IP4"), 1)
+}
+
 /// Benchmark options.
 #[derive(Args, Debug)]
 pub struct BenchArgs {
@@ -322,12 +327,17 @@ async fn relay(
     viewer.connected().await?;
     let answerer = master.clone();
     let answering = tokio::spawn(async move {
+        let mut answered = 0;
         while let Some(event) = master_events.recv().await {
             if let Event::Message(m) = event
                 && m.message_type == MessageType::SdpOffer
                 && let Some(from) = ViewerId::sender_of(&m)
             {
-                let _ = answerer.send_answer(&from, ANSWER).await;
+                // Each answer its own SDP version: a repeat would be dropped as a resend.
+                answered += 1;
+                let _ = answerer
+                    .send_answer(&from, numbered(ANSWER, answered))
+                    .await;
             }
         }
     });
@@ -361,13 +371,16 @@ async fn relay(
         correlation_id: None,
     }
     .to_json();
-    let offer_frame = wire::ClientFrame {
-        action: wire::Action::SdpOffer,
-        recipient_client_id: None,
-        message_payload: wire::encode_payload(OFFER.as_bytes()),
-        correlation_id: None,
-    }
-    .to_json();
+    // Every offer is a new SDP version, for both, as real renegotiations are.
+    let offer_frame = |n: usize| {
+        wire::ClientFrame {
+            action: wire::Action::SdpOffer,
+            recipient_client_id: None,
+            message_payload: wire::encode_payload(numbered(OFFER, n).as_bytes()),
+            correlation_id: None,
+        }
+        .to_json()
+    };
     let floor_answering = tokio::spawn(async move {
         while let Some(Ok(msg)) = floor_master.next().await {
             if msg.is_text()
@@ -387,12 +400,17 @@ async fn relay(
         Vec::with_capacity(round_trips),
         Vec::with_capacity(round_trips),
     );
+    let per_side = batches * (per_batch + 20);
+    let mut floor_offers: Vec<String> = (0..per_side).map(offer_frame).collect();
+    let mut our_offers: Vec<String> = (0..per_side).map(|n| numbered(OFFER, n)).collect();
+    let mut next = 0;
     for _ in 0..batches {
+        let first = next;
         for i in 0..per_batch + 20 {
+            let frame = std::mem::take(&mut floor_offers[next]);
+            next += 1;
             let start = Instant::now();
-            floor_viewer
-                .send(Message::text(offer_frame.clone()))
-                .await?;
+            floor_viewer.send(Message::text(frame)).await?;
             loop {
                 match floor_viewer.next().await {
                     Some(Ok(m)) if m.is_text() => break,
@@ -404,10 +422,11 @@ async fn relay(
                 floor.push(start.elapsed());
             }
         }
-        for i in 0..per_batch + 20 {
+        for (i, offer) in our_offers[first..next].iter_mut().enumerate() {
+            let offer = std::mem::take(offer);
             let start = Instant::now();
             viewer
-                .send_offer(&ToMaster, OFFER)
+                .send_offer(&ToMaster, offer)
                 .await
                 .map_err(|e| anyhow!("{e}"))?;
             loop {

@@ -74,6 +74,10 @@ pub struct ClientConfig {
     /// Hold ICE candidates that arrive before their sender's SDP and deliver them right after
     /// it (default true).
     pub buffer_early_candidates: bool,
+    /// Drop a peer message identical (same sender, type and payload) to one delivered within
+    /// the message TTL: the copy a sender re-sends after its connection died (default true).
+    /// Turn it off if peers deliberately send the same message twice.
+    pub drop_repeats: bool,
     /// When to retry failed steps (default: backoff with full jitter, never giving up).
     pub retry: RetryPolicy,
     /// Seed of the jitter generator. `None` in the core means 0; the tokio driver fills in
@@ -108,6 +112,7 @@ impl ClientConfig {
             send_rate: Some(Limits::KVS),
             message_ttl: None,
             buffer_early_candidates: true,
+            drop_repeats: true,
             retry: RetryPolicy::default(),
             rng_seed: None,
         }
@@ -188,6 +193,8 @@ setters! {
     message_ttl: Option<Duration>,
     /// See [`ClientConfig::buffer_early_candidates`].
     buffer_early_candidates: bool,
+    /// See [`ClientConfig::drop_repeats`].
+    drop_repeats: bool,
     /// See [`ClientConfig::retry`].
     retry: RetryPolicy,
     /// See [`ClientConfig::rng_seed`].

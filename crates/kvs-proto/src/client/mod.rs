@@ -673,7 +673,7 @@ impl Client {
                             payload,
                         };
                         let ttl = self.message_ttl();
-                        if self.delivered.is_repeat(now, ttl, &msg) {
+                        if self.config.drop_repeats && self.delivered.is_repeat(now, ttl, &msg) {
                             self.metrics.duplicates_dropped += 1;
                             return;
                         }

@@ -1426,6 +1426,23 @@ fn a_message_repeated_within_the_ttl_is_delivered_once() {
         .filter(|e| matches!(e, Event::Message(_)))
         .count();
     assert_eq!(delivered, 3, "after the TTL the same message is new");
+
+    let mut c = config(ChannelRole::Master);
+    c.drop_repeats = false;
+    let mut h = Harness::new(c);
+    h.connect_happy();
+    for text in [offer, offer] {
+        h.input(Input::WsText(text));
+    }
+    let delivered = h
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::Message(_)))
+        .count();
+    assert_eq!(
+        delivered, 2,
+        "with drop_repeats off every copy is delivered"
+    );
 }
 
 /// The C SDK's lifecycle: fetch to READY without connecting, connect, disconnect back to
