@@ -395,7 +395,13 @@ async fn write(
     let Some(socket) = ws.as_mut() else {
         return Err(tungstenite::Error::AlreadyClosed.to_string());
     };
-    let reason = match tokio::time::timeout(limit, socket.send(message)).await {
+    let mut send = std::pin::pin!(socket.send(message));
+    // Most writes complete at once; only one that has to wait gets a timer.
+    let result = match futures_util::poll!(send.as_mut()) {
+        std::task::Poll::Ready(result) => Ok(result),
+        std::task::Poll::Pending => tokio::time::timeout(limit, send).await,
+    };
+    let reason = match result {
         Ok(Ok(())) => return Ok(()),
         Ok(Err(e)) => e.to_string(),
         Err(_) => format!(

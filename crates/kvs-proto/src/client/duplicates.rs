@@ -3,7 +3,7 @@
 //! dropped when it is identical (same sender, type and payload) to one delivered within the
 //! message TTL.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::{Duration, Instant};
 
@@ -12,30 +12,29 @@ use super::ReceivedMessage;
 /// The most messages remembered; the oldest is forgotten first.
 const MAX_REMEMBERED: usize = 1024;
 
-/// Fingerprints of recently delivered messages, oldest first.
+/// Fingerprints of recently delivered messages: in delivery order, and as a set for the
+/// lookup every received message needs.
 #[derive(Debug, Default)]
 pub(crate) struct RecentlyDelivered {
     seen: VecDeque<(Instant, u64)>,
+    set: HashSet<u64>,
 }
 
 impl RecentlyDelivered {
     /// True if `msg` repeats one delivered less than `ttl` before `now`; otherwise remembers it.
     pub(crate) fn is_repeat(&mut self, now: Instant, ttl: Duration, msg: &ReceivedMessage) -> bool {
-        while self
-            .seen
-            .front()
-            .is_some_and(|(at, _)| now.saturating_duration_since(*at) >= ttl)
-        {
+        while let Some(&(at, old)) = self.seen.front() {
+            if now.saturating_duration_since(at) < ttl && self.seen.len() < MAX_REMEMBERED {
+                break;
+            }
             self.seen.pop_front();
+            self.set.remove(&old);
         }
         let mut hasher = DefaultHasher::new();
         (&msg.sender_client_id, msg.message_type, &msg.payload).hash(&mut hasher);
         let fingerprint = hasher.finish();
-        if self.seen.iter().any(|(_, f)| *f == fingerprint) {
+        if !self.set.insert(fingerprint) {
             return true;
-        }
-        if self.seen.len() == MAX_REMEMBERED {
-            self.seen.pop_front();
         }
         self.seen.push_back((now, fingerprint));
         false
@@ -76,6 +75,6 @@ mod tests {
         for i in 0..2 * MAX_REMEMBERED {
             d.is_repeat(t0 + ttl, ttl, &msg("v3", &i.to_le_bytes()));
         }
-        assert_eq!(d.seen.len(), MAX_REMEMBERED);
+        assert_eq!((d.seen.len(), d.set.len()), (MAX_REMEMBERED, MAX_REMEMBERED));
     }
 }
