@@ -75,6 +75,9 @@ mod tests {
         for i in 0..2 * MAX_REMEMBERED {
             d.is_repeat(t0 + ttl, ttl, &msg("v3", &i.to_le_bytes()));
         }
-        assert_eq!((d.seen.len(), d.set.len()), (MAX_REMEMBERED, MAX_REMEMBERED));
+        assert_eq!(
+            (d.seen.len(), d.set.len()),
+            (MAX_REMEMBERED, MAX_REMEMBERED)
+        );
     }
 }
