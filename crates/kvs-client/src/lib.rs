@@ -7,28 +7,69 @@
 //! handle is cheap to clone; [`Events`] yields every state change, message and error, in
 //! order and without loss. Everything a user needs is re-exported here.
 //!
-//! ```no_run
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! A master and a viewer against the local KVS-compatible service (`kvs-service`, which
+//! `kvs-signaling serve` runs); against AWS, leave out the endpoint and the CA and take the
+//! credentials from [`EnvironmentProvider`]. This example runs as a test:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
 //! use kvs_client::{
-//!     ChannelRef, ChannelRole, ClientConfig, ClientOptions, EnvironmentProvider, Event, Master,
-//!     MessageType, Peer, SignalingClient, ViewerId,
+//!     ChannelRef, ChannelRole, ClientConfig, ClientOptions, Credentials, Event, Master, MessageType,
+//!     Peer, SignalingClient, StaticProvider, TlsOptions, ToMaster, Viewer, ViewerId,
 //! };
 //!
-//! let config = ClientConfig::builder(ChannelRef::Name("my-channel".into()), "us-west-2", ChannelRole::Master)
-//!     .build();
-//! let options = ClientOptions::new(config, Arc::new(EnvironmentProvider));
-//! let (client, mut events) = SignalingClient::<Master>::start(options)?;
-//! client.connected().await?;
-//! while let Some(event) = events.recv().await {
+//! let service = kvs_service::start(kvs_service::ServiceConfig {
+//!     listen: ([127, 0, 0, 1], 0).into(), // a free port
+//!     ..Default::default()
+//! })
+//! .await?;
+//! let options = |role, client_id: &str| {
+//!     let config = ClientConfig::builder(ChannelRef::Name("doc-channel".into()), "us-west-2", role)
+//!         .endpoint(service.endpoint())
+//!         .client_id(client_id)
+//!         .build();
+//!     let keys = Credentials::new(
+//!         kvs_service::EXAMPLE_ACCESS_KEY_ID,
+//!         kvs_service::EXAMPLE_SECRET_ACCESS_KEY,
+//!         None,
+//!         None,
+//!     );
+//!     let mut options = ClientOptions::new(config, Arc::new(StaticProvider::new(keys)));
+//!     options.tls = TlsOptions { extra_ca_pem: service.ca_pem().unwrap_or_default().into() };
+//!     options
+//! };
+//!
+//! // The master in one call; the viewer step by step, as the C SDK does it.
+//! let (master, mut master_events) = SignalingClient::<Master>::start(options(ChannelRole::Master, ""))?;
+//! master.connected().await?;
+//! let (viewer, mut viewer_events) = SignalingClient::<Viewer>::new(options(ChannelRole::Viewer, "viewer-1"))?;
+//! viewer.fetch().await?; // READY: channel, endpoints and ICE servers known, not connected
+//! viewer.connect().await?;
+//!
+//! viewer.send_offer(&ToMaster, r#"{"type":"offer","sdp":"v=0"}"#).await?;
+//! while let Some(event) = master_events.recv().await {
 //!     if let Event::Message(offer) = event
 //!         && offer.message_type == MessageType::SdpOffer
-//!         && let Some(viewer) = ViewerId::sender_of(&offer)
+//!         && let Some(from) = ViewerId::sender_of(&offer)
 //!     {
-//!         client.send_answer(&viewer, br#"{"type":"answer","sdp":"..."}"#.to_vec()).await?;
+//!         master.send_answer(&from, r#"{"type":"answer","sdp":"v=0"}"#).await?;
+//!         break;
 //!     }
 //! }
-//! client.close().await;
+//! while let Some(event) = viewer_events.recv().await {
+//!     if let Event::Message(answer) = event {
+//!         assert_eq!(answer.message_type, MessageType::SdpAnswer);
+//!         break;
+//!     }
+//! }
+//!
+//! viewer.disconnect().await?; // back to READY
+//! viewer.connect().await?; // and connected again, without fetching anything
+//! viewer.close().await;
+//! master.delete_channel().await?;
+//! service.shutdown().await;
 //! # Ok(()) }
 //! ```
 //!
