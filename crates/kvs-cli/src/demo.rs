@@ -40,7 +40,7 @@ impl Timeline {
             Event::IceServers(list) => self.log(
                 who,
                 format_args!(
-                    "ice    {} TURN server(s) (the local service runs none)",
+                    "ice    {} TURN server(s)",
                     list.len()
                 ),
             ),
