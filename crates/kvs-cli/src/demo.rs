@@ -37,13 +37,9 @@ impl Timeline {
     fn event(&self, who: &str, event: &Event) {
         match event {
             Event::StateChanged(s) => self.log(who, format_args!("state  {s}")),
-            Event::IceServers(list) => self.log(
-                who,
-                format_args!(
-                    "ice    {} TURN server(s)",
-                    list.len()
-                ),
-            ),
+            Event::IceServers(list) => {
+                self.log(who, format_args!("ice    {} TURN server(s)", list.len()))
+            }
             Event::Message(m) => {
                 let from = m.sender_client_id.as_deref().unwrap_or("master");
                 self.log(
