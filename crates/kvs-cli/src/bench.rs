@@ -157,7 +157,7 @@ async fn floor_connect_timed(
     let (http, tls) = match shared {
         Some(pair) => pair,
         None => {
-            let tls = crate::local::rustls_config(&setup.tls.extra_ca_pem)?;
+            let tls = kvs_service::client_tls_config(&setup.tls.extra_ca_pem)?;
             fresh = (bare_reqwest(&tls)?, tls);
             &fresh
         }
@@ -234,7 +234,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     floor_connect_timed(&setup, None).await?;
 
     let warm_http = HttpClient::new(&setup.tls)?;
-    let warm_tls = crate::local::rustls_config(&setup.tls.extra_ca_pem)?;
+    let warm_tls = kvs_service::client_tls_config(&setup.tls.extra_ca_pem)?;
     let warm_floor = (bare_reqwest(&warm_tls)?, warm_tls);
     client_connect(&setup, Some(warm_http.clone())).await?;
     floor_connect_timed(&setup, Some(&warm_floor)).await?;
@@ -343,7 +343,7 @@ async fn relay(
     });
 
     // The floor: the same frames on raw WebSockets, through the same service.
-    let tls = crate::local::rustls_config(&setup.tls.extra_ca_pem)?;
+    let tls = kvs_service::client_tls_config(&setup.tls.extra_ca_pem)?;
     let http = bare_reqwest(&tls)?;
     // Its own channel: a channel has one master, and ours is connected to CHANNEL.
     let endpoint = setup.svc.endpoint();

@@ -40,12 +40,6 @@ pub fn options(
     options
 }
 
-/// A rustls client config like the client's own (ring, TLS 1.2/1.3) trusting the
-/// certificates in `pem`, for the floors and the load generator, which use the bare libraries.
-pub fn rustls_config(pem: &[u8]) -> anyhow::Result<Arc<rustls::ClientConfig>> {
-    Ok(kvs_service::client_tls_config(pem)?)
-}
-
 /// A bare reqwest client on `tls`, for requests made without our client (benchmark floors,
 /// load set-up).
 pub fn bare_reqwest(tls: &Arc<rustls::ClientConfig>) -> anyhow::Result<reqwest::Client> {

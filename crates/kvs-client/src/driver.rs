@@ -72,10 +72,6 @@ pub(crate) struct Driver {
     pub http: HttpClient,
     pub commands: mpsc::Receiver<Command>,
     pub events: mpsc::Sender<Event>,
-    /// How long an API call or a credentials fetch may take.
-    pub call_timeout: std::time::Duration,
-    /// How long one WebSocket write may take.
-    pub write_timeout: std::time::Duration,
     pub status: watch::Sender<Status>,
     /// Where the final metrics go when the session ends.
     pub final_metrics: std::sync::Arc<std::sync::Mutex<Option<Metrics>>>,
@@ -106,7 +102,7 @@ impl Driver {
                     Output::FetchCredentials => {
                         let provider = self.credentials.clone();
                         let tx = done_tx.clone();
-                        let limit = self.call_timeout;
+                        let limit = self.client.config().call_timeout;
                         tokio::spawn(async move {
                             let result = match tokio::time::timeout(limit, provider.provide()).await
                             {
@@ -133,14 +129,18 @@ impl Driver {
                     }
                     Output::WsSend(frame) => {
                         let message = Message::text(frame.as_str());
-                        if let Err(reason) = write(&mut ws, message, self.write_timeout).await {
+                        if let Err(reason) =
+                            write(&mut ws, message, self.client.config().write_timeout).await
+                        {
                             self.client
                                 .handle_input(now(), Input::WsSendFailed { frame, reason });
                         }
                     }
                     Output::WsPing => {
                         let ping = Message::Ping(Default::default());
-                        if let Err(reason) = write(&mut ws, ping, self.write_timeout).await {
+                        if let Err(reason) =
+                            write(&mut ws, ping, self.client.config().write_timeout).await
+                        {
                             self.client.handle_input(now(), Input::WsClosed(reason));
                         }
                     }
@@ -149,7 +149,7 @@ impl Driver {
                             task.abort();
                         }
                         if let Some(socket) = ws.take() {
-                            close_in_background(socket, self.write_timeout);
+                            close_in_background(socket, self.client.config().write_timeout);
                         }
                     }
                     Output::Event(event) => {
@@ -158,21 +158,21 @@ impl Driver {
                                 info!(state = %state, "signaling state");
                                 self.status.send_modify(|s| s.state = *state);
                             }
-                            Event::EndpointsResolved(entry) => self
-                                .status
-                                .send_modify(|s| s.channel_arn = Some(entry.channel_arn.clone())),
+                            Event::EndpointsResolved(entry) => {
+                                self.status.send_modify(|s| {
+                                    s.channel_arn = Some(entry.channel_arn.clone())
+                                });
+                                if let Some((path, key)) = &self.cache {
+                                    store_cache_entry(path.clone(), key.clone(), entry.clone());
+                                }
+                            }
+                            Event::IceServers(servers) => {
+                                self.ice_servers.send_replace(servers.clone());
+                            }
                             Event::Closed(err) => {
                                 self.status.send_modify(|s| s.ended = Some(err.clone()))
                             }
                             _ => {}
-                        }
-                        if let Event::IceServers(servers) = &event {
-                            self.ice_servers.send_replace(servers.clone());
-                        }
-                        if let (Event::EndpointsResolved(entry), Some((path, key))) =
-                            (&event, &self.cache)
-                        {
-                            store_cache_entry(path.clone(), key.clone(), entry.clone());
                         }
                         // Waits while the application is not reading: the WebSocket is not
                         // read meanwhile either (back-pressure), and nothing is dropped.
@@ -247,7 +247,8 @@ impl Driver {
             task.abort();
         }
         if let Some(mut socket) = ws {
-            let _ = tokio::time::timeout(self.write_timeout, socket.close(None)).await;
+            let _ =
+                tokio::time::timeout(self.client.config().write_timeout, socket.close(None)).await;
         }
         debug!("signaling driver stopped");
     }
@@ -274,10 +275,10 @@ impl Driver {
                     // Make before break: the old socket (after GO_AWAY or a proactive
                     // reconnect) closes only once the new one is open.
                     if let Some(old) = ws.replace(*socket) {
-                        close_in_background(old, self.write_timeout);
+                        close_in_background(old, self.client.config().write_timeout);
                     }
                 } else {
-                    close_in_background(*socket, self.write_timeout);
+                    close_in_background(*socket, self.client.config().write_timeout);
                 }
                 self.client.handle_input(now, Input::WsOpened);
             }
@@ -298,7 +299,7 @@ impl Driver {
 
     fn spawn_http(&self, request: HttpRequest, tx: mpsc::UnboundedSender<Done>) -> JoinHandle<()> {
         let http = self.http.inner.clone();
-        let limit = self.call_timeout;
+        let limit = self.client.config().call_timeout;
         tokio::spawn(async move {
             let HttpRequest {
                 id,

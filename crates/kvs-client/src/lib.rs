@@ -265,13 +265,11 @@ impl<R: Role> SignalingClient<R> {
         let final_metrics = Arc::new(std::sync::Mutex::new(None));
         let (ice_tx, ice_rx) = watch::channel(Vec::new());
         let now = tokio::time::Instant::now().into_std();
-        let mut client = Client::new(config.clone(), now, Driver::wall_now());
+        let mut client = Client::new(config, now, Driver::wall_now());
         if connect {
             client.connect(now);
         }
         let driver = Driver {
-            call_timeout: config.call_timeout,
-            write_timeout: config.write_timeout,
             client,
             credentials: options.credentials,
             http,

@@ -27,7 +27,7 @@ pub fn source(i: usize) -> Option<IpAddr> {
 /// A rustls client config trusting the PEM file `ca`.
 pub fn client_tls(ca: &std::path::Path) -> anyhow::Result<Arc<rustls::ClientConfig>> {
     let pem = std::fs::read(ca).with_context(|| format!("reading {}", ca.display()))?;
-    crate::local::rustls_config(&pem)
+    Ok(kvs_service::client_tls_config(&pem)?)
 }
 
 /// Opens a WebSocket to `url`, from `src` when given.

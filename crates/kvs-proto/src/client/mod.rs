@@ -209,6 +209,11 @@ impl Client {
         self.state
     }
 
+    /// The configuration the client was made with (the driver reads its timeouts here).
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
     /// The channel ARN, once known.
     pub fn channel_arn(&self) -> Option<&str> {
         self.session.channel_arn.as_deref()
@@ -431,9 +436,7 @@ impl Client {
             }
             Input::WsClosed(_) if self.socket == Socket::Draining => self.socket = Socket::Closed,
             Input::WsClosed(reason) if self.socket == Socket::Open => {
-                self.socket = Socket::Closed;
-                self.set_timer(Timer::Ping, None);
-                self.requeue_unacked();
+                self.drop_socket();
                 if self.state == State::Connected {
                     let during = self.state;
                     self.enter(now, State::Disconnected);
@@ -526,12 +529,18 @@ impl Client {
         }
     }
 
-    /// The pong did not come: the socket is dead although nothing reported it.
-    fn pong_missed(&mut self, now: Instant) {
-        self.outputs.push_back(Output::WsClose);
+    /// The session's socket is gone: no more pings on it, and what it did not confirm
+    /// waits for the next one.
+    fn drop_socket(&mut self) {
         self.socket = Socket::Closed;
         self.set_timer(Timer::Ping, None);
         self.requeue_unacked();
+    }
+
+    /// The pong did not come: the socket is dead although nothing reported it.
+    fn pong_missed(&mut self, now: Instant) {
+        self.outputs.push_back(Output::WsClose);
+        self.drop_socket();
         let secs = self.config.pong_timeout.as_secs();
         if self.state == State::Connected {
             self.enter(now, State::Disconnected);

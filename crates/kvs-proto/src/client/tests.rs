@@ -658,10 +658,7 @@ fn sends_keep_within_the_service_rates_in_order() {
 
 #[test]
 fn pacing_can_be_turned_off() {
-    let mut c = config(ChannelRole::Master);
-    c.send_rate = None;
-    let mut h = Harness::new(c);
-    h.connect_happy();
+    let mut h = unpaced_master();
     for n in 0..50 {
         h.client.send(h.now, candidate(n)).unwrap();
     }
@@ -1332,6 +1329,25 @@ fn a_parallel_upgrade_outdated_by_a_missing_channel_is_not_waited_for() {
     );
 }
 
+/// A connected master whose sends are not paced.
+fn unpaced_master() -> Harness {
+    let mut c = config(ChannelRole::Master);
+    c.send_rate = None;
+    let mut h = Harness::new(c);
+    h.connect_happy();
+    h
+}
+
+impl Harness {
+    /// How many peer messages were delivered to the application.
+    fn delivered(&self) -> usize {
+        self.events
+            .iter()
+            .filter(|e| matches!(e, Event::Message(_)))
+            .count()
+    }
+}
+
 /// Sends candidates `range` (a master's, to viewer-1) while connected.
 fn send_candidates(h: &mut Harness, range: std::ops::Range<usize>) {
     for n in range {
@@ -1342,10 +1358,7 @@ fn send_candidates(h: &mut Harness, range: std::ops::Range<usize>) {
 
 #[test]
 fn a_ping_without_pong_is_a_lost_connection_and_unconfirmed_frames_go_again() {
-    let mut c = config(ChannelRole::Master);
-    c.send_rate = None;
-    let mut h = Harness::new(c);
-    h.connect_happy();
+    let mut h = unpaced_master();
     send_candidates(&mut h, 0..2);
     h.advance(); // the ping at 10 s, answered
     assert_eq!(h.pings, 1);
@@ -1386,10 +1399,7 @@ fn a_ping_without_pong_is_a_lost_connection_and_unconfirmed_frames_go_again() {
 
 #[test]
 fn frames_a_pong_confirmed_are_not_sent_again() {
-    let mut c = config(ChannelRole::Master);
-    c.send_rate = None;
-    let mut h = Harness::new(c);
-    h.connect_happy();
+    let mut h = unpaced_master();
     send_candidates(&mut h, 0..3);
     h.advance(); // ping and pong
     h.input(Input::WsClosed("reset".into()));
@@ -1411,20 +1421,12 @@ fn a_message_repeated_within_the_ttl_is_delivered_once() {
     for text in [offer, ice, offer, ice] {
         h.input(Input::WsText(text));
     }
-    let delivered = h
-        .events
-        .iter()
-        .filter(|e| matches!(e, Event::Message(_)))
-        .count();
+    let delivered = h.delivered();
     assert_eq!(delivered, 2);
     assert_eq!(h.client.metrics(h.now).duplicates_dropped, 2);
     h.now += Duration::from_secs(61);
     h.input(Input::WsText(ice));
-    let delivered = h
-        .events
-        .iter()
-        .filter(|e| matches!(e, Event::Message(_)))
-        .count();
+    let delivered = h.delivered();
     assert_eq!(delivered, 3, "after the TTL the same message is new");
 
     let mut c = config(ChannelRole::Master);
@@ -1434,11 +1436,7 @@ fn a_message_repeated_within_the_ttl_is_delivered_once() {
     for text in [offer, offer] {
         h.input(Input::WsText(text));
     }
-    let delivered = h
-        .events
-        .iter()
-        .filter(|e| matches!(e, Event::Message(_)))
-        .count();
+    let delivered = h.delivered();
     assert_eq!(
         delivered, 2,
         "with drop_repeats off every copy is delivered"
