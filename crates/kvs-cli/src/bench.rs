@@ -19,6 +19,7 @@ use kvs_proto::wire::{self, MessageType};
 use kvs_service::{ServiceConfig, ServiceHandle};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
@@ -94,9 +95,15 @@ async fn floor_ws(
     client_id: Option<&str>,
 ) -> anyhow::Result<Ws> {
     let url = presigned_wss(wss, arn, client_id)?;
+    // The same WebSocket settings as the client's, so the ratio measures code, not buffers.
+    let mut config = WebSocketConfig::default();
+    config.read_buffer_size = kvs_client::WS_READ_BUFFER;
+    config.write_buffer_size = 0;
+    config.max_message_size = Some(kvs_client::MAX_WS_MESSAGE);
+    config.max_frame_size = Some(kvs_client::MAX_WS_MESSAGE);
     let (ws, _) = tokio_tungstenite::connect_async_tls_with_config(
         url,
-        None,
+        Some(config),
         true,
         Some(Connector::Rustls(tls)),
     )

@@ -13,6 +13,7 @@ use kvs_proto::client::{
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 use tracing::{debug, info, warn};
@@ -340,7 +341,7 @@ impl Driver {
         tokio::spawn(async move {
             let done = match tokio_tungstenite::connect_async_tls_with_config(
                 url,
-                None,
+                Some(ws_config()),
                 true,
                 Some(connector),
             )
@@ -366,6 +367,27 @@ impl Driver {
             let _ = tx.send(done);
         })
     }
+}
+
+/// The largest WebSocket message or frame the client takes in. The service relays payloads of
+/// at most 10,000 bytes (about 13.4 KB once base64-encoded, plus the envelope), so a larger
+/// frame is not a signaling message: the connection is dropped as lost and reconnected, rather
+/// than buffering up to tungstenite's default 64 MiB.
+pub const MAX_WS_MESSAGE: usize = 256 * 1024;
+
+/// The client's WebSocket read buffer. A signaling frame is a few KB; tungstenite's default
+/// 128 KiB buffer is zeroed on every read and held for the connection's life.
+pub const WS_READ_BUFFER: usize = 4 * 1024;
+
+/// The client's WebSocket settings: the read buffer and message cap above, and no write
+/// batching (every frame is flushed when written).
+fn ws_config() -> WebSocketConfig {
+    let mut config = WebSocketConfig::default();
+    config.read_buffer_size = WS_READ_BUFFER;
+    config.write_buffer_size = 0;
+    config.max_message_size = Some(MAX_WS_MESSAGE);
+    config.max_frame_size = Some(MAX_WS_MESSAGE);
+    config
 }
 
 /// The largest API answer read; the service's are a few KiB (a full page of

@@ -96,6 +96,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub use credentials::{
     CredentialsError, EnvironmentProvider, ProvideCredentials, ProvideFuture, StaticProvider,
 };
+pub use driver::{MAX_WS_MESSAGE, WS_READ_BUFFER};
 pub use kvs_proto::Credentials;
 pub use kvs_proto::api::{ChannelRole, ChannelType, ErrorCode, IceServer};
 pub use kvs_proto::client::{

@@ -188,3 +188,116 @@ async fn a_frozen_reader_pushes_back_instead_of_buffering() {
     viewer.close().await;
     master.close().await;
 }
+
+/// A WebSocket frame far larger than any signaling message: the first upgraded connection
+/// gets, right after the service's 101 answer, the header of a 1 MiB text frame and its
+/// payload. The client refuses it at the header (it never buffers the megabyte), counts the
+/// connection as lost with the cause, and reconnects through the same path.
+#[tokio::test]
+async fn a_websocket_frame_larger_than_the_cap_drops_the_connection_not_the_session() {
+    let svc = kvs_service::start(ServiceConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        tls: false,
+        limits: None,
+        turn: None,
+        ..ServiceConfig::default()
+    })
+    .await
+    .unwrap();
+    let upstream = svc.local_addr();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut first = true;
+        while let Ok((client, _)) = listener.accept().await {
+            let inject = std::mem::replace(&mut first, false);
+            tokio::spawn(relay_injecting(client, upstream, inject));
+        }
+    });
+
+    let mut options = common::options(
+        &svc,
+        "bigframe",
+        ChannelRole::Master,
+        "",
+        EXAMPLE_SECRET_ACCESS_KEY,
+    );
+    let (probe, _) = SignalingClient::<Master>::start(options.clone()).unwrap();
+    probe.connected().await.unwrap();
+    let arn = probe.channel_arn().unwrap();
+    probe.close().await;
+
+    options.config.cached_endpoints = Some(kvs_proto::client::CachedEndpoints {
+        channel_arn: arn,
+        wss_endpoint: format!("ws://{proxy}/m"),
+        https_endpoint: svc.endpoint().to_owned(),
+        message_ttl_seconds: Some(60),
+        fetched_at: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    });
+    let (master, mut events) = SignalingClient::<Master>::start(options).unwrap();
+    let cause = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match events.recv().await.expect("the session goes on") {
+                Event::Retrying { cause, .. } => return cause,
+                Event::Closed(err) => panic!("closed: {err:?}"),
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("the oversized frame is reported");
+    assert!(cause.is_connection_lost(), "{cause}");
+    let text = cause.to_string();
+    assert!(
+        text.contains("too long") && text.contains(&kvs_client::MAX_WS_MESSAGE.to_string()),
+        "the cause names the cap: {text}"
+    );
+    tokio::time::timeout(Duration::from_secs(30), master.connected())
+        .await
+        .expect("reconnected within 30 s")
+        .unwrap();
+    assert_eq!(master.state(), State::Connected);
+    master.close().await;
+}
+
+/// Relays `client` to `upstream`; with `inject`, writes a 1 MiB text frame to the client
+/// after the upstream's HTTP answer head.
+async fn relay_injecting(
+    client: tokio::net::TcpStream,
+    upstream: std::net::SocketAddr,
+    inject: bool,
+) {
+    let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+        return;
+    };
+    let (mut cr, mut cw) = client.into_split();
+    let (mut sr, mut sw) = server.into_split();
+    let up = async move {
+        let _ = tokio::io::copy(&mut cr, &mut sw).await;
+    };
+    let down = async move {
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            if sr.read_exact(&mut byte).await.is_err() {
+                return;
+            }
+            head.push(byte[0]);
+        }
+        if cw.write_all(&head).await.is_err() {
+            return;
+        }
+        if inject {
+            const SIZE: u64 = 1 << 20;
+            let mut frame = vec![0x81, 127];
+            frame.extend_from_slice(&SIZE.to_be_bytes());
+            frame.resize(frame.len() + SIZE as usize, b'a');
+            let _ = cw.write_all(&frame).await;
+        }
+        let _ = tokio::io::copy(&mut sr, &mut cw).await;
+    };
+    tokio::join!(up, down);
+}

@@ -21,8 +21,12 @@ pub fn options(
     config.client_id = client_id.to_owned();
     let creds = Credentials::new(EXAMPLE_ACCESS_KEY_ID, secret, None, None);
     let mut options = ClientOptions::new(config, Arc::new(StaticProvider::new(creds)));
+    // A plain (`tls: false`) service has no CA.
     options.tls = TlsOptions {
-        extra_ca_pem: svc.ca_pem().unwrap().as_bytes().to_vec(),
+        extra_ca_pem: svc
+            .ca_pem()
+            .map(|pem| pem.as_bytes().to_vec())
+            .unwrap_or_default(),
     };
     options
 }
