@@ -57,6 +57,7 @@ pub struct BenchArgs {
 }
 
 use crate::local::{bare_reqwest, presigned_wss, signed_post};
+use crate::stats::{median, percentile};
 
 struct Setup {
     svc: ServiceHandle,
@@ -181,16 +182,6 @@ async fn floor_connect_timed(
     let took = start.elapsed();
     ws.close(None).await.ok();
     Ok(took)
-}
-
-/// The median of `v` (sorts it).
-pub(crate) fn median(v: &mut [Duration]) -> Duration {
-    percentile(v, 50)
-}
-
-fn percentile(v: &mut [Duration], p: usize) -> Duration {
-    v.sort_unstable();
-    v[((v.len() * p) / 100).min(v.len() - 1)]
 }
 
 fn fmt(d: Duration) -> String {

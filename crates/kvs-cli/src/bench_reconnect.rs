@@ -9,7 +9,7 @@ use kvs_proto::api::ChannelRole;
 use kvs_proto::client::{CachedEndpoints, Event, State};
 use kvs_service::{ServiceConfig, ServiceHandle};
 
-use crate::bench::median;
+use crate::stats::median;
 
 const CHANNEL: &str = "bench-reconnect";
 

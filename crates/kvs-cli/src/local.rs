@@ -87,11 +87,10 @@ pub async fn signed_post(http: &reqwest::Client, url: &str, body: Value) -> anyh
 /// The WSS endpoint `wss` presigned for the master (`client_id` `None`) or a viewer of `arn`,
 /// with the example keys.
 pub fn presigned_wss(wss: &str, arn: &str, client_id: Option<&str>) -> anyhow::Result<String> {
-    let mut params = vec![("X-Amz-ChannelARN", arn)];
-    params.extend(client_id.map(|id| ("X-Amz-ClientId", id)));
-    let url = format!("{wss}?{}", sigv4::encode_query(params));
-    Ok(sigv4::presign_url(
-        &url,
+    Ok(sigv4::presign_channel_url(
+        wss,
+        arn,
+        client_id,
         &example_credentials(),
         crate::LOCAL_REGION,
         SystemTime::now(),

@@ -11,6 +11,7 @@ mod local;
 mod pipe;
 mod secret;
 mod serve;
+mod stats;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

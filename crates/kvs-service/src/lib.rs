@@ -36,6 +36,7 @@ pub use kvs_proto::rate::Limits;
 pub use relay::{
     AlexaRouted, ConnId, ConnectError, Joined, MAX_HELD_PER_PEER, MAX_VIEWERS, Relay, Routed,
 };
+pub use server::ws_config;
 pub use tls::{TlsIdentity, client_config as client_tls_config, identity as tls_identity};
 pub use turn_auth::{TURN_TTL_SECS, TurnAuthError, TurnCredentials};
 pub use validate::validate;

@@ -28,7 +28,7 @@ pub async fn serve() -> anyhow::Result<()> {
             let Ok(tls) = acceptor.accept(tcp).await else {
                 return;
             };
-            let config = super::ws_config();
+            let config = kvs_service::ws_config();
             let Ok(mut ws) = tokio_tungstenite::accept_async_with_config(tls, Some(config)).await
             else {
                 return;

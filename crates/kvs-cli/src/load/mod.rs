@@ -18,11 +18,12 @@ use anyhow::{Context, bail};
 use clap::Args;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use child::Server;
 use peers::Ws;
 use traffic::Lane;
+
+use crate::stats::percentile;
 
 /// Options of the load generator.
 #[derive(Args, Debug)]
@@ -42,17 +43,6 @@ pub struct LoadArgs {
     /// Connections opened at once while filling up.
     #[arg(long, default_value_t = 256)]
     concurrency: usize,
-}
-
-/// The WebSocket settings of both servers and the generator: small initial buffers, as most
-/// connections idle, and no write batching.
-pub fn ws_config() -> WebSocketConfig {
-    let mut config = WebSocketConfig::default();
-    config.read_buffer_size = 2 * 1024;
-    config.write_buffer_size = 0;
-    config.max_message_size = Some(64 * 1024);
-    config.max_frame_size = Some(64 * 1024);
-    config
 }
 
 /// How many connections this process may open: the open-file limit (raised to its hard
@@ -188,14 +178,6 @@ async fn floor_lanes(server: &Server, n: usize) -> anyhow::Result<Vec<Lane>> {
         .collect())
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[i]
-}
-
 fn verdict(ok: bool) -> &'static str {
     if ok { "meets goal" } else { "MISSES goal" }
 }
@@ -310,15 +292,13 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     .await;
     let (mut floor_lat, floor_sent) =
         traffic::latency(floor_lanes(&floor, args.lanes).await?, rate, duration).await;
-    lat.sort();
-    floor_lat.sort();
     println!();
     println!(
         "(c) one-way latency at {rate:.0} messages/s (half the service's throughput), {} s:",
         args.seconds
     );
-    for (label, p) in [("p50", 0.50), ("p99", 0.99)] {
-        let (a, b) = (percentile(&lat, p), percentile(&floor_lat, p));
+    for (label, p) in [("p50", 50), ("p99", 99)] {
+        let (a, b) = (percentile(&mut lat, p), percentile(&mut floor_lat, p));
         println!(
             "  {label}  service {:>8.1} µs   floor {:>8.1} µs   ratio {:.2}",
             a.as_secs_f64() * 1e6,

@@ -47,7 +47,7 @@ pub async fn open(
     let (ws, _) = tokio_tungstenite::client_async_tls_with_config(
         url,
         tcp,
-        Some(super::ws_config()),
+        Some(kvs_service::ws_config()),
         Some(Connector::Rustls(tls.clone())),
     )
     .await?;

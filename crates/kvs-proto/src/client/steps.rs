@@ -231,13 +231,12 @@ impl Client {
             .wss_endpoint
             .clone()
             .expect("CONNECTING follows GET_ENDPOINT");
-        let mut params = vec![("X-Amz-ChannelARN", self.arn())];
-        if self.config.role == ChannelRole::Viewer {
-            params.push(("X-Amz-ClientId", self.config.client_id.as_str()));
-        }
-        let url = format!("{endpoint}?{}", sigv4::encode_query(params));
-        let presigned = sigv4::presign_url(
-            &url,
+        let client_id =
+            (self.config.role == ChannelRole::Viewer).then_some(self.config.client_id.as_str());
+        let presigned = sigv4::presign_channel_url(
+            &endpoint,
+            self.arn(),
+            client_id,
             self.credentials(),
             &self.config.region,
             self.signing_time(now),

@@ -11,7 +11,7 @@ mod verify;
 #[cfg(test)]
 mod tests;
 
-pub use sign::{RequestToSign, SigningError, presign_url, sign_headers};
+pub use sign::{RequestToSign, SigningError, presign_channel_url, presign_url, sign_headers};
 pub use verify::{IncomingRequest, Verified, VerifyError, verify};
 
 /// The SigV4 service name of both KVS APIs and of the WebSocket data plane.

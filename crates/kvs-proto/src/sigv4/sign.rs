@@ -121,6 +121,24 @@ pub fn presign_url(
     presign_for_service(url, creds, region, SERVICE_NAME, time, expires)
 }
 
+/// The WebSocket URL a KVS client connects with: `wss_endpoint` (from
+/// GetSignalingChannelEndpoint) with `X-Amz-ChannelARN` and, for a viewer, `X-Amz-ClientId`
+/// (`client_id` is `None` for the master), presigned with [`presign_url`].
+pub fn presign_channel_url(
+    wss_endpoint: &str,
+    channel_arn: &str,
+    client_id: Option<&str>,
+    creds: &Credentials,
+    region: &str,
+    time: SystemTime,
+    expires: Duration,
+) -> Result<String, SigningError> {
+    let mut params = vec![("X-Amz-ChannelARN", channel_arn)];
+    params.extend(client_id.map(|id| ("X-Amz-ClientId", id)));
+    let url = format!("{wss_endpoint}?{}", super::encode_query(params));
+    presign_url(&url, creds, region, time, expires)
+}
+
 pub(super) fn presign_for_service(
     url: &str,
     creds: &Credentials,

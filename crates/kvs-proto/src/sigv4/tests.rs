@@ -130,6 +130,34 @@ fn verification_accepts_the_js_sdk_urls() {
 }
 
 #[test]
+fn channel_urls_name_the_viewer_only_and_verify() {
+    let arn = "arn:aws:kinesisvideo:us-west-2:123456789012:channel/c/1";
+    let now = t0() + Duration::from_secs(10);
+    for client_id in [None, Some("viewer-1")] {
+        let url = presign_channel_url(
+            "wss://v-1234.kinesisvideo.us-west-2.amazonaws.com/v",
+            arn,
+            client_id,
+            &creds(false),
+            "us-west-2",
+            t0(),
+            Duration::from_secs(299),
+        )
+        .unwrap();
+        assert!(url.contains("arn%3Aaws%3Akinesisvideo"), "{url}");
+        let v = verify_url(&url, now).unwrap();
+        assert_eq!(
+            v.params.get("X-Amz-ChannelARN").map(String::as_str),
+            Some(arn)
+        );
+        assert_eq!(
+            v.params.get("X-Amz-ClientId").map(String::as_str),
+            client_id
+        );
+    }
+}
+
+#[test]
 fn verification_rejects_every_single_character_change() {
     let now = t0() + Duration::from_secs(10);
     let url = js_url("wss://kvs.awsamazon.com/path", true, "kinesisvideo");

@@ -6,6 +6,8 @@ mod admin;
 mod http;
 mod websocket;
 
+pub use websocket::ws_config;
+
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;

@@ -35,6 +35,18 @@ const OUTBOX_CAPACITY: usize = 128;
 /// connections are idle most of the time.
 const READ_BUFFER: usize = 2 * 1024;
 
+/// The service's WebSocket settings: a small initial read buffer (most connections idle), the
+/// message cap above, and no write batching. The load generator's servers use them too, so
+/// its floor holds connections the same way.
+pub fn ws_config() -> WebSocketConfig {
+    let mut config = WebSocketConfig::default();
+    config.max_message_size = Some(MAX_WS_MESSAGE);
+    config.max_frame_size = Some(MAX_WS_MESSAGE);
+    config.read_buffer_size = READ_BUFFER;
+    config.write_buffer_size = 0;
+    config
+}
+
 /// Accepts or refuses a WebSocket upgrade to `/m` or `/v`.
 pub(super) fn upgrade(shared: Arc<Shared>, parts: Parts, req: Request<Incoming>) -> Response<Body> {
     let role = match parts.route.as_str() {
@@ -177,15 +189,10 @@ pub(super) fn upgrade(shared: Arc<Shared>, parts: Parts, req: Request<Incoming>)
     tokio::spawn(async move {
         match hyper::upgrade::on(req).await {
             Ok(upgraded) => {
-                let mut config = WebSocketConfig::default();
-                config.max_message_size = Some(MAX_WS_MESSAGE);
-                config.max_frame_size = Some(MAX_WS_MESSAGE);
-                config.read_buffer_size = READ_BUFFER;
-                config.write_buffer_size = 0;
                 let ws = WebSocketStream::from_raw_socket(
                     TokioIo::new(upgraded),
                     Role::Server,
-                    Some(config),
+                    Some(ws_config()),
                 )
                 .await;
                 run(&shared, id, ws, rx).await;

@@ -157,13 +157,12 @@ pub fn presigned_as(
     client_id: Option<&str>,
     key: Key<'_>,
 ) -> String {
-    let mut params = vec![("X-Amz-ChannelARN", arn)];
-    params.extend(client_id.map(|id| ("X-Amz-ClientId", id)));
     let host = svc.endpoint().trim_start_matches("https://");
-    let url = format!("wss://{host}{path}?{}", sigv4::encode_query(params));
     let creds = kvs_proto::Credentials::new(key.id, key.secret, key.token.map(str::to_owned), None);
-    sigv4::presign_url(
-        &url,
+    sigv4::presign_channel_url(
+        &format!("wss://{host}{path}"),
+        arn,
+        client_id,
         &creds,
         "us-west-2",
         SystemTime::now(),
