@@ -3,6 +3,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::api_error::ApiError;
+use crate::arn::arn_channel_name;
+use crate::auth::Policy;
+use crate::turn_auth::TurnCredentials;
 use kvs_proto::api::{
     ChannelInfo, ChannelProtocol, ChannelRole, ChannelStatus, ChannelType,
     CreateSignalingChannelInput, CreateSignalingChannelOutput, DeleteSignalingChannelInput,
@@ -13,39 +17,6 @@ use kvs_proto::api::{
     SendAlexaOfferToMasterInput, SingleMasterConfiguration, TagResourceInput, UntagResourceInput,
     UpdateSignalingChannelInput,
 };
-use kvs_proto::wire::is_valid_id;
-
-use crate::auth::Policy;
-use crate::turn_auth::TurnCredentials;
-
-/// An operation's failure: the AWS exception and its message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiError {
-    /// Which exception.
-    pub code: ErrorCode,
-    /// Its message.
-    pub message: String,
-}
-
-impl ApiError {
-    pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
-    }
-
-    fn invalid(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::InvalidArgument, message)
-    }
-
-    fn not_found(what: &str) -> Self {
-        Self::new(
-            ErrorCode::ResourceNotFound,
-            format!("The requested channel is not found or not active: {what}"),
-        )
-    }
-}
 
 const DEFAULT_TTL: u32 = 60;
 
@@ -613,69 +584,6 @@ fn parse_input<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Resu
 
 fn json(v: &impl serde::Serialize) -> Vec<u8> {
     serde_json::to_vec(v).expect("outputs always serialise")
-}
-
-/// The parts of a KVS resource ARN: `arn:PARTITION:kinesisvideo:REGION:ACCOUNT:TYPE/NAME/STAMP`,
-/// with a numeric account and stamp and a name of `[a-zA-Z0-9_.-]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ResourceArn<'a> {
-    /// `aws`, `aws-cn`, ...
-    pub partition: &'a str,
-    /// The region.
-    pub region: &'a str,
-    /// The account id.
-    pub account: &'a str,
-    /// `channel` for signaling channels.
-    pub kind: &'a str,
-    /// The resource name.
-    pub name: &'a str,
-    /// The creation time in milliseconds, as digits.
-    pub stamp: &'a str,
-}
-
-impl<'a> ResourceArn<'a> {
-    /// The parts of `arn`, if it has the shape above.
-    pub fn parse(arn: &'a str) -> Option<Self> {
-        let mut parts = arn.splitn(6, ':');
-        let (
-            Some("arn"),
-            Some(partition),
-            Some("kinesisvideo"),
-            Some(region),
-            Some(account),
-            Some(resource),
-        ) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        )
-        else {
-            return None;
-        };
-        let mut res = resource.splitn(3, '/');
-        let (Some(kind), Some(name), Some(stamp)) = (res.next(), res.next(), res.next()) else {
-            return None;
-        };
-        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-        (digits(account) && digits(stamp) && is_valid_id(name)).then_some(Self {
-            partition,
-            region,
-            account,
-            kind,
-            name,
-            stamp,
-        })
-    }
-}
-
-/// The channel name inside a well-formed channel ARN.
-pub fn arn_channel_name(arn: &str) -> Option<&str> {
-    ResourceArn::parse(arn)
-        .filter(|a| a.kind == "channel")
-        .map(|a| a.name)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use kvs_proto::api::ErrorCode;
 
-use crate::channels::ApiError;
+use crate::api_error::ApiError;
 
 /// What happens to the next relayed message of a channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,8 +6,11 @@
 //! client work against it unchanged. Embed it with [`start`]; the `kvs-signaling serve`
 //! command runs it standalone.
 
+mod api_error;
+mod arn;
 mod auth;
 mod channels;
+mod clock;
 mod faults;
 mod observe;
 mod relay;
@@ -26,10 +29,12 @@ use std::time::Duration;
 
 use kvs_proto::api::ChannelRole;
 
+pub use api_error::ApiError;
+pub use arn::{ResourceArn, arn_channel_name};
 pub use auth::{AuthFileError, Policy, ServiceKey, parse_credentials_file};
 pub use channels::{
-    AlexaOffer, Answer, ApiError, Caller, ChannelRecord, Channels, Context, EndpointBase,
-    MASTER_PATH, ResourceArn, TurnServers, VIEWER_PATH, arn_channel_name,
+    AlexaOffer, Answer, Caller, ChannelRecord, Channels, Context, EndpointBase, MASTER_PATH,
+    TurnServers, VIEWER_PATH,
 };
 pub use faults::{Faults, InjectedError, MessageFault};
 pub use kvs_proto::rate::Limits;

@@ -31,6 +31,7 @@ use tokio::net::UdpSocket;
 use tracing::debug;
 use webrtc_util::Conn;
 
+use crate::clock::ServiceClock;
 use crate::turn_auth::{TurnAuthError, TurnCredentials};
 
 /// Why a TURN request was answered with 401 before the TURN server saw it.
@@ -107,14 +108,21 @@ pub(crate) struct RefusingSocket {
     socket: UdpSocket,
     credentials: TurnCredentials,
     realm: String,
+    clock: ServiceClock,
 }
 
 impl RefusingSocket {
-    pub(crate) fn new(socket: UdpSocket, credentials: TurnCredentials, realm: &str) -> Arc<Self> {
+    pub(crate) fn new(
+        socket: UdpSocket,
+        credentials: TurnCredentials,
+        realm: &str,
+        clock: ServiceClock,
+    ) -> Arc<Self> {
         Arc::new(Self {
             socket,
             credentials,
             realm: realm.to_owned(),
+            clock,
         })
     }
 }
@@ -133,7 +141,7 @@ impl Conn for RefusingSocket {
         loop {
             let (len, from) = self.socket.recv_from(buf).await?;
             let packet = buf.get(..len).unwrap_or_default();
-            match refuse(packet, &self.credentials, &self.realm, SystemTime::now()) {
+            match refuse(packet, &self.credentials, &self.realm, self.clock.now()) {
                 None => return Ok((len, from)),
                 Some((answer, reason)) => {
                     debug!(%from, %reason, "TURN request refused with 401");

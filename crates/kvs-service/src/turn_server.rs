@@ -5,7 +5,6 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use tokio::net::UdpSocket;
 use tracing::{debug, info};
@@ -14,7 +13,7 @@ use turn::relay::relay_static::RelayAddressGeneratorStatic;
 use turn::server::Server;
 use turn::server::config::{ConnConfig, ServerConfig};
 
-use crate::server::Turn;
+use crate::clock::ServiceClock;
 use crate::turn_auth::TurnCredentials;
 use crate::turn_refusal::RefusingSocket;
 use crate::{ServiceError, TurnConfig};
@@ -22,8 +21,16 @@ use crate::{ServiceError, TurnConfig};
 /// The TURN realm, as the credentials' MD5 key includes it.
 const REALM: &str = "kinesisvideo";
 
+/// The embedded TURN server's addresses and credentials.
+pub(crate) struct Turn {
+    pub(crate) credentials: TurnCredentials,
+    pub(crate) ports: Vec<u16>,
+    pub(crate) server: Server,
+}
+
 struct KvsAuth {
     credentials: TurnCredentials,
+    clock: ServiceClock,
 }
 
 impl AuthHandler for KvsAuth {
@@ -33,7 +40,7 @@ impl AuthHandler for KvsAuth {
         realm: &str,
         src_addr: SocketAddr,
     ) -> Result<Vec<u8>, turn::Error> {
-        match self.credentials.check(username, SystemTime::now()) {
+        match self.credentials.check(username, self.clock.now()) {
             Ok((arn, password)) => {
                 debug!(%src_addr, channel = %arn, "TURN credentials accepted");
                 Ok(generate_auth_key(username, realm, &password))
@@ -47,8 +54,12 @@ impl AuthHandler for KvsAuth {
     }
 }
 
-/// Binds the TURN ports on `ip` and starts serving.
-pub(crate) async fn start(ip: IpAddr, config: &TurnConfig) -> Result<Turn, ServiceError> {
+/// Binds the TURN ports on `ip` and starts serving; user names expire on `clock`.
+pub(crate) async fn start(
+    ip: IpAddr,
+    config: &TurnConfig,
+    clock: ServiceClock,
+) -> Result<Turn, ServiceError> {
     let secret: [u8; 32] = rand::random();
     let credentials = TurnCredentials::new(&secret);
     let relay_ip = if ip.is_unspecified() {
@@ -68,7 +79,7 @@ pub(crate) async fn start(ip: IpAddr, config: &TurnConfig) -> Result<Turn, Servi
             .map_err(|source| ServiceError::Bind { addr, source })?;
         ports.push(local.port());
         conn_configs.push(ConnConfig {
-            conn: RefusingSocket::new(socket, credentials.clone(), REALM),
+            conn: RefusingSocket::new(socket, credentials.clone(), REALM, clock.clone()),
             relay_addr_generator: Box::new(RelayAddressGeneratorStatic {
                 relay_address: relay_ip,
                 address: relay_ip.to_string(),
@@ -81,6 +92,7 @@ pub(crate) async fn start(ip: IpAddr, config: &TurnConfig) -> Result<Turn, Servi
         realm: REALM.to_owned(),
         auth_handler: Arc::new(KvsAuth {
             credentials: credentials.clone(),
+            clock,
         }),
         channel_bind_timeout: std::time::Duration::from_secs(0),
         alloc_close_notify: None,

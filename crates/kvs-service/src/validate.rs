@@ -17,7 +17,8 @@
 use kvs_proto::api::{ErrorCode, Operation};
 use serde_json::Value;
 
-use crate::channels::{ApiError, ResourceArn};
+use crate::api_error::ApiError;
+use crate::arn::ResourceArn;
 
 /// Which characters a string member may hold (the models' patterns).
 #[derive(Debug, Clone, Copy)]

@@ -186,3 +186,31 @@ async fn the_largest_expiry_does_not_stop_the_turn_server() {
         .expect("the same port still allocates for valid credentials");
     honest.close().await.unwrap();
 }
+
+/// The TURN server checks expiries on the service's clock, the one GetIceServerConfig issued
+/// them on: with the clock moved an hour ahead, credentials issued five minutes ago count as
+/// expired (401); with the clock back, the same credentials allocate.
+#[tokio::test]
+async fn turn_credentials_expire_on_the_service_clock() {
+    let svc = service().await;
+    let arn = channel(&svc, "turn-clock").await;
+    let servers = ice_servers(&svc, &arn).await;
+    let addr = address(&servers[0].uris()[0]);
+    let (user, password) = (servers[0].username().unwrap(), servers[0].password().unwrap());
+
+    svc.with_faults(|f| f.set_clock_skew(3600));
+    let late = client(&addr, user, password).await;
+    let Err(err) = late.allocate().await else {
+        panic!("allocated with credentials expired on the service clock");
+    };
+    assert!(err.to_string().contains("401"), "{err}");
+    late.close().await.unwrap();
+
+    svc.with_faults(|f| f.set_clock_skew(0));
+    let on_time = client(&addr, user, password).await;
+    on_time
+        .allocate()
+        .await
+        .expect("the same credentials allocate on the service's own time");
+    on_time.close().await.unwrap();
+}

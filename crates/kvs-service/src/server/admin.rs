@@ -36,7 +36,8 @@ use subtle::ConstantTimeEq;
 use tracing::info;
 
 use super::http::{Body, error_response, json_response, read_body};
-use super::{Outbound, Shared, Target, lock, signal};
+use super::{Outbound, Shared, Target, signal};
+use crate::clock::lock;
 use crate::faults::{InjectedError, MessageFault};
 
 /// The largest clock skew the admin API injects: ten years either way, far past any

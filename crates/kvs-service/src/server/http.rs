@@ -26,8 +26,10 @@ use kvs_proto::sigv4::{self, IncomingRequest, Verified, VerifyError};
 use tokio::sync::oneshot;
 use tracing::{info, warn};
 
-use super::{Outbound, Shared, admin, lock, websocket};
-use crate::channels::{AlexaOffer, Answer, ApiError, Caller, Context, EndpointBase, TurnServers};
+use super::{Outbound, Shared, admin, websocket};
+use crate::api_error::ApiError;
+use crate::channels::{AlexaOffer, Answer, Caller, Context, EndpointBase, TurnServers};
+use crate::clock::lock;
 use crate::relay::AlexaRouted;
 
 /// Largest control-plane request body accepted.

@@ -22,12 +22,13 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, info, warn};
 
 use crate::channels::Channels;
+use crate::clock::{ServiceClock, lock};
 use crate::faults::Faults;
 use crate::observe::Observe;
 use crate::relay::{ConnId, Relay};
 use crate::store::Store;
-use crate::turn_auth::TurnCredentials;
-use crate::{ServiceConfig, ServiceError, ServiceHandle, tls, turn_server};
+use crate::turn_server::{self, Turn};
+use crate::{ServiceConfig, ServiceError, ServiceHandle, tls};
 
 /// What a connection's task is asked to do.
 #[derive(Debug)]
@@ -89,13 +90,6 @@ pub(crate) fn channel_arn(shared: &Shared, name: &str) -> Option<String> {
         .map(|out| out.channel_info.channel_arn)
 }
 
-/// The embedded TURN server's addresses and credentials.
-pub(crate) struct Turn {
-    pub(crate) credentials: TurnCredentials,
-    pub(crate) ports: Vec<u16>,
-    pub(crate) server: turn::server::Server,
-}
-
 pub(crate) struct Shared {
     config: ServiceConfig,
     observe: Observe,
@@ -103,24 +97,16 @@ pub(crate) struct Shared {
     scheme: (&'static str, &'static str),
     channels: Mutex<Channels>,
     hub: Mutex<Hub>,
-    faults: Mutex<Faults>,
+    faults: Arc<Mutex<Faults>>,
+    clock: ServiceClock,
     turn: Option<Turn>,
     shutdown: watch::Receiver<bool>,
 }
 
 impl Shared {
-    /// The service's clock: the machine's, moved by any skew injected through the admin API.
+    /// The service's clock ([`ServiceClock`]).
     fn now(&self) -> SystemTime {
-        let skew = lock(&self.faults).clock_skew();
-        let now = SystemTime::now();
-        let by = Duration::from_secs(skew.unsigned_abs());
-        let moved = if skew >= 0 {
-            now.checked_add(by)
-        } else {
-            now.checked_sub(by)
-        };
-        // The admin API bounds the skew, so this only guards against a bug there.
-        moved.unwrap_or(now)
+        self.clock.now()
     }
 }
 
@@ -170,8 +156,10 @@ pub(crate) async fn start(config: ServiceConfig) -> Result<ServiceHandle, Servic
         }
         None => None,
     };
+    let faults = Arc::new(Mutex::new(Faults::default()));
+    let clock = ServiceClock::new(faults.clone());
     let turn = match &config.turn {
-        Some(turn) => Some(turn_server::start(local_addr.ip(), turn).await?),
+        Some(turn) => Some(turn_server::start(local_addr.ip(), turn, clock.clone()).await?),
         None => None,
     };
     let shared = Arc::new(Shared {
@@ -183,7 +171,8 @@ pub(crate) async fn start(config: ServiceConfig) -> Result<ServiceHandle, Servic
             outboxes: HashMap::new(),
             alexa: HashMap::new(),
         }),
-        faults: Mutex::new(Faults::default()),
+        faults,
+        clock,
         turn,
         scheme,
         config,
@@ -212,14 +201,6 @@ pub(crate) async fn start(config: ServiceConfig) -> Result<ServiceHandle, Servic
         task: Some(task),
         shared: handle_shared,
     })
-}
-
-/// Locks `mutex`. A panic while it was held (which the lints on the input paths are there to
-/// prevent) does not poison every later request: the state is used as it is.
-pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 pub(crate) fn with_faults<R>(shared: &Shared, f: impl FnOnce(&mut Faults) -> R) -> R {

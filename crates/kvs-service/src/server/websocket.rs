@@ -21,8 +21,9 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tracing::{debug, info, warn};
 
 use super::http::{Body, Parts, error_response};
-use super::{Outbound, Shared, lock};
+use super::{Outbound, Shared};
 use crate::channels::{MASTER_PATH, VIEWER_PATH};
+use crate::clock::lock;
 use crate::faults::MessageFault;
 use crate::observe::Relayed;
 use crate::relay::{ConnId, ConnectError, Routed};
