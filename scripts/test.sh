@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Every check: formatting, clippy with warnings as errors (which also enforces the core's clock
-# ban and the panic-free input paths), the workspace's unit, integration, conformance and CLI
-# tests, then each fuzz target for a bounded time. This is what CI runs (.ci/run).
+# ban and the panic-free input paths), no module cycles, the workspace's unit, integration,
+# conformance and CLI tests, then each fuzz target for a bounded time. This is what CI runs
+# (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
+if ! command -v python3 >/dev/null; then
+    apt-get update && apt-get install -y python3
+fi
+python3 scripts/module-graph.py -q # fails on a module cycle in any crate
 cargo test --workspace
 scripts/fuzz.sh "${FUZZ_SECONDS:-30}"

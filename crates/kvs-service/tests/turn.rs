@@ -196,7 +196,10 @@ async fn turn_credentials_expire_on_the_service_clock() {
     let arn = channel(&svc, "turn-clock").await;
     let servers = ice_servers(&svc, &arn).await;
     let addr = address(&servers[0].uris()[0]);
-    let (user, password) = (servers[0].username().unwrap(), servers[0].password().unwrap());
+    let (user, password) = (
+        servers[0].username().unwrap(),
+        servers[0].password().unwrap(),
+    );
 
     svc.with_faults(|f| f.set_clock_skew(3600));
     let late = client(&addr, user, password).await;

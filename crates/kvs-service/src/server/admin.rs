@@ -35,7 +35,8 @@ use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
 use tracing::info;
 
-use super::http::{Body, error_response, json_response, read_body};
+use super::request::read_body;
+use super::response::{Body, error_response, json_response};
 use super::{Outbound, Shared, Target, signal};
 use crate::clock::lock;
 use crate::faults::{InjectedError, MessageFault};

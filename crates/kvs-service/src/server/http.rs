@@ -15,172 +15,27 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{self, HeaderValue};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Method, Request, Response};
 use kvs_proto::api::{
-    DeleteSignalingChannelInput, ErrorBody, ErrorCode, Operation, SendAlexaOfferToMasterOutput,
+    DeleteSignalingChannelInput, ErrorCode, Operation, SendAlexaOfferToMasterOutput,
 };
-use kvs_proto::sigv4::{self, IncomingRequest, Verified, VerifyError};
+use kvs_proto::sigv4::Verified;
 use tokio::sync::oneshot;
 use tracing::{info, warn};
 
+use super::request::{Parts, read_body};
+use super::response::{Body, api_error_response, error_response, json_response};
 use super::{Outbound, Shared, admin, websocket};
 use crate::api_error::ApiError;
-use crate::channels::{AlexaOffer, Answer, Caller, Context, EndpointBase, TurnServers};
+use crate::channels::{AlexaOffer, Answer, Context, EndpointBase, TurnServers};
 use crate::clock::lock;
 use crate::relay::AlexaRouted;
 
-/// Largest control-plane request body accepted.
-const MAX_BODY: usize = 64 * 1024;
 /// Largest request head (request line and headers) accepted.
 pub(super) const MAX_HEADER_BYTES: usize = 16 * 1024;
-
-pub(super) type Body = Full<Bytes>;
-
-// Allowed: `h` is exactly 32 ASCII hex digits, so every range is inside it and on a
-// character boundary.
-#[allow(clippy::string_slice)]
-fn request_id() -> String {
-    let n: u128 = rand::random();
-    let h = format!("{n:032x}");
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
-}
-
-pub(super) fn json_response(status: u16, body: Vec<u8>) -> Response<Body> {
-    let mut resp = Response::new(Full::new(Bytes::from(body)));
-    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    h.insert(
-        "x-amzn-requestid",
-        HeaderValue::from_str(&request_id()).unwrap_or(HeaderValue::from_static("0")),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("x-amzn-requestid, x-amzn-errortype, date"),
-    );
-    resp
-}
-
-/// An AWS error answer: status, `x-amzn-ErrorType`, `{"Message": ...}`.
-pub(super) fn error_response(status: u16, exception: &str, message: &str) -> Response<Body> {
-    let body = serde_json::to_vec(&ErrorBody {
-        message: message.to_owned(),
-    })
-    .unwrap_or_default(); // a struct of one string always serialises
-    let mut resp = json_response(status, body);
-    resp.headers_mut().insert(
-        "x-amzn-errortype",
-        HeaderValue::from_str(exception).unwrap_or(HeaderValue::from_static("InternalFailure")),
-    );
-    resp
-}
-
-pub(super) fn api_error_response(e: &ApiError) -> Response<Body> {
-    error_response(e.code.http_status(), e.code.name(), &e.message)
-}
-
-/// The request's parts as the SigV4 verifier sees them.
-pub(super) struct Parts {
-    method: String,
-    pub(super) host: String,
-    pub(super) path: String,
-    /// The path without the service's path prefix; what requests are routed by.
-    pub(super) route: String,
-    query: Option<String>,
-    headers: Vec<(String, String)>,
-}
-
-impl Parts {
-    fn of(req: &Request<Incoming>, prefix: &str) -> Self {
-        let path = req.uri().path();
-        let route = match path.strip_prefix(prefix) {
-            Some(rest) if rest.starts_with('/') => rest,
-            _ if prefix.is_empty() => path,
-            _ => "",
-        };
-        let headers = req
-            .headers()
-            .iter()
-            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-            .collect();
-        Self {
-            method: req.method().as_str().to_owned(),
-            host: req
-                .headers()
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or_default()
-                .to_owned(),
-            path: path.to_owned(),
-            route: route.to_owned(),
-            query: req.uri().query().map(str::to_owned),
-            headers,
-        }
-    }
-
-    /// Verifies the signature against the service's keys and clock, and the session token of
-    /// keys that have one.
-    pub(super) fn verify(&self, shared: &Shared, body: &[u8]) -> Result<Verified, VerifyError> {
-        let headers: Vec<(&str, &str)> = self
-            .headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let req = IncomingRequest {
-            method: &self.method,
-            host: &self.host,
-            path: &self.path,
-            query: self.query.as_deref(),
-            headers: &headers,
-            body,
-        };
-        let keys = &shared.config.credentials;
-        let verified = sigv4::verify(
-            &req,
-            |ak| {
-                keys.iter()
-                    .find(|k| k.access_key_id == ak)
-                    .map(|k| k.secret_access_key.clone())
-            },
-            &shared.config.region,
-            shared.now(),
-        )?;
-        let key = keys
-            .iter()
-            .find(|k| k.access_key_id == verified.access_key_id);
-        if let Some(expected) = key.and_then(|k| k.session_token.as_deref())
-            && verified.session_token.as_deref() != Some(expected)
-        {
-            return Err(VerifyError::UnknownAccessKey);
-        }
-        Ok(verified)
-    }
-
-    /// The caller as the policy sees it; `None` when there is no policy.
-    pub(super) fn caller<'a>(shared: &'a Shared, verified: &'a Verified) -> Option<Caller<'a>> {
-        shared.config.policy.as_ref().map(|policy| Caller {
-            access_key_id: &verified.access_key_id,
-            policy,
-        })
-    }
-}
 
 /// Answers one HTTP request, with the service clock's `Date` (which clients correct their
 /// clock skew from).
@@ -272,25 +127,6 @@ async fn answer(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     match result {
         Ok(body) => json_response(200, body),
         Err(e) => api_error_response(&e),
-    }
-}
-
-/// Reads a request body of at most [`MAX_BODY`] bytes within the handshake timeout, so a slow
-/// or endless body cannot hold the connection.
-pub(super) async fn read_body(shared: &Shared, body: Incoming) -> Result<Bytes, Response<Body>> {
-    let collect = Limited::new(body, MAX_BODY).collect();
-    match tokio::time::timeout(shared.config.handshake_timeout, collect).await {
-        Ok(Ok(b)) => Ok(b.to_bytes()),
-        Ok(Err(_)) => Err(error_response(
-            400,
-            ErrorCode::SerializationException.name(),
-            &format!("request body exceeds {MAX_BODY} bytes or was cut off"),
-        )),
-        Err(_) => Err(error_response(
-            400,
-            ErrorCode::SerializationException.name(),
-            "request body arrived too slowly",
-        )),
     }
 }
 

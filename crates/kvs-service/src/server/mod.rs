@@ -4,6 +4,8 @@
 
 mod admin;
 mod http;
+mod request;
+mod response;
 mod websocket;
 
 pub use websocket::ws_config;

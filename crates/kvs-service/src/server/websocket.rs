@@ -20,7 +20,8 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tracing::{debug, info, warn};
 
-use super::http::{Body, Parts, error_response};
+use super::request::Parts;
+use super::response::{Body, error_response};
 use super::{Outbound, Shared};
 use crate::channels::{MASTER_PATH, VIEWER_PATH};
 use crate::clock::lock;
