@@ -28,6 +28,8 @@ pub struct Channels {
     by_name: HashMap<String, ChannelInfo>,
     tags: HashMap<String, BTreeMap<String, String>>,
     version_counter: u64,
+    /// Changes made since start, numbering the snapshots.
+    changes: u64,
 }
 
 /// One channel as stored across restarts.
@@ -108,6 +110,38 @@ impl Caller<'_> {
     }
 }
 
+/// What an operation asks of the driver besides its answer. The channel table decides it,
+/// so the driver keeps no list of which operations change what.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Effects {
+    /// The table changed: keep this snapshot (before answering, so a restart keeps what was
+    /// acknowledged).
+    pub persist: Option<Snapshot>,
+    /// This channel was deleted: close its connections and end the Alexa offers waiting on it.
+    pub closed_channel: Option<String>,
+}
+
+/// The whole channel table as stored. `seq` orders the snapshots of one process: a later one
+/// holds every change of an earlier one, so a store may skip an older one that arrives late.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    /// Position among this process's snapshots (1 for the first change).
+    pub seq: u64,
+    /// Every channel with its tags.
+    pub records: Vec<ChannelRecord>,
+    /// The counter channel versions are drawn from.
+    pub version_counter: u64,
+}
+
+/// An operation's answer and its effects.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// What the caller is answered.
+    pub answer: Answer,
+    /// What the driver must do besides.
+    pub effects: Effects,
+}
+
 /// An operation's result.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Answer {
@@ -144,6 +178,7 @@ impl Channels {
             by_name: HashMap::new(),
             tags: HashMap::new(),
             version_counter: 0,
+            changes: 0,
         }
     }
 
@@ -164,8 +199,8 @@ impl Channels {
         )
     }
 
-    /// Every channel with its tags, and the version counter, for storage.
-    pub fn snapshot(&self) -> (Vec<ChannelRecord>, u64) {
+    /// Every channel with its tags, numbered as the latest change.
+    pub fn snapshot(&self) -> Snapshot {
         let records = self
             .by_name
             .values()
@@ -178,7 +213,11 @@ impl Channels {
                     .unwrap_or_default(),
             })
             .collect();
-        (records, self.version_counter)
+        Snapshot {
+            seq: self.changes,
+            records,
+            version_counter: self.version_counter,
+        }
     }
 
     /// Puts back what [`snapshot`](Self::snapshot) returned.
@@ -450,13 +489,14 @@ impl Channels {
         })
     }
 
-    /// Runs one operation on its JSON body, validated against the model first.
+    /// Runs one operation on its JSON body, validated against the model first, and says what
+    /// the driver must do besides answering.
     pub fn dispatch(
         &mut self,
         op: Operation,
         body: &[u8],
         cx: Context<'_>,
-    ) -> Result<Answer, ApiError> {
+    ) -> Result<Outcome, ApiError> {
         let body = checked_body(op, body)?;
         let Context {
             base,
@@ -468,38 +508,58 @@ impl Channels {
             let resource = self.resource_of(op, &body);
             caller.authorize(op.iam_action(), &resource, op.is_signaling_api())?;
         }
-        if op == Operation::SendAlexaOfferToMaster {
-            return Ok(Answer::OfferToMaster(self.alexa_offer(parse_input(body)?)?));
-        }
-        Ok(Answer::Json(match op {
-            Operation::CreateSignalingChannel => json(&self.create(parse_input(body)?, now)?),
-            Operation::DescribeSignalingChannel => json(&self.describe(parse_input(body)?)?),
+        let mut effects = Effects::default();
+        let mut changed = false;
+        let answer = match op {
+            Operation::SendAlexaOfferToMaster => {
+                Answer::OfferToMaster(self.alexa_offer(parse_input(body)?)?)
+            }
+            Operation::CreateSignalingChannel => {
+                changed = true;
+                Answer::Json(json(&self.create(parse_input(body)?, now)?))
+            }
+            Operation::DescribeSignalingChannel => {
+                Answer::Json(json(&self.describe(parse_input(body)?)?))
+            }
             Operation::GetSignalingChannelEndpoint => {
-                json(&self.endpoint(parse_input(body)?, base)?)
+                Answer::Json(json(&self.endpoint(parse_input(body)?, base)?))
             }
             Operation::GetIceServerConfig => {
-                json(&self.ice_config(parse_input(body)?, turn, now)?)
+                Answer::Json(json(&self.ice_config(parse_input(body)?, turn, now)?))
             }
             Operation::DeleteSignalingChannel => {
-                self.delete(parse_input(body)?)?;
-                b"{}".to_vec()
+                let input: DeleteSignalingChannelInput = parse_input(body)?;
+                let arn = input.channel_arn.clone();
+                self.delete(input)?;
+                effects.closed_channel = Some(arn);
+                changed = true;
+                Answer::Json(b"{}".to_vec())
             }
-            Operation::ListSignalingChannels => json(&self.list(parse_input(body)?)?),
+            Operation::ListSignalingChannels => Answer::Json(json(&self.list(parse_input(body)?)?)),
             Operation::UpdateSignalingChannel => {
                 self.update(parse_input(body)?)?;
-                b"{}".to_vec()
+                changed = true;
+                Answer::Json(b"{}".to_vec())
             }
             Operation::TagResource => {
                 self.tag(parse_input(body)?)?;
-                b"{}".to_vec()
+                changed = true;
+                Answer::Json(b"{}".to_vec())
             }
             Operation::UntagResource => {
                 self.untag(parse_input(body)?)?;
-                b"{}".to_vec()
+                changed = true;
+                Answer::Json(b"{}".to_vec())
             }
-            Operation::ListTagsForResource => json(&self.list_tags(parse_input(body)?)?),
-            Operation::SendAlexaOfferToMaster => unreachable!("answered above"),
-        }))
+            Operation::ListTagsForResource => {
+                Answer::Json(json(&self.list_tags(parse_input(body)?)?))
+            }
+        };
+        if changed {
+            self.changes = self.changes.wrapping_add(1);
+            effects.persist = Some(self.snapshot());
+        }
+        Ok(Outcome { answer, effects })
     }
 
     /// The ARN an operation acts on, for authorisation: the channel's, a pattern of the ARN a
@@ -604,6 +664,58 @@ mod tests {
             .unwrap()
             .channel_arn;
         (c, arn)
+    }
+
+    /// The table, not the driver, says what to persist and which channel's connections to
+    /// close; reads change nothing.
+    #[test]
+    fn operations_report_their_effects() {
+        let mut c = Channels::new("us-west-2", "123456789012");
+        let cx = Context {
+            base: EndpointBase {
+                https: "https://h:1",
+                wss: "wss://h:1",
+            },
+            now: UNIX_EPOCH,
+            turn: None,
+            caller: None,
+        };
+        let created = c
+            .dispatch(
+                Operation::CreateSignalingChannel,
+                br#"{"ChannelName":"fx"}"#,
+                cx,
+            )
+            .unwrap();
+        let first = created.effects.persist.expect("a create is persisted");
+        assert_eq!((first.seq, first.records.len()), (1, 1));
+        assert_eq!(created.effects.closed_channel, None);
+        let arn = c.by_name.get("fx").unwrap().channel_arn.clone();
+        let read = c
+            .dispatch(
+                Operation::DescribeSignalingChannel,
+                br#"{"ChannelName":"fx"}"#,
+                cx,
+            )
+            .unwrap();
+        assert_eq!(read.effects, Effects::default(), "a read changes nothing");
+        let tag = format!(r#"{{"ResourceARN":"{arn}","Tags":[{{"Key":"k","Value":"v"}}]}}"#);
+        let tagged = c
+            .dispatch(Operation::TagResource, tag.as_bytes(), cx)
+            .unwrap();
+        assert_eq!(tagged.effects.persist.map(|s| s.seq), Some(2));
+        let refused = c.dispatch(Operation::DeleteSignalingChannel, b"{}", cx);
+        assert!(refused.is_err(), "a refused delete has no effects to run");
+        let delete = format!(r#"{{"ChannelARN":"{arn}"}}"#);
+        let deleted = c
+            .dispatch(Operation::DeleteSignalingChannel, delete.as_bytes(), cx)
+            .unwrap();
+        assert_eq!(
+            deleted.effects.closed_channel.as_deref(),
+            Some(arn.as_str())
+        );
+        let last = deleted.effects.persist.unwrap();
+        assert_eq!((last.seq, last.records.len()), (3, 0));
     }
 
     #[test]

@@ -33,8 +33,8 @@ pub use api_error::ApiError;
 pub use arn::{ResourceArn, arn_channel_name};
 pub use auth::{AuthFileError, Policy, ServiceKey, parse_credentials_file};
 pub use channels::{
-    AlexaOffer, Answer, Caller, ChannelRecord, Channels, Context, EndpointBase, MASTER_PATH,
-    TurnServers, VIEWER_PATH,
+    AlexaOffer, Answer, Caller, ChannelRecord, Channels, Context, Effects, EndpointBase,
+    MASTER_PATH, Outcome, Snapshot, TurnServers, VIEWER_PATH,
 };
 pub use faults::{Faults, InjectedError, MessageFault};
 pub use kvs_proto::rate::Limits;

@@ -438,3 +438,81 @@ async fn channels_survive_a_restart_with_a_state_directory() {
     .unwrap();
     assert_eq!(third.channel_arn("kept"), None, "deletions persist too");
 }
+
+/// Many changes at once, each saved outside the channel table's lock: whatever the order the
+/// saves finish in, a restart keeps every change that was acknowledged.
+#[tokio::test]
+async fn a_restart_keeps_every_acknowledged_change_made_concurrently() {
+    use aws_sdk_kinesisvideo::types::Tag;
+    let dir = tempfile::tempdir().unwrap();
+    let config = kvs_service::ServiceConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        state_dir: Some(dir.path().to_owned()),
+        ..kvs_service::ServiceConfig::default()
+    };
+    let first = kvs_service::start(config.clone()).await.unwrap();
+    let kv = control(&first, EXAMPLE_SECRET_ACCESS_KEY);
+    let tasks: Vec<_> = (0..32)
+        .map(|i| {
+            let kv = kv.clone();
+            tokio::spawn(async move {
+                let arn = kv
+                    .create_signaling_channel()
+                    .channel_name(format!("many-{i}"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .channel_arn
+                    .unwrap();
+                kv.tag_resource()
+                    .resource_arn(&arn)
+                    .tags(
+                        Tag::builder()
+                            .key("n")
+                            .value(i.to_string())
+                            .build()
+                            .unwrap(),
+                    )
+                    .send()
+                    .await
+                    .unwrap();
+                if i % 4 == 0 {
+                    kv.delete_signaling_channel()
+                        .channel_arn(&arn)
+                        .send()
+                        .await
+                        .unwrap();
+                }
+                arn
+            })
+        })
+        .collect();
+    let mut arns = Vec::new();
+    for task in tasks {
+        arns.push(task.await.unwrap());
+    }
+    first.shutdown().await;
+
+    let second = kvs_service::start(config).await.unwrap();
+    let kv = control(&second, EXAMPLE_SECRET_ACCESS_KEY);
+    for (i, arn) in arns.iter().enumerate() {
+        let name = format!("many-{i}");
+        if i % 4 == 0 {
+            assert_eq!(second.channel_arn(&name), None, "{name} was deleted");
+            continue;
+        }
+        assert_eq!(second.channel_arn(&name).as_deref(), Some(arn.as_str()));
+        let tags = kv
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            tags.tags().unwrap().get("n").map(String::as_str),
+            Some(i.to_string().as_str()),
+            "{name} keeps its tag"
+        );
+    }
+    second.shutdown().await;
+}

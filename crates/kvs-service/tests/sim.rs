@@ -241,7 +241,7 @@ impl Sim {
             turn: None,
             caller: None,
         };
-        match self.svc.channels.dispatch(op, body, cx) {
+        match self.svc.channels.dispatch(op, body, cx).map(|o| o.answer) {
             Ok(Answer::Json(body)) => (200, None, body),
             Ok(Answer::OfferToMaster(_)) => {
                 unreachable!("the simulated clients send no Alexa offers")

@@ -19,9 +19,7 @@ use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response};
-use kvs_proto::api::{
-    DeleteSignalingChannelInput, ErrorCode, Operation, SendAlexaOfferToMasterOutput,
-};
+use kvs_proto::api::{ErrorCode, Operation, SendAlexaOfferToMasterOutput};
 use kvs_proto::sigv4::Verified;
 use tokio::sync::oneshot;
 use tracing::{info, warn};
@@ -182,29 +180,18 @@ fn dispatch(
         }),
         caller: Parts::caller(shared, verified),
     };
-    let mut channels = lock(&shared.channels);
-    let out = channels.dispatch(op, body, cx)?;
-    let changes = matches!(
-        op,
-        Operation::CreateSignalingChannel
-            | Operation::UpdateSignalingChannel
-            | Operation::DeleteSignalingChannel
-            | Operation::TagResource
-            | Operation::UntagResource
-    );
-    if changes && let Some(store) = &shared.store {
-        let (records, counter) = channels.snapshot();
-        if let Err(e) = store.save(&records, counter) {
-            warn!(error = %e, "the change is in memory but not on disk");
-        }
-    }
-    drop(channels);
-    if op == Operation::DeleteSignalingChannel
-        && let Ok(input) = serde_json::from_slice::<DeleteSignalingChannelInput>(body)
+    let outcome = lock(&shared.channels).dispatch(op, body, cx)?;
+    // Stored outside the table's lock, and before the answer: a restart keeps what was
+    // acknowledged.
+    if let (Some(snapshot), Some(store)) = (&outcome.effects.persist, &shared.store)
+        && let Err(e) = store.persist(snapshot)
     {
-        close_channel(shared, &input.channel_arn);
+        warn!(error = %e, "the change is in memory but not on disk");
     }
-    Ok(out)
+    if let Some(arn) = &outcome.effects.closed_channel {
+        close_channel(shared, arn);
+    }
+    Ok(outcome.answer)
 }
 
 /// Closes the live connections of a deleted channel and ends the Alexa offers waiting on it;

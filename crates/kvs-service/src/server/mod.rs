@@ -28,7 +28,7 @@ use crate::clock::{ServiceClock, lock};
 use crate::faults::Faults;
 use crate::observe::Observe;
 use crate::relay::{ConnId, Relay};
-use crate::store::Store;
+use crate::store::{Persister, Store};
 use crate::turn_server::{self, Turn};
 use crate::{ServiceConfig, ServiceError, ServiceHandle, tls};
 
@@ -95,7 +95,7 @@ pub(crate) fn channel_arn(shared: &Shared, name: &str) -> Option<String> {
 pub(crate) struct Shared {
     config: ServiceConfig,
     observe: Observe,
-    store: Option<Store>,
+    store: Option<Persister>,
     scheme: (&'static str, &'static str),
     channels: Mutex<Channels>,
     hub: Mutex<Hub>,
@@ -147,7 +147,7 @@ pub(crate) async fn start(config: ServiceConfig) -> Result<ServiceHandle, Servic
     let mut channels = Channels::new(&config.region, &config.account_id);
     let store = match &config.state_dir {
         Some(dir) => {
-            let store = Store::open(dir)?;
+            let store = Persister::new(Box::new(Store::open(dir)?));
             let (records, counter) = store.load()?;
             info!(
                 channels = records.len(),
