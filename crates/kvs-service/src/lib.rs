@@ -94,6 +94,9 @@ pub struct ServiceConfig {
     /// Send RECONNECT_ICE_SERVER to each connection this long after it opened (default: never);
     /// for testing clients' ICE refresh.
     pub reconnect_ice_server_after: Option<Duration>,
+    /// On shutdown, how long in-flight HTTP requests get to finish and each WebSocket to take
+    /// its close frame (default 5 s); what is left after it is cut.
+    pub shutdown_grace: Duration,
 }
 
 impl std::fmt::Debug for ServiceConfig {
@@ -122,6 +125,7 @@ impl std::fmt::Debug for ServiceConfig {
                 "reconnect_ice_server_after",
                 &self.reconnect_ice_server_after,
             )
+            .field("shutdown_grace", &self.shutdown_grace)
             .finish()
     }
 }
@@ -149,6 +153,7 @@ impl Default for ServiceConfig {
             max_connection_duration: Duration::from_secs(3600),
             go_away_grace: Duration::from_secs(60),
             reconnect_ice_server_after: None,
+            shutdown_grace: Duration::from_secs(5),
         }
     }
 }
@@ -271,12 +276,17 @@ impl ServiceHandle {
         server::signal(&self.shared, &target, server::Outbound::ReconnectIceServer)
     }
 
-    /// Stops accepting, closes every connection and waits for the listener to end.
+    /// Stops accepting, lets in-flight requests finish and sends every WebSocket a close frame
+    /// (each within [`ServiceConfig::shutdown_grace`]), and returns once every connection
+    /// has ended.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
+        // Every connection ends within the grace period (see `shutdown_grace`).
+        self.shared.tasks.close();
+        self.shared.tasks.wait().await;
     }
 }
 

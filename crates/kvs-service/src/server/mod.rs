@@ -21,6 +21,7 @@ use kvs_proto::api::ChannelRole;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
 use crate::channels::Channels;
@@ -103,6 +104,8 @@ pub(crate) struct Shared {
     clock: ServiceClock,
     turn: Option<Turn>,
     shutdown: watch::Receiver<bool>,
+    /// Every connection's task, so shutdown can wait for them to end.
+    pub(crate) tasks: TaskTracker,
 }
 
 impl Shared {
@@ -179,6 +182,7 @@ pub(crate) async fn start(config: ServiceConfig) -> Result<ServiceHandle, Servic
         scheme,
         config,
         shutdown: shutdown_rx,
+        tasks: TaskTracker::new(),
     });
     let acceptor = identity
         .as_ref()
@@ -248,14 +252,22 @@ async fn accept_loop(
         let _ = tcp.set_nodelay(true);
         let shared = shared.clone();
         let acceptor = acceptor.clone();
-        tokio::spawn(async move {
+        shared.tasks.clone().spawn(async move {
             let timeout = shared.config.handshake_timeout;
+            let mut shutdown = shared.shutdown.clone();
             match acceptor {
-                Some(acceptor) => match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
-                    Ok(Ok(tls)) => serve_connection(tls, peer, shared).await,
-                    Ok(Err(e)) => debug!(%peer, error = %e, "TLS handshake failed"),
-                    Err(_) => debug!(%peer, "TLS handshake timed out"),
-                },
+                Some(acceptor) => {
+                    let handshake = tokio::time::timeout(timeout, acceptor.accept(tcp));
+                    let tls = tokio::select! {
+                        done = handshake => done,
+                        _ = shutdown.changed() => return, // no new sessions while shutting down
+                    };
+                    match tls {
+                        Ok(Ok(tls)) => serve_connection(tls, peer, shared).await,
+                        Ok(Err(e)) => debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => debug!(%peer, "TLS handshake timed out"),
+                    }
+                }
                 None => serve_connection(tcp, peer, shared).await,
             }
         });
@@ -271,6 +283,7 @@ where
 {
     let mut shutdown = shared.shutdown.clone();
     let header_timeout = shared.config.handshake_timeout;
+    let grace = shared.config.shutdown_grace;
     let service = hyper::service::service_fn(move |req| {
         let shared = shared.clone();
         async move { Ok::<_, Infallible>(http::handle(shared, req).await) }
@@ -282,10 +295,21 @@ where
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     tokio::pin!(conn);
-    tokio::select! {
-        result = conn.as_mut() => if let Err(e) = result {
-            debug!(%peer, error = %e, "HTTP connection ended with an error");
-        },
-        _ = shutdown.changed() => conn.as_mut().graceful_shutdown(),
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        _ = shutdown.changed() => {
+            // No new requests on this connection; the one in flight gets the grace period.
+            conn.as_mut().graceful_shutdown();
+            match tokio::time::timeout(grace, conn.as_mut()).await {
+                Ok(result) => result,
+                Err(_) => {
+                    info!(%peer, grace_secs = grace.as_secs_f64(), "request still in flight after the shutdown grace; cut");
+                    Ok(())
+                }
+            }
+        }
+    };
+    if let Err(e) = result {
+        debug!(%peer, error = %e, "HTTP connection ended with an error");
     }
 }

@@ -17,6 +17,8 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tracing::{debug, info, warn};
 
@@ -188,7 +190,7 @@ pub(super) fn upgrade(shared: Arc<Shared>, parts: Parts, req: Request<Incoming>)
     shared
         .observe
         .count("kvs_connects_total", role_label.clone());
-    tokio::spawn(async move {
+    shared.tasks.clone().spawn(async move {
         match hyper::upgrade::on(req).await {
             Ok(upgraded) => {
                 let ws = WebSocketStream::from_raw_socket(
@@ -341,7 +343,12 @@ async fn run<S>(
                 go_away = close_at.is_none() && now >= go_away_at;
             }
             _ = shutdown.changed() => {
-                let _ = ws.close(None).await;
+                // A close frame, within the grace period even if the peer stopped reading.
+                let closing = ws.close(Some(CloseFrame {
+                    code: CloseCode::Away,
+                    reason: "the service is shutting down".into(),
+                }));
+                let _ = tokio::time::timeout(config.shutdown_grace, closing).await;
                 break;
             }
         }
