@@ -6,6 +6,7 @@
 //! client work against it unchanged. Embed it with [`start`]; the `kvs-signaling serve`
 //! command runs it standalone.
 
+mod admission;
 mod api_error;
 mod arn;
 mod auth;

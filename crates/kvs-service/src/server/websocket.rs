@@ -11,7 +11,7 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use kvs_proto::api::{ChannelRole, ErrorCode};
-use kvs_proto::wire::{MessageType, ServiceFrame, is_valid_id};
+use kvs_proto::wire::{MessageType, ServiceFrame};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tokio_tungstenite::WebSocketStream;
@@ -25,11 +25,12 @@ use tracing::{debug, info, warn};
 use super::request::Parts;
 use super::response::{Body, error_response};
 use super::{Outbound, Shared};
+use crate::admission::{self, Admitted, Refusal};
 use crate::channels::{MASTER_PATH, VIEWER_PATH};
 use crate::clock::lock;
 use crate::faults::MessageFault;
 use crate::observe::Relayed;
-use crate::relay::{ConnId, ConnectError, Routed};
+use crate::relay::{ConnId, Routed};
 
 /// Largest WebSocket message accepted (a 10,000-byte payload plus JSON framing fits easily).
 const MAX_WS_MESSAGE: usize = 64 * 1024;
@@ -72,68 +73,22 @@ pub(super) fn upgrade(shared: Arc<Shared>, parts: Parts, req: Request<Incoming>)
         Ok(v) => v,
         Err(e) => return refuse(e.http_status(), e.exception_name(), &e.to_string()),
     };
-    let Some(arn) = verified.params.get("X-Amz-ChannelARN") else {
-        return refuse(
-            400,
-            ErrorCode::InvalidArgument.name(),
-            "X-Amz-ChannelARN is required",
-        );
+    let admitted = admission::admit(
+        role,
+        &verified.params,
+        Parts::caller(&shared, &verified),
+        |action| lock(&shared.faults).next_error(action),
+        |arn| lock(&shared.channels).by_arn(arn).cloned(),
+    );
+    let Admitted {
+        channel_arn,
+        client_id,
+        message_ttl,
+    } = match admitted {
+        Ok(admitted) => admitted,
+        Err(r) => return refuse(r.status, r.code.name(), &r.message),
     };
-    let action = match role {
-        ChannelRole::Master => "ConnectAsMaster",
-        ChannelRole::Viewer => "ConnectAsViewer",
-    };
-    if let Some(e) = shared
-        .faults
-        .lock()
-        .expect("faults lock")
-        .next_error(action)
-    {
-        return refuse(e.code.http_status(), e.code.name(), &e.message);
-    }
-    if let Some(caller) = Parts::caller(&shared, &verified)
-        && let Err(e) = caller.authorize(&format!("kinesisvideo:{action}"), arn, false)
-    {
-        // The WebSocket API answers AccessDenied with 403, unlike the control plane's 401.
-        return refuse(403, e.code.name(), &e.message);
-    }
-    let channel = shared
-        .channels
-        .lock()
-        .expect("channel table lock")
-        .by_arn(arn)
-        .cloned();
-    let Some(channel) = channel else {
-        return refuse(
-            404,
-            ErrorCode::ResourceNotFound.name(),
-            &format!("The requested channel is not found or not active: {arn}"),
-        );
-    };
-    let client_id = match role {
-        ChannelRole::Master => None,
-        ChannelRole::Viewer => match verified.params.get("X-Amz-ClientId") {
-            Some(id) if is_valid_id(id) && !id.to_ascii_uppercase().starts_with("AWS_") => {
-                Some(id.clone())
-            }
-            Some(id) => {
-                return refuse(
-                    400,
-                    ErrorCode::InvalidArgument.name(),
-                    &format!(
-                        "X-Amz-ClientId '{id}' must match [a-zA-Z0-9_.-]{{1,256}} and not start with AWS_"
-                    ),
-                );
-            }
-            None => {
-                return refuse(
-                    400,
-                    ErrorCode::InvalidArgument.name(),
-                    "a viewer must pass X-Amz-ClientId",
-                );
-            }
-        },
-    };
+    let arn = channel_arn.as_str();
     let Some(key) = req.headers().get(header::SEC_WEBSOCKET_KEY) else {
         return refuse(
             400,
@@ -143,32 +98,21 @@ pub(super) fn upgrade(shared: Arc<Shared>, parts: Parts, req: Request<Incoming>)
     };
     let accept = derive_accept_key(key.as_bytes());
 
-    let ttl = channel.message_ttl();
     let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
     let id = {
         let mut hub = lock(&shared.hub);
-        let joined = match hub
-            .relay
-            .connect(Instant::now(), arn, role, client_id.clone(), ttl)
-        {
-            Ok(joined) => joined,
-            Err(ConnectError::TooManyViewers) => {
-                drop(hub);
-                return refuse(
-                    400,
-                    ErrorCode::ClientLimitExceeded.name(),
-                    "the channel already has the maximum of 10 viewers",
-                );
-            }
-            Err(ConnectError::RateExceeded) => {
-                drop(hub);
-                return refuse(
-                    400,
-                    ErrorCode::ClientLimitExceeded.name(),
-                    "more than 3 connects per second on this channel; retry with backoff",
-                );
-            }
-        };
+        let joined =
+            match hub
+                .relay
+                .connect(Instant::now(), arn, role, client_id.clone(), message_ttl)
+            {
+                Ok(joined) => joined,
+                Err(e) => {
+                    drop(hub);
+                    let r = Refusal::of_relay(e);
+                    return refuse(r.status, r.code.name(), &r.message);
+                }
+            };
         if let Some(old) = joined.replaced {
             hub.outboxes.remove(&old); // its task sees the outbox close and hangs up
             info!(?old, new = ?joined.id, "a newer connection replaced an older one");
