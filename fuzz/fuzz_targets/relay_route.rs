@@ -10,8 +10,8 @@ fuzz_target!(|data: &[u8]| {
     let now = std::time::Instant::now();
     let ttl = std::time::Duration::from_secs(60);
     let mut relay = Relay::new();
-    let master = relay.connect(now, arn, ChannelRole::Master, None, ttl).unwrap().id;
-    let viewer = relay.connect(now, arn, ChannelRole::Viewer, Some("v1".into()), ttl).unwrap().id;
+    let master = relay.connect(now, arn, ChannelRole::Master, None, ttl, ()).unwrap().id;
+    let viewer = relay.connect(now, arn, ChannelRole::Viewer, Some("v1".into()), ttl, ()).unwrap().id;
     let _ = relay.route(now, master, text);
     let _ = relay.route(now, viewer, text);
     relay.disconnect(now, master);

@@ -34,12 +34,15 @@ pub const MAX_HELD_PER_PEER: usize = 256;
 pub const MAX_DEPARTED_VIEWERS: usize = 1024;
 
 #[derive(Debug)]
-struct Conn {
+struct Conn<O> {
     channel_arn: String,
     role: ChannelRole,
     client_id: Option<String>,
     sdp_rate: Cell,
     ice_rate: Cell,
+    /// Where the driver writes this connection's frames; dropped when the connection leaves
+    /// the table (disconnected, replaced, or its channel deleted).
+    outbox: O,
 }
 
 /// A message waiting for its offline recipient.
@@ -205,16 +208,29 @@ pub struct Joined {
     pub held: Vec<String>,
 }
 
-/// The routing table of every channel's live connections.
-#[derive(Debug, Default)]
-pub struct Relay {
-    conns: HashMap<ConnId, Conn>,
+/// The routing table of every channel's live connections, and the one place each
+/// connection's outbox `O` is kept: the driver's IO handle (a channel sender in the service,
+/// `()` in simulations), handed back for delivery and dropped when the connection leaves.
+#[derive(Debug)]
+pub struct Relay<O = ()> {
+    conns: HashMap<ConnId, Conn<O>>,
     channels: HashMap<String, Peers>,
     next_id: u64,
     limits: Option<Limits>,
 }
 
-impl Relay {
+impl<O> Default for Relay<O> {
+    fn default() -> Self {
+        Self {
+            conns: HashMap::new(),
+            channels: HashMap::new(),
+            next_id: 0,
+            limits: None,
+        }
+    }
+}
+
+impl<O> Relay<O> {
     /// An empty table with no rate limits.
     pub fn new() -> Self {
         Self::default()
@@ -228,6 +244,11 @@ impl Relay {
         }
     }
 
+    /// The outbox of a live connection.
+    pub fn outbox(&self, id: ConnId) -> Option<&O> {
+        self.conns.get(&id).map(|c| &c.outbox)
+    }
+
     /// Number of live connections.
     pub fn len(&self) -> usize {
         self.conns.len()
@@ -238,9 +259,9 @@ impl Relay {
         self.conns.is_empty()
     }
 
-    /// Registers a connection to a channel whose messages live `ttl`. A newer master, or a
-    /// newer viewer with the same client id, takes over; the replaced connection is returned so
-    /// the caller can close it.
+    /// Registers a connection to a channel whose messages live `ttl`, with its `outbox`. A
+    /// newer master, or a newer viewer with the same client id, takes over: the replaced
+    /// connection leaves the table and its outbox is dropped, which tells its driver to hang up.
     pub fn connect(
         &mut self,
         now: Instant,
@@ -248,6 +269,7 @@ impl Relay {
         role: ChannelRole,
         client_id: Option<String>,
         ttl: Duration,
+        outbox: O,
     ) -> Result<Joined, ConnectError> {
         let peers = self.channels.entry(channel_arn.to_owned()).or_default();
         if let Some(limits) = self.limits
@@ -281,6 +303,7 @@ impl Relay {
                 client_id,
                 sdp_rate: Cell::default(),
                 ice_rate: Cell::default(),
+                outbox,
             },
         );
         Ok(Joined { id, replaced, held })
@@ -307,8 +330,8 @@ impl Relay {
             .map(|(id, c)| (*id, c.channel_arn.as_str(), c.role, c.client_id.as_deref()))
     }
 
-    /// Forgets a deleted channel: its peers, held messages and rate state. Returns its live
-    /// connections, for the caller to close.
+    /// Forgets a deleted channel: its peers, held messages, rate state and connections (whose
+    /// outboxes are dropped). Returns the connections it had.
     pub fn forget_channel(&mut self, channel_arn: &str) -> Vec<ConnId> {
         self.channels.remove(channel_arn);
         let ids: Vec<ConnId> = self
@@ -460,7 +483,7 @@ impl Relay {
     }
 }
 
-impl Relay {
+impl<O> Relay<O> {
     /// Delivers an offer from SendAlexaOfferToMaster to the channel's master (or holds it
     /// until the master connects); the master's SDP_ANSWER to `sender_client_id` then comes
     /// out of [`route`](Self::route) as [`Routed::AlexaAnswer`].
@@ -551,7 +574,7 @@ mod tests {
     }
 
     fn join_at(r: &mut Relay, now: Instant, role: ChannelRole, client_id: Option<&str>) -> Joined {
-        r.connect(now, ARN, role, client_id.map(str::to_owned), TTL)
+        r.connect(now, ARN, role, client_id.map(str::to_owned), TTL, ())
             .unwrap()
     }
 
@@ -560,6 +583,53 @@ mod tests {
         let m = join_at(&mut r, now, ChannelRole::Master, None).id;
         let v = join_at(&mut r, now, ChannelRole::Viewer, Some("v1")).id;
         (r, m, v)
+    }
+
+    /// The relay is the one place outboxes live: it hands them out for delivery and drops a
+    /// connection's outbox when the connection is disconnected, replaced or its channel is
+    /// deleted (which is what tells the driver's task to hang up).
+    #[test]
+    fn outboxes_leave_with_their_connections() {
+        use std::rc::Rc;
+        let now = t0();
+        let mut r: Relay<Rc<&str>> = Relay::new();
+        let join = |r: &mut Relay<Rc<&str>>, id: Option<&str>, tag: &'static str| {
+            let outbox = Rc::new(tag);
+            let role = if id.is_some() {
+                ChannelRole::Viewer
+            } else {
+                ChannelRole::Master
+            };
+            let joined = r
+                .connect(now, ARN, role, id.map(str::to_owned), TTL, outbox.clone())
+                .unwrap();
+            (joined, outbox)
+        };
+        let (master, master_box) = join(&mut r, None, "master");
+        let (old, old_box) = join(&mut r, Some("v1"), "old v1");
+        assert_eq!(r.outbox(old.id).map(|o| **o), Some("old v1"));
+        let (new, new_box) = join(&mut r, Some("v1"), "new v1");
+        assert_eq!(new.replaced, Some(old.id));
+        assert_eq!(
+            Rc::strong_count(&old_box),
+            1,
+            "the replaced outbox is dropped"
+        );
+        assert!(r.outbox(old.id).is_none());
+        assert_eq!(r.outbox(new.id).map(|o| **o), Some("new v1"));
+        r.disconnect(now, new.id);
+        assert_eq!(
+            Rc::strong_count(&new_box),
+            1,
+            "a disconnected outbox is dropped"
+        );
+        assert_eq!(Rc::strong_count(&master_box), 2);
+        assert_eq!(r.forget_channel(ARN), vec![master.id]);
+        assert_eq!(
+            Rc::strong_count(&master_box),
+            1,
+            "a deleted channel's outboxes are dropped"
+        );
     }
 
     const OFFER: &str = r#"{"action":"SDP_OFFER","messagePayload":"e30="}"#;
@@ -676,10 +746,10 @@ mod tests {
         for i in 0..MAX_VIEWERS {
             join_at(&mut r, t0(), ChannelRole::Viewer, Some(&format!("v{i}")));
         }
-        let eleventh = r.connect(t0(), ARN, ChannelRole::Viewer, Some("v99".into()), TTL);
+        let eleventh = r.connect(t0(), ARN, ChannelRole::Viewer, Some("v99".into()), TTL, ());
         assert_eq!(eleventh, Err(ConnectError::TooManyViewers));
         assert!(
-            r.connect(t0(), ARN, ChannelRole::Viewer, Some("v3".into()), TTL)
+            r.connect(t0(), ARN, ChannelRole::Viewer, Some("v3".into()), TTL, ())
                 .is_ok(),
             "a reconnecting viewer is not extra"
         );
@@ -785,7 +855,7 @@ mod tests {
         let v = join_at(&mut r, now, ChannelRole::Viewer, Some("v1")).id;
         join_at(&mut r, now, ChannelRole::Viewer, Some("v2"));
         assert_eq!(
-            r.connect(now, ARN, ChannelRole::Viewer, Some("v3".into()), TTL),
+            r.connect(now, ARN, ChannelRole::Viewer, Some("v3".into()), TTL, ()),
             Err(ConnectError::RateExceeded)
         );
         let ice = r#"{"action":"ICE_CANDIDATE","messagePayload":"e30=","correlationId":"k"}"#;
@@ -808,7 +878,7 @@ mod tests {
         let later = now + Duration::from_secs(1);
         assert!(matches!(r.route(later, v, ice), Routed::Deliver { .. }));
         assert!(
-            r.connect(later, ARN, ChannelRole::Viewer, Some("v3".into()), TTL)
+            r.connect(later, ARN, ChannelRole::Viewer, Some("v3".into()), TTL, ())
                 .is_ok()
         );
     }

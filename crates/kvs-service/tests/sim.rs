@@ -318,7 +318,7 @@ impl Sim {
         let joined = self
             .svc
             .relay
-            .connect(self.now, &arn, role, client_id, ttl)
+            .connect(self.now, &arn, role, client_id, ttl, ())
             .expect("room on the channel");
         if let Some(old) = joined.replaced
             && let Some(j) = self.peers.iter().position(|p| p.conn == Some(old))

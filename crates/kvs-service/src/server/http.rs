@@ -198,10 +198,8 @@ fn dispatch(
 /// clients that reconnect get ResourceNotFoundException.
 fn close_channel(shared: &Shared, arn: &str) {
     let mut hub = lock(&shared.hub);
+    // Their outboxes leave the table with them: each task sees its outbox close and hangs up.
     let gone = hub.relay.forget_channel(arn);
-    for id in &gone {
-        hub.outboxes.remove(id); // the connection's task sees its outbox close and hangs up
-    }
     hub.alexa.retain(|(channel, _), _| channel != arn);
     if !gone.is_empty() {
         info!(channel = %arn, connections = gone.len(), "channel deleted; closing its connections");
@@ -222,7 +220,7 @@ async fn alexa_offer(shared: &Shared, offer: AlexaOffer) -> Result<Vec<u8>, ApiE
                 ));
             }
             AlexaRouted::Deliver { to, frame } => {
-                if let Some(outbox) = hub.outboxes.get(&to) {
+                if let Some(outbox) = hub.relay.outbox(to) {
                     let _ = outbox.try_send(Outbound::Frame(frame));
                 }
             }

@@ -28,7 +28,7 @@ use crate::channels::Channels;
 use crate::clock::{ServiceClock, lock};
 use crate::faults::Faults;
 use crate::observe::Observe;
-use crate::relay::{ConnId, Relay};
+use crate::relay::Relay;
 use crate::store::{Persister, Store};
 use crate::turn_server::{self, Turn};
 use crate::{ServiceConfig, ServiceError, ServiceHandle, tls};
@@ -49,8 +49,8 @@ pub(crate) enum Outbound {
 /// Live connections: the routing table, each connection's outbox, and the SendAlexaOfferToMaster
 /// requests waiting for the master's answer.
 struct Hub {
-    relay: Relay,
-    outboxes: HashMap<ConnId, mpsc::Sender<Outbound>>,
+    /// The connections, each with its outbox.
+    relay: Relay<mpsc::Sender<Outbound>>,
     alexa: HashMap<(String, String), oneshot::Sender<String>>,
 }
 
@@ -70,7 +70,7 @@ pub(crate) fn signal(shared: &Shared, target: &Target<'_>, what: Outbound) -> bo
     };
     hub.relay
         .find(target.channel_arn, client_id)
-        .and_then(|id| hub.outboxes.get(&id))
+        .and_then(|id| hub.relay.outbox(id))
         .is_some_and(|tx| tx.try_send(what).is_ok())
 }
 
@@ -173,7 +173,6 @@ pub(crate) async fn start(config: ServiceConfig) -> Result<ServiceHandle, Servic
         store,
         hub: Mutex::new(Hub {
             relay: Relay::with_limits(config.limits),
-            outboxes: HashMap::new(),
             alexa: HashMap::new(),
         }),
         faults,

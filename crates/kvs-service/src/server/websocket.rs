@@ -101,29 +101,33 @@ pub(super) fn upgrade(shared: Arc<Shared>, parts: Parts, req: Request<Incoming>)
     let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
     let id = {
         let mut hub = lock(&shared.hub);
-        let joined =
-            match hub
-                .relay
-                .connect(Instant::now(), arn, role, client_id.clone(), message_ttl)
-            {
-                Ok(joined) => joined,
-                Err(e) => {
-                    drop(hub);
-                    let r = Refusal::of_relay(e);
-                    return refuse(r.status, r.code.name(), &r.message);
-                }
-            };
+        let joined = match hub.relay.connect(
+            Instant::now(),
+            arn,
+            role,
+            client_id.clone(),
+            message_ttl,
+            tx,
+        ) {
+            Ok(joined) => joined,
+            Err(e) => {
+                drop(hub);
+                let r = Refusal::of_relay(e);
+                return refuse(r.status, r.code.name(), &r.message);
+            }
+        };
         if let Some(old) = joined.replaced {
-            hub.outboxes.remove(&old); // its task sees the outbox close and hangs up
+            // Its outbox left the table with it: its task sees it close and hangs up.
             info!(?old, new = ?joined.id, "a newer connection replaced an older one");
         }
         if !joined.held.is_empty() {
             info!(id = ?joined.id, count = joined.held.len(), "delivering messages held while offline");
         }
-        for frame in joined.held {
-            let _ = tx.try_send(Outbound::Frame(frame));
+        if let Some(outbox) = hub.relay.outbox(joined.id) {
+            for frame in joined.held {
+                let _ = outbox.try_send(Outbound::Frame(frame));
+            }
         }
-        hub.outboxes.insert(joined.id, tx);
         joined.id
     };
     info!(?id, ?role, client_id = client_id.as_deref().unwrap_or(""), channel = %arn, key = %verified.access_key_id, decision = "accepted", "WebSocket connect");
@@ -149,7 +153,6 @@ pub(super) fn upgrade(shared: Arc<Shared>, parts: Parts, req: Request<Incoming>)
         }
         let mut hub = lock(&shared.hub);
         hub.relay.disconnect(Instant::now(), id);
-        hub.outboxes.remove(&id);
         drop(hub);
         shared.observe.gauge("kvs_connections", role_label, -1);
         info!(?id, "WebSocket disconnected");
@@ -319,7 +322,7 @@ fn relay_frame(shared: &Shared, from: ConnId, text: &str) -> Option<String> {
                 .relay
                 .channel_of(from)
                 .and_then(|arn| lock(&shared.faults).next_message(arn));
-            let Some(outbox) = hub.outboxes.get(&to).cloned() else {
+            let Some(outbox) = hub.relay.outbox(to).cloned() else {
                 warn!(?from, ?to, "recipient is gone; message dropped");
                 return None;
             };
