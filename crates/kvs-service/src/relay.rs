@@ -13,7 +13,7 @@
 //! With [`Limits`], the quotas of the real service apply: connects per channel, SDP and ICE
 //! messages per connection, Alexa offers per channel.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use kvs_proto::api::ChannelRole;
@@ -63,8 +63,6 @@ struct Peers {
     viewers: HashMap<String, ConnId>,
     /// Viewer ids not connected now that may still be addressed, until the given time.
     departed: HashMap<String, Instant>,
-    /// Alexa senders whose offer waits for the master's answer.
-    alexa_waiting: HashSet<String>,
     connect_rate: Cell,
     alexa_rate: Cell,
     ttl: Duration,
@@ -208,34 +206,41 @@ pub struct Joined {
     pub held: Vec<String>,
 }
 
-/// The routing table of every channel's live connections, and the one place each
-/// connection's outbox `O` is kept: the driver's IO handle (a channel sender in the service,
-/// `()` in simulations), handed back for delivery and dropped when the connection leaves.
+/// The routing table of every channel's live connections, and the one place the driver's
+/// handles live: each connection's outbox `O` (a channel sender in the service, `()` in
+/// simulations), handed back for delivery and dropped when the connection leaves, and each
+/// waiting Alexa offer's waiter `W` (what completes its HTTP request), handed back with the
+/// master's answer and dropped when the offer is given up or its channel deleted.
 #[derive(Debug)]
-pub struct Relay<O = ()> {
+pub struct Relay<O = (), W = ()> {
     conns: HashMap<ConnId, Conn<O>>,
     channels: HashMap<String, Peers>,
+    /// Alexa offers waiting for the master's answer, by channel and sender client id.
+    alexa_waiting: HashMap<(String, String), W>,
     next_id: u64,
     limits: Option<Limits>,
 }
 
-impl<O> Default for Relay<O> {
+impl<O, W> Default for Relay<O, W> {
     fn default() -> Self {
         Self {
             conns: HashMap::new(),
             channels: HashMap::new(),
+            alexa_waiting: HashMap::new(),
             next_id: 0,
             limits: None,
         }
     }
 }
 
-impl<O> Relay<O> {
-    /// An empty table with no rate limits.
+impl Relay {
+    /// An empty table with no rate limits and no driver handles (simulations, tests).
     pub fn new() -> Self {
         Self::default()
     }
+}
 
+impl<O, W> Relay<O, W> {
     /// An empty table that enforces `limits`.
     pub fn with_limits(limits: Option<Limits>) -> Self {
         Self {
@@ -330,10 +335,12 @@ impl<O> Relay<O> {
             .map(|(id, c)| (*id, c.channel_arn.as_str(), c.role, c.client_id.as_deref()))
     }
 
-    /// Forgets a deleted channel: its peers, held messages, rate state and connections (whose
-    /// outboxes are dropped). Returns the connections it had.
+    /// Forgets a deleted channel: its peers, held messages, rate state, connections (whose
+    /// outboxes are dropped) and waiting Alexa offers (whose waiters are dropped). Returns the
+    /// connections it had.
     pub fn forget_channel(&mut self, channel_arn: &str) -> Vec<ConnId> {
         self.channels.remove(channel_arn);
+        self.alexa_waiting.retain(|(arn, _), _| arn != channel_arn);
         let ids: Vec<ConnId> = self
             .conns
             .iter()
@@ -448,13 +455,16 @@ impl<O> Relay<O> {
                         format!("recipient '{recipient}' is not connected to this channel"),
                     );
                 }
-                if frame.action == Action::SdpAnswer && peers.alexa_waiting.remove(&recipient) {
+                let waiting = (sender.channel_arn.clone(), recipient);
+                if frame.action == Action::SdpAnswer && self.alexa_waiting.contains_key(&waiting) {
+                    let (channel_arn, recipient) = waiting;
                     return Routed::AlexaAnswer {
-                        channel_arn: sender.channel_arn.clone(),
+                        channel_arn,
                         client_id: recipient,
                         payload: frame.message_payload,
                     };
                 }
+                let (_, recipient) = waiting;
                 let to = peers.viewers.get(&recipient).copied();
                 (Some(recipient), to, None)
             }
@@ -483,11 +493,14 @@ impl<O> Relay<O> {
     }
 }
 
-impl<O> Relay<O> {
+impl<O, W> Relay<O, W> {
     /// Delivers an offer from SendAlexaOfferToMaster to the channel's master (or holds it
     /// until the master connects); the master's SDP_ANSWER to `sender_client_id` then comes
     /// out of [`route`](Self::route) as [`Routed::AlexaAnswer`].
-    pub fn alexa_offer(&mut self, now: Instant, offer: &AlexaOffer) -> AlexaRouted {
+    /// `waiter` is kept until [`take_alexa_waiter`](Self::take_alexa_waiter) or
+    /// [`alexa_gave_up`](Self::alexa_gave_up); a newer offer from the same sender replaces
+    /// (drops) the older one's.
+    pub fn alexa_offer(&mut self, now: Instant, offer: &AlexaOffer, waiter: W) -> AlexaRouted {
         let peers = self.channels.entry(offer.channel_arn.clone()).or_default();
         if let Some(limits) = self.limits
             && !peers.alexa_rate.admit(now, limits.alexa_offers_per_channel)
@@ -500,7 +513,10 @@ impl<O> Relay<O> {
         if !peers.viewers.contains_key(&offer.sender_client_id) {
             peers.depart(offer.sender_client_id.clone(), now + offer.ttl);
         }
-        peers.alexa_waiting.insert(offer.sender_client_id.clone());
+        self.alexa_waiting.insert(
+            (offer.channel_arn.clone(), offer.sender_client_id.clone()),
+            waiter,
+        );
         let frame = ServiceFrame {
             sender_client_id: Some(offer.sender_client_id.clone()),
             message_type: MessageType::SdpOffer,
@@ -523,10 +539,25 @@ impl<O> Relay<O> {
         }
     }
 
-    /// Stops waiting for the master's answer to an Alexa offer (its request gave up).
-    pub fn alexa_gave_up(&mut self, channel_arn: &str, sender_client_id: &str) {
-        if let Some(peers) = self.channels.get_mut(channel_arn) {
-            peers.alexa_waiting.remove(sender_client_id);
+    /// The waiter of the Alexa offer a [`Routed::AlexaAnswer`] answers; it is no longer
+    /// waiting.
+    pub fn take_alexa_waiter(&mut self, channel_arn: &str, sender_client_id: &str) -> Option<W> {
+        self.alexa_waiting
+            .remove(&(channel_arn.to_owned(), sender_client_id.to_owned()))
+    }
+
+    /// Stops waiting for the master's answer to an Alexa offer whose request gave up, if
+    /// `is_mine` says the waiter kept is that request's (a newer offer from the same sender
+    /// may have replaced it).
+    pub fn alexa_gave_up(
+        &mut self,
+        channel_arn: &str,
+        sender_client_id: &str,
+        is_mine: impl FnOnce(&W) -> bool,
+    ) {
+        let key = (channel_arn.to_owned(), sender_client_id.to_owned());
+        if self.alexa_waiting.get(&key).is_some_and(is_mine) {
+            self.alexa_waiting.remove(&key);
         }
     }
 }
@@ -592,7 +623,7 @@ mod tests {
     fn outboxes_leave_with_their_connections() {
         use std::rc::Rc;
         let now = t0();
-        let mut r: Relay<Rc<&str>> = Relay::new();
+        let mut r: Relay<Rc<&str>> = Relay::with_limits(None);
         let join = |r: &mut Relay<Rc<&str>>, id: Option<&str>, tag: &'static str| {
             let outbox = Rc::new(tag);
             let role = if id.is_some() {
@@ -821,7 +852,7 @@ mod tests {
             sender_client_id: "alexa".into(),
             payload: "b2ZmZXI=".into(),
         };
-        assert_eq!(r.alexa_offer(now, &offer), AlexaRouted::Held);
+        assert_eq!(r.alexa_offer(now, &offer, ()), AlexaRouted::Held);
         let m = join_at(&mut r, now, ChannelRole::Master, None);
         assert_eq!(
             m.held,
@@ -839,12 +870,52 @@ mod tests {
                 payload: "YW5zd2Vy".into()
             }
         );
+        assert_eq!(r.take_alexa_waiter(ARN, "alexa"), Some(()));
         assert_eq!(
             r.route(now, m.id, answer),
             Routed::Held,
             "answered once; later ones are ordinary"
         );
-        r.alexa_gave_up(ARN, "alexa");
+        assert_eq!(r.take_alexa_waiter(ARN, "alexa"), None);
+    }
+
+    /// The relay keeps each waiting Alexa offer's waiter: a newer offer from the same sender
+    /// replaces it, a request that gave up removes only its own, a deleted channel drops them.
+    #[test]
+    fn alexa_waiters_live_in_the_relay() {
+        use std::rc::Rc;
+        let now = t0();
+        let mut r: Relay<(), Rc<u8>> = Relay::with_limits(None);
+        let offer = |sender: &str| AlexaOffer {
+            channel_arn: ARN.into(),
+            ttl: TTL,
+            sender_client_id: sender.into(),
+            payload: "b2ZmZXI=".into(),
+        };
+        let (first, second, other) = (Rc::new(1), Rc::new(2), Rc::new(3));
+        r.alexa_offer(now, &offer("alexa"), first.clone());
+        r.alexa_offer(now, &offer("alexa"), second.clone());
+        assert_eq!(
+            Rc::strong_count(&first),
+            1,
+            "the newer offer's waiter replaced it"
+        );
+        r.alexa_gave_up(ARN, "alexa", |w| **w == 1);
+        assert_eq!(
+            Rc::strong_count(&second),
+            2,
+            "the first request leaves the second's alone"
+        );
+        r.alexa_gave_up(ARN, "alexa", |w| **w == 2);
+        assert_eq!(Rc::strong_count(&second), 1);
+        r.alexa_offer(now, &offer("other"), other.clone());
+        r.forget_channel(ARN);
+        assert_eq!(
+            Rc::strong_count(&other),
+            1,
+            "a deleted channel drops its waiters"
+        );
+        assert_eq!(r.take_alexa_waiter(ARN, "other"), None);
     }
 
     #[test]

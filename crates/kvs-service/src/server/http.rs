@@ -200,7 +200,6 @@ fn close_channel(shared: &Shared, arn: &str) {
     let mut hub = lock(&shared.hub);
     // Their outboxes leave the table with them: each task sees its outbox close and hangs up.
     let gone = hub.relay.forget_channel(arn);
-    hub.alexa.retain(|(channel, _), _| channel != arn);
     if !gone.is_empty() {
         info!(channel = %arn, connections = gone.len(), "channel deleted; closing its connections");
     }
@@ -208,11 +207,10 @@ fn close_channel(shared: &Shared, arn: &str) {
 
 /// Delivers an Alexa offer to the master and waits (up to the message TTL) for its answer.
 async fn alexa_offer(shared: &Shared, offer: AlexaOffer) -> Result<Vec<u8>, ApiError> {
-    let key = (offer.channel_arn.clone(), offer.sender_client_id.clone());
     let (tx, rx) = oneshot::channel();
     {
         let mut hub = lock(&shared.hub);
-        match hub.relay.alexa_offer(Instant::now(), &offer) {
+        match hub.relay.alexa_offer(Instant::now(), &offer, tx) {
             AlexaRouted::RateExceeded => {
                 return Err(ApiError::new(
                     ErrorCode::ClientLimitExceeded,
@@ -228,15 +226,14 @@ async fn alexa_offer(shared: &Shared, offer: AlexaOffer) -> Result<Vec<u8>, ApiE
                 info!(channel = %offer.channel_arn, "Alexa offer held until the master connects")
             }
         }
-        hub.alexa.insert(key.clone(), tx);
     }
     let answer = tokio::time::timeout(offer.ttl, rx).await; // drops the receiver
-    let mut hub = lock(&shared.hub);
-    // A newer offer from the same sender may have taken the slot; leave it alone.
-    if hub.alexa.get(&key).is_some_and(|tx| tx.is_closed()) {
-        hub.alexa.remove(&key);
-        hub.relay.alexa_gave_up(&key.0, &key.1);
-    }
+    // A newer offer from the same sender may have taken the slot; leave that one alone.
+    lock(&shared.hub).relay.alexa_gave_up(
+        &offer.channel_arn,
+        &offer.sender_client_id,
+        oneshot::Sender::is_closed,
+    );
     match answer {
         Ok(Ok(answer)) => Ok(serde_json::to_vec(&SendAlexaOfferToMasterOutput {
             answer: Some(answer),

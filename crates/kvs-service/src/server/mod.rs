@@ -10,7 +10,6 @@ mod websocket;
 
 pub use websocket::ws_config;
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -49,9 +48,9 @@ pub(crate) enum Outbound {
 /// Live connections: the routing table, each connection's outbox, and the SendAlexaOfferToMaster
 /// requests waiting for the master's answer.
 struct Hub {
-    /// The connections, each with its outbox.
-    relay: Relay<mpsc::Sender<Outbound>>,
-    alexa: HashMap<(String, String), oneshot::Sender<String>>,
+    /// The connections with their outboxes, and the waiting Alexa offers with the senders
+    /// that complete their HTTP requests.
+    relay: Relay<mpsc::Sender<Outbound>, oneshot::Sender<String>>,
 }
 
 /// A connection the admin API and the embedding API can address.
@@ -173,7 +172,6 @@ pub(crate) async fn start(config: ServiceConfig) -> Result<ServiceHandle, Servic
         store,
         hub: Mutex::new(Hub {
             relay: Relay::with_limits(config.limits),
-            alexa: HashMap::new(),
         }),
         faults,
         clock,

@@ -357,7 +357,7 @@ fn relay_frame(shared: &Shared, from: ConnId, text: &str) -> Option<String> {
             payload,
         } => {
             shared.observe.relayed(Relayed::Delivered);
-            match hub.alexa.remove(&(channel_arn, client_id)) {
+            match hub.relay.take_alexa_waiter(&channel_arn, &client_id) {
                 Some(waiter) => {
                     let _ = waiter.send(payload);
                 }
