@@ -455,16 +455,18 @@ impl<O, W> Relay<O, W> {
                         format!("recipient '{recipient}' is not connected to this channel"),
                     );
                 }
-                let waiting = (sender.channel_arn.clone(), recipient);
-                if frame.action == Action::SdpAnswer && self.alexa_waiting.contains_key(&waiting) {
-                    let (channel_arn, recipient) = waiting;
-                    return Routed::AlexaAnswer {
-                        channel_arn,
-                        client_id: recipient,
-                        payload: frame.message_payload,
-                    };
+                // Only an answer can complete an Alexa offer; most channels have none waiting.
+                if frame.action == Action::SdpAnswer && !self.alexa_waiting.is_empty() {
+                    let waiting = (sender.channel_arn.clone(), recipient.clone());
+                    if self.alexa_waiting.contains_key(&waiting) {
+                        let (channel_arn, client_id) = waiting;
+                        return Routed::AlexaAnswer {
+                            channel_arn,
+                            client_id,
+                            payload: frame.message_payload,
+                        };
+                    }
                 }
-                let (_, recipient) = waiting;
                 let to = peers.viewers.get(&recipient).copied();
                 (Some(recipient), to, None)
             }
