@@ -139,9 +139,9 @@ impl Peers {
     }
 }
 
-/// Where a client frame ends up.
+/// Where a client frame ends up. `W` is the relay's Alexa waiter type.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Routed {
+pub enum Routed<W = ()> {
     /// Send `frame` to connection `to`.
     Deliver {
         /// The recipient connection.
@@ -158,8 +158,8 @@ pub enum Routed {
         /// Why.
         reason: String,
     },
-    /// The master's answer to an offer from SendAlexaOfferToMaster: the HTTP request waiting
-    /// for it gets `payload`.
+    /// The master's answer to an offer from SendAlexaOfferToMaster: the offer no longer
+    /// waits, and its `waiter` (the HTTP request) gets `payload`.
     AlexaAnswer {
         /// The channel.
         channel_arn: String,
@@ -167,6 +167,8 @@ pub enum Routed {
         client_id: String,
         /// The base64 SDP answer.
         payload: String,
+        /// What the offer was waiting with.
+        waiter: W,
     },
 }
 
@@ -215,8 +217,8 @@ pub struct Joined {
 pub struct Relay<O = (), W = ()> {
     conns: HashMap<ConnId, Conn<O>>,
     channels: HashMap<String, Peers>,
-    /// Alexa offers waiting for the master's answer, by channel and sender client id.
-    alexa_waiting: HashMap<(String, String), W>,
+    /// Alexa offers waiting for the master's answer, by channel, then sender client id.
+    alexa_waiting: HashMap<String, HashMap<String, W>>,
     next_id: u64,
     limits: Option<Limits>,
 }
@@ -340,7 +342,7 @@ impl<O, W> Relay<O, W> {
     /// connections it had.
     pub fn forget_channel(&mut self, channel_arn: &str) -> Vec<ConnId> {
         self.channels.remove(channel_arn);
-        self.alexa_waiting.retain(|(arn, _), _| arn != channel_arn);
+        self.alexa_waiting.remove(channel_arn);
         let ids: Vec<ConnId> = self
             .conns
             .iter()
@@ -397,7 +399,7 @@ impl<O, W> Relay<O, W> {
     }
 
     /// Routes one text frame from connection `from`.
-    pub fn route(&mut self, now: Instant, from: ConnId, text: &str) -> Routed {
+    pub fn route(&mut self, now: Instant, from: ConnId, text: &str) -> Routed<W> {
         let Some(sender) = self.conns.get_mut(&from) else {
             return Routed::Dropped {
                 reason: "sender is no longer connected".into(),
@@ -455,17 +457,20 @@ impl<O, W> Relay<O, W> {
                         format!("recipient '{recipient}' is not connected to this channel"),
                     );
                 }
-                // Only an answer can complete an Alexa offer; most channels have none waiting.
-                if frame.action == Action::SdpAnswer && !self.alexa_waiting.is_empty() {
-                    let waiting = (sender.channel_arn.clone(), recipient.clone());
-                    if self.alexa_waiting.contains_key(&waiting) {
-                        let (channel_arn, client_id) = waiting;
-                        return Routed::AlexaAnswer {
-                            channel_arn,
-                            client_id,
-                            payload: frame.message_payload,
-                        };
-                    }
+                if frame.action == Action::SdpAnswer
+                    && let Some(waiter) = take_waiter(
+                        &mut self.alexa_waiting,
+                        &sender.channel_arn,
+                        &recipient,
+                        |_| true,
+                    )
+                {
+                    return Routed::AlexaAnswer {
+                        channel_arn: sender.channel_arn.clone(),
+                        client_id: recipient,
+                        payload: frame.message_payload,
+                        waiter,
+                    };
                 }
                 let to = peers.viewers.get(&recipient).copied();
                 (Some(recipient), to, None)
@@ -499,9 +504,9 @@ impl<O, W> Relay<O, W> {
     /// Delivers an offer from SendAlexaOfferToMaster to the channel's master (or holds it
     /// until the master connects); the master's SDP_ANSWER to `sender_client_id` then comes
     /// out of [`route`](Self::route) as [`Routed::AlexaAnswer`].
-    /// `waiter` is kept until [`take_alexa_waiter`](Self::take_alexa_waiter) or
-    /// [`alexa_gave_up`](Self::alexa_gave_up); a newer offer from the same sender replaces
-    /// (drops) the older one's.
+    /// `waiter` is kept until the answer comes out of [`route`](Self::route) or the request
+    /// gives up ([`alexa_gave_up`](Self::alexa_gave_up)); a newer offer from the same sender
+    /// replaces (drops) the older one's.
     pub fn alexa_offer(&mut self, now: Instant, offer: &AlexaOffer, waiter: W) -> AlexaRouted {
         let peers = self.channels.entry(offer.channel_arn.clone()).or_default();
         if let Some(limits) = self.limits
@@ -515,10 +520,10 @@ impl<O, W> Relay<O, W> {
         if !peers.viewers.contains_key(&offer.sender_client_id) {
             peers.depart(offer.sender_client_id.clone(), now + offer.ttl);
         }
-        self.alexa_waiting.insert(
-            (offer.channel_arn.clone(), offer.sender_client_id.clone()),
-            waiter,
-        );
+        self.alexa_waiting
+            .entry(offer.channel_arn.clone())
+            .or_default()
+            .insert(offer.sender_client_id.clone(), waiter);
         let frame = ServiceFrame {
             sender_client_id: Some(offer.sender_client_id.clone()),
             message_type: MessageType::SdpOffer,
@@ -541,13 +546,6 @@ impl<O, W> Relay<O, W> {
         }
     }
 
-    /// The waiter of the Alexa offer a [`Routed::AlexaAnswer`] answers; it is no longer
-    /// waiting.
-    pub fn take_alexa_waiter(&mut self, channel_arn: &str, sender_client_id: &str) -> Option<W> {
-        self.alexa_waiting
-            .remove(&(channel_arn.to_owned(), sender_client_id.to_owned()))
-    }
-
     /// Stops waiting for the master's answer to an Alexa offer whose request gave up, if
     /// `is_mine` says the waiter kept is that request's (a newer offer from the same sender
     /// may have replaced it).
@@ -557,11 +555,32 @@ impl<O, W> Relay<O, W> {
         sender_client_id: &str,
         is_mine: impl FnOnce(&W) -> bool,
     ) {
-        let key = (channel_arn.to_owned(), sender_client_id.to_owned());
-        if self.alexa_waiting.get(&key).is_some_and(is_mine) {
-            self.alexa_waiting.remove(&key);
-        }
+        take_waiter(
+            &mut self.alexa_waiting,
+            channel_arn,
+            sender_client_id,
+            is_mine,
+        );
     }
+}
+
+/// Removes the waiter of `sender`'s Alexa offer on `channel` if `pick` accepts it, and the
+/// channel's entry once none is left.
+fn take_waiter<W>(
+    waiting: &mut HashMap<String, HashMap<String, W>>,
+    channel: &str,
+    sender: &str,
+    pick: impl FnOnce(&W) -> bool,
+) -> Option<W> {
+    let senders = waiting.get_mut(channel)?;
+    let waiter = match senders.get(sender) {
+        Some(w) if pick(w) => senders.remove(sender),
+        _ => None,
+    };
+    if senders.is_empty() {
+        waiting.remove(channel);
+    }
+    waiter
 }
 
 fn describe_frame_error(e: &FrameError) -> String {
@@ -571,7 +590,7 @@ fn describe_frame_error(e: &FrameError) -> String {
     }
 }
 
-fn fail(correlation_id: Option<String>, error_type: &str, description: String) -> Routed {
+fn fail<W>(correlation_id: Option<String>, error_type: &str, description: String) -> Routed<W> {
     match correlation_id {
         Some(correlation_id) => Routed::Reply(
             ServiceFrame {
@@ -869,16 +888,15 @@ mod tests {
             Routed::AlexaAnswer {
                 channel_arn: ARN.into(),
                 client_id: "alexa".into(),
-                payload: "YW5zd2Vy".into()
+                payload: "YW5zd2Vy".into(),
+                waiter: (),
             }
         );
-        assert_eq!(r.take_alexa_waiter(ARN, "alexa"), Some(()));
         assert_eq!(
             r.route(now, m.id, answer),
             Routed::Held,
             "answered once; later ones are ordinary"
         );
-        assert_eq!(r.take_alexa_waiter(ARN, "alexa"), None);
     }
 
     /// The relay keeps each waiting Alexa offer's waiter: a newer offer from the same sender
@@ -917,7 +935,7 @@ mod tests {
             1,
             "a deleted channel drops its waiters"
         );
-        assert_eq!(r.take_alexa_waiter(ARN, "other"), None);
+        assert!(r.alexa_waiting.is_empty());
     }
 
     #[test]

@@ -230,7 +230,6 @@ fn connection(shared: &Shared, body: &[u8], what: Outbound) -> Result<Response<B
 fn connections(shared: &Shared) -> Response<Body> {
     let hub = lock(&shared.hub);
     let mut list: Vec<serde_json::Value> = hub
-        .relay
         .connections()
         .map(|(id, arn, role, client_id)| {
             serde_json::json!({"Id": id.0, "ChannelARN": arn, "Role": role.as_str(), "ClientId": client_id})

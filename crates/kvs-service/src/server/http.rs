@@ -199,7 +199,7 @@ fn dispatch(
 fn close_channel(shared: &Shared, arn: &str) {
     let mut hub = lock(&shared.hub);
     // Their outboxes leave the table with them: each task sees its outbox close and hangs up.
-    let gone = hub.relay.forget_channel(arn);
+    let gone = hub.forget_channel(arn);
     if !gone.is_empty() {
         info!(channel = %arn, connections = gone.len(), "channel deleted; closing its connections");
     }
@@ -210,7 +210,7 @@ async fn alexa_offer(shared: &Shared, offer: AlexaOffer) -> Result<Vec<u8>, ApiE
     let (tx, rx) = oneshot::channel();
     {
         let mut hub = lock(&shared.hub);
-        match hub.relay.alexa_offer(Instant::now(), &offer, tx) {
+        match hub.alexa_offer(Instant::now(), &offer, tx) {
             AlexaRouted::RateExceeded => {
                 return Err(ApiError::new(
                     ErrorCode::ClientLimitExceeded,
@@ -218,7 +218,7 @@ async fn alexa_offer(shared: &Shared, offer: AlexaOffer) -> Result<Vec<u8>, ApiE
                 ));
             }
             AlexaRouted::Deliver { to, frame } => {
-                if let Some(outbox) = hub.relay.outbox(to) {
+                if let Some(outbox) = hub.outbox(to) {
                     let _ = outbox.try_send(Outbound::Frame(frame));
                 }
             }
@@ -229,7 +229,7 @@ async fn alexa_offer(shared: &Shared, offer: AlexaOffer) -> Result<Vec<u8>, ApiE
     }
     let answer = tokio::time::timeout(offer.ttl, rx).await; // drops the receiver
     // A newer offer from the same sender may have taken the slot; leave that one alone.
-    lock(&shared.hub).relay.alexa_gave_up(
+    lock(&shared.hub).alexa_gave_up(
         &offer.channel_arn,
         &offer.sender_client_id,
         oneshot::Sender::is_closed,

@@ -45,13 +45,10 @@ pub(crate) enum Outbound {
     Close,
 }
 
-/// Live connections: the routing table, each connection's outbox, and the SendAlexaOfferToMaster
-/// requests waiting for the master's answer.
-struct Hub {
-    /// The connections with their outboxes, and the waiting Alexa offers with the senders
-    /// that complete their HTTP requests.
-    relay: Relay<mpsc::Sender<Outbound>, oneshot::Sender<String>>,
-}
+/// Live connections: the routing table with each connection's outbox, and the
+/// SendAlexaOfferToMaster requests waiting for the master's answer with the senders that
+/// complete them.
+type Hub = Relay<mpsc::Sender<Outbound>, oneshot::Sender<String>>;
 
 /// A connection the admin API and the embedding API can address.
 pub(crate) struct Target<'a> {
@@ -67,17 +64,13 @@ pub(crate) fn signal(shared: &Shared, target: &Target<'_>, what: Outbound) -> bo
         ChannelRole::Master => None,
         ChannelRole::Viewer => target.client_id,
     };
-    hub.relay
-        .find(target.channel_arn, client_id)
-        .and_then(|id| hub.relay.outbox(id))
+    hub.find(target.channel_arn, client_id)
+        .and_then(|id| hub.outbox(id))
         .is_some_and(|tx| tx.try_send(what).is_ok())
 }
 
 pub(crate) fn is_connected(shared: &Shared, channel_arn: &str, client_id: Option<&str>) -> bool {
-    lock(&shared.hub)
-        .relay
-        .find(channel_arn, client_id)
-        .is_some()
+    lock(&shared.hub).find(channel_arn, client_id).is_some()
 }
 
 pub(crate) fn channel_arn(shared: &Shared, name: &str) -> Option<String> {
@@ -170,9 +163,7 @@ pub(crate) async fn start(config: ServiceConfig) -> Result<ServiceHandle, Servic
         observe: Observe::default(),
         channels: Mutex::new(channels),
         store,
-        hub: Mutex::new(Hub {
-            relay: Relay::with_limits(config.limits),
-        }),
+        hub: Mutex::new(Hub::with_limits(config.limits)),
         faults,
         clock,
         turn,
@@ -234,7 +225,7 @@ async fn accept_loop(
         let (tcp, peer) = tokio::select! {
             _ = shutdown.changed() => break,
             _ = sweep.tick() => {
-                lock(&shared.hub).relay.sweep(Instant::now());
+                lock(&shared.hub).sweep(Instant::now());
                 continue;
             }
             accepted = listener.accept() => match accepted {

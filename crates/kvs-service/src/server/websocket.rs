@@ -101,7 +101,7 @@ pub(super) fn upgrade(shared: Arc<Shared>, parts: Parts, req: Request<Incoming>)
     let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
     let id = {
         let mut hub = lock(&shared.hub);
-        let joined = match hub.relay.connect(
+        let joined = match hub.connect(
             Instant::now(),
             arn,
             role,
@@ -123,7 +123,7 @@ pub(super) fn upgrade(shared: Arc<Shared>, parts: Parts, req: Request<Incoming>)
         if !joined.held.is_empty() {
             info!(id = ?joined.id, count = joined.held.len(), "delivering messages held while offline");
         }
-        if let Some(outbox) = hub.relay.outbox(joined.id) {
+        if let Some(outbox) = hub.outbox(joined.id) {
             for frame in joined.held {
                 let _ = outbox.try_send(Outbound::Frame(frame));
             }
@@ -152,7 +152,7 @@ pub(super) fn upgrade(shared: Arc<Shared>, parts: Parts, req: Request<Incoming>)
             Err(e) => debug!(?id, error = %e, "upgrade failed"),
         }
         let mut hub = lock(&shared.hub);
-        hub.relay.disconnect(Instant::now(), id);
+        hub.disconnect(Instant::now(), id);
         drop(hub);
         shared.observe.gauge("kvs_connections", role_label, -1);
         info!(?id, "WebSocket disconnected");
@@ -316,13 +316,12 @@ async fn run<S>(
 /// Routes one frame; returns a STATUS_RESPONSE for the sender when delivery failed.
 fn relay_frame(shared: &Shared, from: ConnId, text: &str) -> Option<String> {
     let mut hub = lock(&shared.hub);
-    match hub.relay.route(Instant::now(), from, text) {
+    match hub.route(Instant::now(), from, text) {
         Routed::Deliver { to, frame } => {
             let fault = hub
-                .relay
                 .channel_of(from)
                 .and_then(|arn| lock(&shared.faults).next_message(arn));
-            let Some(outbox) = hub.relay.outbox(to).cloned() else {
+            let Some(outbox) = hub.outbox(to).cloned() else {
                 warn!(?from, ?to, "recipient is gone; message dropped");
                 return None;
             };
@@ -352,16 +351,11 @@ fn relay_frame(shared: &Shared, from: ConnId, text: &str) -> Option<String> {
             None
         }
         Routed::AlexaAnswer {
-            channel_arn,
-            client_id,
-            payload,
+            payload, waiter, ..
         } => {
             shared.observe.relayed(Relayed::Delivered);
-            match hub.relay.take_alexa_waiter(&channel_arn, &client_id) {
-                Some(waiter) => {
-                    let _ = waiter.send(payload);
-                }
-                None => debug!(?from, "answer to an Alexa offer nobody waits for any more"),
+            if waiter.send(payload).is_err() {
+                debug!(?from, "answer to an Alexa offer nobody waits for any more");
             }
             None
         }
