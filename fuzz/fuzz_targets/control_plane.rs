@@ -4,7 +4,7 @@
 use std::time::UNIX_EPOCH;
 
 use kvs_proto::api::Operation;
-use kvs_service::{Caller, Channels, Context, EndpointBase, Policy, TurnCredentials, TurnServers};
+use kvs_service_core::{Caller, Channels, Context, EndpointBase, Policy, TurnCredentials, TurnServers};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,7 +1,7 @@
 //! Routing of arbitrary client frames between a master and a viewer.
 #![no_main]
 use kvs_proto::api::ChannelRole;
-use kvs_service::Relay;
+use kvs_service_core::Relay;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -71,7 +71,7 @@ async fn throttled_calls_and_refused_connects_are_retried_until_connected() {
 #[tokio::test]
 async fn a_service_clock_fifteen_minutes_ahead_is_corrected_for() {
     let svc = service().await;
-    svc.with_faults(|f| f.set_clock_skew(15 * 60));
+    svc.with_faults(|f| f.set_clock_skew(15 * 60)).unwrap();
     let options = common::options(
         &svc,
         "skewed",

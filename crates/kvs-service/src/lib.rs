@@ -6,22 +6,13 @@
 //! client work against it unchanged. Embed it with [`start`]; the `kvs-signaling serve`
 //! command runs it standalone.
 
-mod admission;
-mod api_error;
-mod arn;
-mod auth;
-mod channels;
 mod clock;
-mod faults;
 mod observe;
-mod relay;
 mod server;
 mod store;
 mod tls;
-mod turn_auth;
 mod turn_refusal;
 mod turn_server;
-mod validate;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -29,28 +20,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kvs_proto::api::ChannelRole;
+use kvs_service_core::admin::ConnSignal;
 
-pub use api_error::ApiError;
-pub use arn::{ResourceArn, arn_channel_name};
-pub use auth::{AuthFileError, Policy, ServiceKey, parse_credentials_file};
-pub use channels::{
-    AlexaOffer, Answer, Caller, ChannelRecord, Channels, Context, Effects, EndpointBase,
-    MASTER_PATH, Outcome, Snapshot, TurnServers, VIEWER_PATH,
-};
-pub use faults::{Faults, InjectedError, MessageFault};
-pub use kvs_proto::rate::Limits;
-pub use relay::{
-    AlexaRouted, ConnId, ConnectError, Joined, MAX_HELD_PER_PEER, MAX_VIEWERS, Relay, Routed,
+pub use kvs_service_core::{
+    AuthFileError, EXAMPLE_ACCESS_KEY_ID, EXAMPLE_SECRET_ACCESS_KEY, Faults, InjectedError, Limits,
+    MessageFault, Policy, ServiceKey, TurnCredentials, parse_credentials_file,
 };
 pub use server::ws_config;
 pub use tls::{TlsIdentity, client_config as client_tls_config, identity as tls_identity};
-pub use turn_auth::{TURN_TTL_SECS, TurnAuthError, TurnCredentials};
-pub use validate::validate;
-
-/// The access key id AWS documents as an example; the service accepts it by default.
-pub const EXAMPLE_ACCESS_KEY_ID: &str = "AKIAIOSFODNN7EXAMPLE";
-/// The secret key AWS documents with [`EXAMPLE_ACCESS_KEY_ID`].
-pub const EXAMPLE_SECRET_ACCESS_KEY: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 
 /// How to run the service.
 #[derive(Clone)]
@@ -231,12 +208,12 @@ impl ServiceHandle {
     /// that connection after the grace period, as the service does at the maximum duration.
     /// Returns false when no such connection is live.
     pub fn go_away(&self, channel_arn: &str, role: ChannelRole, client_id: Option<&str>) -> bool {
-        let target = server::Target {
+        server::signal(
+            &self.shared,
             channel_arn,
-            role,
-            client_id,
-        };
-        server::signal(&self.shared, &target, server::Outbound::GoAway)
+            client_of(role, client_id),
+            ConnSignal::GoAway,
+        )
     }
 
     /// A rustls client config trusting this service's CA (`None` with `--plain`), for talking
@@ -269,12 +246,12 @@ impl ServiceHandle {
         role: ChannelRole,
         client_id: Option<&str>,
     ) -> bool {
-        let target = server::Target {
+        server::signal(
+            &self.shared,
             channel_arn,
-            role,
-            client_id,
-        };
-        server::signal(&self.shared, &target, server::Outbound::ReconnectIceServer)
+            client_of(role, client_id),
+            ConnSignal::ReconnectIceServer,
+        )
     }
 
     /// Stops accepting, lets in-flight requests finish and sends every WebSocket a close frame
@@ -300,7 +277,38 @@ impl Drop for ServiceHandle {
     }
 }
 
+/// The client id a connection is found by: none for the master.
+fn client_of(role: ChannelRole, client_id: Option<&str>) -> Option<&str> {
+    match role {
+        ChannelRole::Master => None,
+        ChannelRole::Viewer => client_id,
+    }
+}
+
 /// Starts the service on the current tokio runtime.
 pub async fn start(config: ServiceConfig) -> Result<ServiceHandle, ServiceError> {
     server::start(config).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_of_the_service_config_hides_secrets_and_tokens() {
+        let mut key = ServiceKey::new("AKIDVISIBLE", "SECRETVALUE");
+        key.session_token = Some("TOKENVALUE".into());
+        let config = ServiceConfig {
+            credentials: vec![key],
+            admin_token: Some("ADMINTOKEN".into()),
+            ..ServiceConfig::default()
+        };
+        let shown = format!("{config:?}");
+        assert!(shown.contains("AKIDVISIBLE"), "{shown}");
+        for secret in ["SECRETVALUE", "TOKENVALUE", "ADMINTOKEN"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        let turn = TurnCredentials::new(&[0x5a; 32]);
+        assert!(!format!("{turn:?}").contains("5a"));
+    }
 }

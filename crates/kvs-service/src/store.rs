@@ -9,8 +9,8 @@ use std::sync::Mutex;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::ServiceError;
-use crate::channels::{ChannelRecord, Snapshot};
 use crate::clock::lock;
+use kvs_service_core::{ChannelRecord, Snapshot};
 
 const CHANNELS: TableDefinition<&str, &[u8]> = TableDefinition::new("channels");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");

@@ -32,7 +32,7 @@ use tracing::debug;
 use webrtc_util::Conn;
 
 use crate::clock::ServiceClock;
-use crate::turn_auth::{TurnAuthError, TurnCredentials};
+use kvs_service_core::{TurnAuthError, TurnCredentials};
 
 /// Why a TURN request was answered with 401 before the TURN server saw it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

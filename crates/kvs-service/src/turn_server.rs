@@ -14,9 +14,9 @@ use turn::server::Server;
 use turn::server::config::{ConnConfig, ServerConfig};
 
 use crate::clock::ServiceClock;
-use crate::turn_auth::TurnCredentials;
 use crate::turn_refusal::RefusingSocket;
 use crate::{ServiceError, TurnConfig};
+use kvs_service_core::TurnCredentials;
 
 /// The TURN realm, as the credentials' MD5 key includes it.
 const REALM: &str = "kinesisvideo";

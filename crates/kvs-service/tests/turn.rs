@@ -201,7 +201,7 @@ async fn turn_credentials_expire_on_the_service_clock() {
         servers[0].password().unwrap(),
     );
 
-    svc.with_faults(|f| f.set_clock_skew(3600));
+    svc.with_faults(|f| f.set_clock_skew(3600)).unwrap();
     let late = client(&addr, user, password).await;
     let Err(err) = late.allocate().await else {
         panic!("allocated with credentials expired on the service clock");
@@ -209,7 +209,7 @@ async fn turn_credentials_expire_on_the_service_clock() {
     assert!(err.to_string().contains("401"), "{err}");
     late.close().await.unwrap();
 
-    svc.with_faults(|f| f.set_clock_skew(0));
+    svc.with_faults(|f| f.set_clock_skew(0)).unwrap();
     let on_time = client(&addr, user, password).await;
     on_time
         .allocate()

@@ -13,7 +13,7 @@
 )]
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -21,16 +21,14 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response};
 use kvs_proto::api::{ErrorCode, Operation, SendAlexaOfferToMasterOutput};
 use kvs_proto::sigv4::Verified;
+use kvs_service_core::{AlexaOffer, Answer, ApiError, ApiRequest, EndpointBase, TurnServers};
 use tokio::sync::oneshot;
 use tracing::{info, warn};
 
 use super::request::{Parts, read_body};
 use super::response::{Body, api_error_response, error_response, json_response};
 use super::{Outbound, Shared, admin, websocket};
-use crate::api_error::ApiError;
-use crate::channels::{AlexaOffer, Answer, Context, EndpointBase, TurnServers};
 use crate::clock::lock;
-use crate::relay::AlexaRouted;
 
 /// Largest request head (request line and headers) accepted.
 pub(super) const MAX_HEADER_BYTES: usize = 16 * 1024;
@@ -95,17 +93,10 @@ async fn answer(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
             return error_response(e.http_status(), e.exception_name(), &e.to_string());
         }
     };
-    let injected = lock(&shared.faults).next_error(&format!("{operation:?}"));
-    let result = match injected {
-        Some(e) => {
-            info!(?operation, "answering with an injected error");
-            Err(e)
-        }
-        None => match dispatch(&shared, operation, &parts.host, &body, &verified) {
-            Ok(Answer::Json(body)) => Ok(body),
-            Ok(Answer::OfferToMaster(offer)) => alexa_offer(&shared, offer).await,
-            Err(e) => Err(e),
-        },
+    let result = match dispatch(&shared, operation, &parts.host, &body, &verified) {
+        Ok(Answer::Json(body)) => Ok(body),
+        Ok(Answer::OfferToMaster(offer)) => alexa_offer(&shared, offer).await,
+        Err(e) => Err(e),
     };
     let decision = result
         .as_ref()
@@ -168,72 +159,56 @@ fn dispatch(
         .as_ref()
         .map(|t| turn_uris(host, &t.ports))
         .unwrap_or_default();
-    let cx = Context {
+    let req = ApiRequest {
+        operation: op,
+        body,
+        signer: verified,
         base: EndpointBase {
             https: &https,
             wss: &wss,
         },
-        now: shared.now(),
         turn: shared.turn.as_ref().map(|t| TurnServers {
             credentials: &t.credentials,
             uris: &uris,
         }),
-        caller: Parts::caller(shared, verified),
     };
-    let outcome = lock(&shared.channels).dispatch(op, body, cx)?;
-    // Stored outside the table's lock, and before the answer: a restart keeps what was
+    let handled = lock(&shared.core).request(req, SystemTime::now())?;
+    // Stored outside the core's lock, and before the answer: a restart keeps what was
     // acknowledged.
-    if let (Some(snapshot), Some(store)) = (&outcome.effects.persist, &shared.store)
+    if let (Some(snapshot), Some(store)) = (&handled.persist, &shared.store)
         && let Err(e) = store.persist(snapshot)
     {
         warn!(error = %e, "the change is in memory but not on disk");
     }
-    if let Some(arn) = &outcome.effects.closed_channel {
-        close_channel(shared, arn);
+    if !handled.closed.is_empty() {
+        // Their outboxes left the core with them: each task sees its outbox close and hangs up.
+        info!(
+            connections = handled.closed.len(),
+            "channel deleted; closing its connections"
+        );
     }
-    Ok(outcome.answer)
-}
-
-/// Closes the live connections of a deleted channel and ends the Alexa offers waiting on it;
-/// clients that reconnect get ResourceNotFoundException.
-fn close_channel(shared: &Shared, arn: &str) {
-    let mut hub = lock(&shared.hub);
-    // Their outboxes leave the table with them: each task sees its outbox close and hangs up.
-    let gone = hub.forget_channel(arn);
-    if !gone.is_empty() {
-        info!(channel = %arn, connections = gone.len(), "channel deleted; closing its connections");
-    }
+    Ok(handled.answer)
 }
 
 /// Delivers an Alexa offer to the master and waits (up to the message TTL) for its answer.
 async fn alexa_offer(shared: &Shared, offer: AlexaOffer) -> Result<Vec<u8>, ApiError> {
     let (tx, rx) = oneshot::channel();
     {
-        let mut hub = lock(&shared.hub);
-        match hub.alexa_offer(Instant::now(), &offer, tx) {
-            AlexaRouted::RateExceeded => {
-                return Err(ApiError::new(
-                    ErrorCode::ClientLimitExceeded,
-                    "more than 5 SendAlexaOfferToMaster calls per second on this channel",
-                ));
-            }
-            AlexaRouted::Deliver { to, frame } => {
-                if let Some(outbox) = hub.outbox(to) {
-                    let _ = outbox.try_send(Outbound::Frame(frame));
+        let mut core = lock(&shared.core);
+        match core.offer_to_master(Instant::now(), &offer, tx)? {
+            Some(delivery) => {
+                if let Some(outbox) = core.outbox(delivery.to) {
+                    let _ = outbox.try_send(Outbound::Frame(delivery.frame));
                 }
             }
-            AlexaRouted::Held => {
+            None => {
                 info!(channel = %offer.channel_arn, "Alexa offer held until the master connects")
             }
         }
     }
     let answer = tokio::time::timeout(offer.ttl, rx).await; // drops the receiver
     // A newer offer from the same sender may have taken the slot; leave that one alone.
-    lock(&shared.hub).alexa_gave_up(
-        &offer.channel_arn,
-        &offer.sender_client_id,
-        oneshot::Sender::is_closed,
-    );
+    lock(&shared.core).alexa_gave_up(&offer, oneshot::Sender::is_closed);
     match answer {
         Ok(Ok(answer)) => Ok(serde_json::to_vec(&SendAlexaOfferToMasterOutput {
             answer: Some(answer),

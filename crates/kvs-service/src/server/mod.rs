@@ -1,6 +1,6 @@
 //! The tokio side of the service: accept, TLS, then HTTP (control plane, signaling API,
-//! admin API, metrics) or a WebSocket relay connection. The decisions are made by the pure
-//! modules (`channels`, `relay`, `faults`, `auth`); this layer moves bytes and keeps time.
+//! admin API, metrics) or a WebSocket relay connection. Every decision is the service core's
+//! (`kvs-service-core`); this layer moves bytes, keeps time and storage.
 
 mod admin;
 mod http;
@@ -16,18 +16,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use hyper_util::rt::TokioIo;
-use kvs_proto::api::ChannelRole;
+use kvs_service_core::admin::ConnSignal;
+use kvs_service_core::lifetime::Lifetimes;
+use kvs_service_core::{ConnId, CoreConfig, Keys, ServiceCore};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
-use crate::channels::Channels;
 use crate::clock::{ServiceClock, lock};
-use crate::faults::Faults;
 use crate::observe::Observe;
-use crate::relay::Relay;
 use crate::store::{Persister, Store};
 use crate::turn_server::{self, Turn};
 use crate::{ServiceConfig, ServiceError, ServiceHandle, tls};
@@ -37,52 +36,38 @@ use crate::{ServiceConfig, ServiceError, ServiceHandle, tls};
 pub(crate) enum Outbound {
     /// Send a relayed frame or a STATUS_RESPONSE.
     Frame(String),
-    /// Send GO_AWAY, then close after the grace period.
-    GoAway,
-    /// Send RECONNECT_ICE_SERVER.
-    ReconnectIceServer,
-    /// Close now.
-    Close,
+    /// What the operator asked for.
+    Signal(ConnSignal),
 }
 
-/// Live connections: the routing table with each connection's outbox, and the
-/// SendAlexaOfferToMaster requests waiting for the master's answer with the senders that
-/// complete them.
-type Hub = Relay<mpsc::Sender<Outbound>, oneshot::Sender<String>>;
+/// The service core with the driver's handles: each connection's outbox, and the senders
+/// that complete SendAlexaOfferToMaster requests waiting for the master's answer.
+pub(crate) type Core = ServiceCore<mpsc::Sender<Outbound>, oneshot::Sender<String>>;
 
-/// A connection the admin API and the embedding API can address.
-pub(crate) struct Target<'a> {
-    pub(crate) channel_arn: &'a str,
-    pub(crate) role: ChannelRole,
-    pub(crate) client_id: Option<&'a str>,
+/// Sends a command to one live connection; false when there is none (or it is not reading).
+pub(crate) fn signal(
+    shared: &Shared,
+    channel_arn: &str,
+    client_id: Option<&str>,
+    what: ConnSignal,
+) -> bool {
+    let core = lock(&shared.core);
+    core.find(channel_arn, client_id)
+        .is_some_and(|id| tell(&core, id, what))
 }
 
-/// Sends a command to one live connection; false when there is none.
-pub(crate) fn signal(shared: &Shared, target: &Target<'_>, what: Outbound) -> bool {
-    let hub = lock(&shared.hub);
-    let client_id = match target.role {
-        ChannelRole::Master => None,
-        ChannelRole::Viewer => target.client_id,
-    };
-    hub.find(target.channel_arn, client_id)
-        .and_then(|id| hub.outbox(id))
-        .is_some_and(|tx| tx.try_send(what).is_ok())
+/// Sends a command to connection `id`; false when it is gone or not reading.
+pub(crate) fn tell(core: &Core, id: ConnId, what: ConnSignal) -> bool {
+    core.outbox(id)
+        .is_some_and(|tx| tx.try_send(Outbound::Signal(what)).is_ok())
 }
 
 pub(crate) fn is_connected(shared: &Shared, channel_arn: &str, client_id: Option<&str>) -> bool {
-    lock(&shared.hub).find(channel_arn, client_id).is_some()
+    lock(&shared.core).find(channel_arn, client_id).is_some()
 }
 
 pub(crate) fn channel_arn(shared: &Shared, name: &str) -> Option<String> {
-    let channels = lock(&shared.channels);
-    let input = kvs_proto::api::DescribeSignalingChannelInput {
-        channel_name: Some(name.to_owned()),
-        channel_arn: None,
-    };
-    channels
-        .describe(input)
-        .ok()
-        .map(|out| out.channel_info.channel_arn)
+    lock(&shared.core).channel_arn(name)
 }
 
 pub(crate) struct Shared {
@@ -90,10 +75,10 @@ pub(crate) struct Shared {
     observe: Observe,
     store: Option<Persister>,
     scheme: (&'static str, &'static str),
-    channels: Mutex<Channels>,
-    hub: Mutex<Hub>,
-    faults: Arc<Mutex<Faults>>,
-    clock: ServiceClock,
+    /// Every decision and the one table of connections and waiting Alexa offers.
+    core: Arc<Mutex<Core>>,
+    /// What checks signatures; immutable, so it needs no lock.
+    keys: Keys,
     turn: Option<Turn>,
     shutdown: watch::Receiver<bool>,
     /// Every connection's task, so shutdown can wait for them to end.
@@ -101,9 +86,19 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// The service's clock ([`ServiceClock`]).
+    /// The service's clock ([`ServiceCore::service_time`]).
     fn now(&self) -> SystemTime {
-        self.clock.now()
+        lock(&self.core).service_time(SystemTime::now())
+    }
+
+    /// The lifetimes every WebSocket connection gets.
+    fn lifetimes(&self) -> Lifetimes {
+        Lifetimes {
+            idle_timeout: self.config.idle_timeout,
+            max_connection_duration: self.config.max_connection_duration,
+            go_away_grace: self.config.go_away_grace,
+            reconnect_ice_server_after: self.config.reconnect_ice_server_after,
+        }
     }
 }
 
@@ -139,7 +134,12 @@ pub(crate) async fn start(config: ServiceConfig) -> Result<ServiceHandle, Servic
     };
     let endpoint = format!("{}://{local_addr}", scheme.0);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let mut channels = Channels::new(&config.region, &config.account_id);
+    let mut core = Core::new(CoreConfig {
+        region: config.region.clone(),
+        account_id: config.account_id.clone(),
+        policy: config.policy.clone(),
+        limits: config.limits,
+    });
     let store = match &config.state_dir {
         Some(dir) => {
             let store = Persister::new(Box::new(Store::open(dir)?));
@@ -148,24 +148,22 @@ pub(crate) async fn start(config: ServiceConfig) -> Result<ServiceHandle, Servic
                 channels = records.len(),
                 "channels restored from the state directory"
             );
-            channels.restore(records, counter);
+            core.restore(records, counter);
             Some(store)
         }
         None => None,
     };
-    let faults = Arc::new(Mutex::new(Faults::default()));
-    let clock = ServiceClock::new(faults.clone());
+    let core = Arc::new(Mutex::new(core));
+    let clock = ServiceClock::of(core.clone());
     let turn = match &config.turn {
-        Some(turn) => Some(turn_server::start(local_addr.ip(), turn, clock.clone()).await?),
+        Some(turn) => Some(turn_server::start(local_addr.ip(), turn, clock).await?),
         None => None,
     };
     let shared = Arc::new(Shared {
         observe: Observe::default(),
-        channels: Mutex::new(channels),
+        keys: Keys::new(&config.region, config.credentials.clone()),
+        core,
         store,
-        hub: Mutex::new(Hub::with_limits(config.limits)),
-        faults,
-        clock,
         turn,
         scheme,
         config,
@@ -197,8 +195,11 @@ pub(crate) async fn start(config: ServiceConfig) -> Result<ServiceHandle, Servic
     })
 }
 
-pub(crate) fn with_faults<R>(shared: &Shared, f: impl FnOnce(&mut Faults) -> R) -> R {
-    f(&mut lock(&shared.faults))
+pub(crate) fn with_faults<R>(
+    shared: &Shared,
+    f: impl FnOnce(&mut kvs_service_core::Faults) -> R,
+) -> R {
+    f(lock(&shared.core).faults_mut())
 }
 
 /// The UDP ports of the TURN servers, empty when TURN is off.
@@ -225,7 +226,7 @@ async fn accept_loop(
         let (tcp, peer) = tokio::select! {
             _ = shutdown.changed() => break,
             _ = sweep.tick() => {
-                lock(&shared.hub).sweep(Instant::now());
+                lock(&shared.core).sweep(Instant::now());
                 continue;
             }
             accepted = listener.accept() => match accepted {

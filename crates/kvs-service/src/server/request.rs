@@ -1,5 +1,5 @@
 //! What the service reads from an HTTP request: its parts as the SigV4 verifier sees them,
-//! the caller the policy judges, and a bounded body.
+//! and a bounded body.
 
 #![cfg_attr(
     not(test),
@@ -16,11 +16,10 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, header};
 use kvs_proto::api::ErrorCode;
-use kvs_proto::sigv4::{self, IncomingRequest, Verified, VerifyError};
+use kvs_proto::sigv4::{IncomingRequest, Verified, VerifyError};
 
 use super::Shared;
 use super::response::{Body, error_response};
-use crate::channels::Caller;
 
 /// Largest control-plane request body accepted.
 const MAX_BODY: usize = 64 * 1024;
@@ -64,8 +63,7 @@ impl Parts {
         }
     }
 
-    /// Verifies the signature against the service's keys and clock, and the session token of
-    /// keys that have one.
+    /// Verifies the signature on the service's clock ([`kvs_service_core::Keys`]).
     pub(super) fn verify(&self, shared: &Shared, body: &[u8]) -> Result<Verified, VerifyError> {
         let headers: Vec<(&str, &str)> = self
             .headers
@@ -80,34 +78,7 @@ impl Parts {
             headers: &headers,
             body,
         };
-        let keys = &shared.config.credentials;
-        let verified = sigv4::verify(
-            &req,
-            |ak| {
-                keys.iter()
-                    .find(|k| k.access_key_id == ak)
-                    .map(|k| k.secret_access_key.clone())
-            },
-            &shared.config.region,
-            shared.now(),
-        )?;
-        let key = keys
-            .iter()
-            .find(|k| k.access_key_id == verified.access_key_id);
-        if let Some(expected) = key.and_then(|k| k.session_token.as_deref())
-            && verified.session_token.as_deref() != Some(expected)
-        {
-            return Err(VerifyError::UnknownAccessKey);
-        }
-        Ok(verified)
-    }
-
-    /// The caller as the policy sees it; `None` when there is no policy.
-    pub(super) fn caller<'a>(shared: &'a Shared, verified: &'a Verified) -> Option<Caller<'a>> {
-        shared.config.policy.as_ref().map(|policy| Caller {
-            access_key_id: &verified.access_key_id,
-            policy,
-        })
+        shared.keys.authenticate(&req, shared.now())
     }
 }
 

@@ -18,7 +18,7 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Response, StatusCode};
 use kvs_proto::api::ErrorBody;
 
-use crate::api_error::ApiError;
+use kvs_service_core::ApiError;
 
 /// The body of every answer the service gives over HTTP.
 pub(crate) type Body = Full<Bytes>;

@@ -22,15 +22,15 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tracing::{debug, info, warn};
 
+use kvs_service_core::admin::ConnSignal;
+use kvs_service_core::lifetime::{CloseReason, Lifetime, LifetimeAction};
+use kvs_service_core::{ConnId, MASTER_PATH, Routed, VIEWER_PATH};
+
 use super::request::Parts;
 use super::response::{Body, error_response};
 use super::{Outbound, Shared};
-use crate::admission::{self, Admitted, Refusal};
-use crate::channels::{MASTER_PATH, VIEWER_PATH};
 use crate::clock::lock;
-use crate::faults::MessageFault;
 use crate::observe::Relayed;
-use crate::relay::{ConnId, Routed};
 
 /// Largest WebSocket message accepted (a 10,000-byte payload plus JSON framing fits easily).
 const MAX_WS_MESSAGE: usize = 64 * 1024;
@@ -73,22 +73,6 @@ pub(super) fn upgrade(shared: Arc<Shared>, parts: Parts, req: Request<Incoming>)
         Ok(v) => v,
         Err(e) => return refuse(e.http_status(), e.exception_name(), &e.to_string()),
     };
-    let admitted = admission::admit(
-        role,
-        &verified.params,
-        Parts::caller(&shared, &verified),
-        |action| lock(&shared.faults).next_error(action),
-        |arn| lock(&shared.channels).by_arn(arn).cloned(),
-    );
-    let Admitted {
-        channel_arn,
-        client_id,
-        message_ttl,
-    } = match admitted {
-        Ok(admitted) => admitted,
-        Err(r) => return refuse(r.status, r.code.name(), &r.message),
-    };
-    let arn = channel_arn.as_str();
     let Some(key) = req.headers().get(header::SEC_WEBSOCKET_KEY) else {
         return refuse(
             400,
@@ -99,38 +83,39 @@ pub(super) fn upgrade(shared: Arc<Shared>, parts: Parts, req: Request<Incoming>)
     let accept = derive_accept_key(key.as_bytes());
 
     let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
-    let id = {
-        let mut hub = lock(&shared.hub);
-        let joined = match hub.connect(
-            Instant::now(),
-            arn,
-            role,
-            client_id.clone(),
-            message_ttl,
-            tx,
-        ) {
-            Ok(joined) => joined,
-            Err(e) => {
-                drop(hub);
-                let r = Refusal::of_relay(e);
-                return refuse(r.status, r.code.name(), &r.message);
-            }
-        };
-        if let Some(old) = joined.replaced {
-            // Its outbox left the table with it: its task sees it close and hangs up.
-            info!(?old, new = ?joined.id, "a newer connection replaced an older one");
-        }
-        if !joined.held.is_empty() {
-            info!(id = ?joined.id, count = joined.held.len(), "delivering messages held while offline");
-        }
-        if let Some(outbox) = hub.outbox(joined.id) {
-            for frame in joined.held {
-                let _ = outbox.try_send(Outbound::Frame(frame));
+    let held_to = tx.clone();
+    let joined = {
+        let mut core = lock(&shared.core);
+        let mut joined = core.connect(Instant::now(), role, &verified, tx);
+        // Written while the lock is held, so they go out before anything relayed to it later.
+        if let Ok(joined) = &mut joined {
+            for frame in std::mem::take(&mut joined.held) {
+                let _ = held_to.try_send(Outbound::Frame(frame));
             }
         }
-        joined.id
+        joined
     };
-    info!(?id, ?role, client_id = client_id.as_deref().unwrap_or(""), channel = %arn, key = %verified.access_key_id, decision = "accepted", "WebSocket connect");
+    drop(held_to);
+    let joined = match joined {
+        Ok(joined) => joined,
+        Err(r) => return refuse(r.status, r.code.name(), &r.message),
+    };
+    let id = joined.id;
+    if let Some(old) = joined.replaced {
+        // Its outbox left the core with it: its task sees it close and hangs up.
+        info!(?old, new = ?id, "a newer connection replaced an older one");
+    }
+    let (arn, client_id) = (
+        verified
+            .params
+            .get("X-Amz-ChannelARN")
+            .map_or("", String::as_str),
+        verified
+            .params
+            .get("X-Amz-ClientId")
+            .filter(|_| role == ChannelRole::Viewer),
+    );
+    info!(?id, ?role, client_id = client_id.map_or("", String::as_str), channel = %arn, key = %verified.access_key_id, decision = "accepted", "WebSocket connect");
     let role_label = format!("role=\"{}\"", role.as_str());
     shared
         .observe
@@ -151,9 +136,7 @@ pub(super) fn upgrade(shared: Arc<Shared>, parts: Parts, req: Request<Incoming>)
             }
             Err(e) => debug!(?id, error = %e, "upgrade failed"),
         }
-        let mut hub = lock(&shared.hub);
-        hub.disconnect(Instant::now(), id);
-        drop(hub);
+        lock(&shared.core).disconnect(Instant::now(), id);
         shared.observe.gauge("kvs_connections", role_label, -1);
         info!(?id, "WebSocket disconnected");
     });
@@ -202,6 +185,11 @@ where
     }
 }
 
+/// The driver's time as the core takes it: tokio's clock, so tests that pause time move it.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
 async fn run<S>(
     shared: &Shared,
     id: ConnId,
@@ -213,24 +201,13 @@ async fn run<S>(
     let mut shutdown = shared.shutdown.clone();
     let config = &shared.config;
     let write_timeout = config.write_timeout;
-    let started = tokio::time::Instant::now();
-    let mut last_in = started;
-    let mut close_at: Option<tokio::time::Instant> = None;
-    let mut reconnect_ice_at = config
-        .reconnect_ice_server_after
-        .map(|after| started + after);
+    let mut life = Lifetime::new(shared.lifetimes(), now());
     loop {
-        let idle_at = last_in + config.idle_timeout;
-        let go_away_at = started + config.max_connection_duration;
-        let next = match close_at {
-            Some(at) => at.min(idle_at),
-            None => go_away_at.min(idle_at),
-        };
-        let next = reconnect_ice_at.map_or(next, |at| at.min(next));
-        let mut go_away = false;
+        // What the connection must send now: GO_AWAY or RECONNECT_ICE_SERVER.
+        let mut control = None;
         tokio::select! {
             incoming = ws.next() => {
-                last_in = tokio::time::Instant::now();
+                life.on_incoming(now());
                 match incoming {
                     Some(Ok(Message::Text(text))) => {
                         if let Some(reply) = relay_frame(shared, id, text.as_str())
@@ -250,14 +227,16 @@ async fn run<S>(
             },
             out = outbox.recv() => match out {
                 Some(Outbound::Frame(frame)) => if !send(&mut ws, frame, write_timeout).await { break },
-                Some(Outbound::GoAway) => go_away = true,
-                Some(Outbound::ReconnectIceServer) => {
-                    info!(?id, "sending RECONNECT_ICE_SERVER");
-                    if !send(&mut ws, control_frame(MessageType::ReconnectIceServer), write_timeout).await {
-                        break;
+                Some(Outbound::Signal(ConnSignal::GoAway)) => {
+                    if life.go_away(now()) {
+                        control = Some(MessageType::GoAway);
                     }
                 }
-                Some(Outbound::Close) => {
+                Some(Outbound::Signal(ConnSignal::ReconnectIceServer)) => {
+                    info!(?id, "sending RECONNECT_ICE_SERVER");
+                    control = Some(MessageType::ReconnectIceServer);
+                }
+                Some(Outbound::Signal(ConnSignal::Close)) => {
                     info!(?id, "closing on the operator's request");
                     let _ = ws.close(None).await;
                     break;
@@ -267,27 +246,23 @@ async fn run<S>(
                     break;
                 }
             },
-            _ = tokio::time::sleep_until(next) => {
-                let now = tokio::time::Instant::now();
-                if now >= idle_at {
-                    info!(?id, idle_secs = config.idle_timeout.as_secs(), "closing an idle connection");
-                    let _ = ws.close(None).await;
-                    break;
-                }
-                if close_at.is_some_and(|at| now >= at) {
-                    info!(?id, "GO_AWAY grace period over; closing");
-                    let _ = ws.close(None).await;
-                    break;
-                }
-                if reconnect_ice_at.is_some_and(|at| now >= at) {
-                    reconnect_ice_at = None;
-                    info!(?id, "sending RECONNECT_ICE_SERVER (--reconnect-ice-server-after)");
-                    if !send(&mut ws, control_frame(MessageType::ReconnectIceServer), write_timeout).await {
+            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(life.poll_timeout())) => {
+                match life.handle_timeout(now()) {
+                    Some(LifetimeAction::Close(why)) => {
+                        match why {
+                            CloseReason::Idle => info!(?id, idle_secs = config.idle_timeout.as_secs(), "closing an idle connection"),
+                            CloseReason::GoAwayGraceOver => info!(?id, "GO_AWAY grace period over; closing"),
+                        }
+                        let _ = ws.close(None).await;
                         break;
                     }
-                    continue;
+                    Some(LifetimeAction::SendGoAway) => control = Some(MessageType::GoAway),
+                    Some(LifetimeAction::SendReconnectIceServer) => {
+                        info!(?id, "sending RECONNECT_ICE_SERVER (--reconnect-ice-server-after)");
+                        control = Some(MessageType::ReconnectIceServer);
+                    }
+                    None => {}
                 }
-                go_away = close_at.is_none() && now >= go_away_at;
             }
             _ = shutdown.changed() => {
                 // A close frame, within the grace period even if the peer stopped reading.
@@ -299,14 +274,15 @@ async fn run<S>(
                 break;
             }
         }
-        if go_away && close_at.is_none() {
-            info!(
-                ?id,
-                grace_secs = config.go_away_grace.as_secs(),
-                "sending GO_AWAY"
-            );
-            close_at = Some(tokio::time::Instant::now() + config.go_away_grace);
-            if !send(&mut ws, control_frame(MessageType::GoAway), write_timeout).await {
+        if let Some(kind) = control {
+            if kind == MessageType::GoAway {
+                info!(
+                    ?id,
+                    grace_secs = config.go_away_grace.as_secs(),
+                    "sending GO_AWAY"
+                );
+            }
+            if !send(&mut ws, control_frame(kind), write_timeout).await {
                 break;
             }
         }
@@ -315,27 +291,22 @@ async fn run<S>(
 
 /// Routes one frame; returns a STATUS_RESPONSE for the sender when delivery failed.
 fn relay_frame(shared: &Shared, from: ConnId, text: &str) -> Option<String> {
-    let mut hub = lock(&shared.hub);
-    match hub.route(Instant::now(), from, text) {
-        Routed::Deliver { to, frame } => {
-            let fault = hub
-                .channel_of(from)
-                .and_then(|arn| lock(&shared.faults).next_message(arn));
-            let Some(outbox) = hub.outbox(to).cloned() else {
+    let mut core = lock(&shared.core);
+    match core.route(Instant::now(), from, text) {
+        Routed::Deliver { to, frame, delay } => {
+            let Some(outbox) = core.outbox(to).cloned() else {
                 warn!(?from, ?to, "recipient is gone; message dropped");
                 return None;
             };
-            drop(hub);
-            match fault {
+            drop(core);
+            shared.observe.relayed(Relayed::Delivered);
+            match delay {
                 None => {
-                    shared.observe.relayed(Relayed::Delivered);
                     if outbox.try_send(Outbound::Frame(frame)).is_err() {
                         warn!(?from, ?to, "recipient is not reading; message dropped");
                     }
                 }
-                Some(MessageFault::Drop) => info!(?from, ?to, "message dropped (injected fault)"),
-                Some(MessageFault::Delay(by)) => {
-                    shared.observe.relayed(Relayed::Delivered);
+                Some(by) => {
                     info!(
                         ?from,
                         ?to,
@@ -374,7 +345,7 @@ fn relay_frame(shared: &Shared, from: ConnId, text: &str) -> Option<String> {
         }
         Routed::Dropped { reason } => {
             shared.observe.relayed(Relayed::Refused);
-            info!(?from, %reason, "message refused; no correlationId to answer");
+            info!(?from, %reason, "message not delivered, and no correlationId to answer");
             None
         }
     }

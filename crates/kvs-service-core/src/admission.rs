@@ -37,13 +37,13 @@ pub(crate) struct Admitted {
 
 /// Why a connect may not join, as the WebSocket API answers it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Refusal {
+pub struct Refusal {
     /// The HTTP status of the refused upgrade.
-    pub(crate) status: u16,
+    pub status: u16,
     /// The exception named in `x-amzn-ErrorType`.
-    pub(crate) code: ErrorCode,
+    pub code: ErrorCode,
     /// The message.
-    pub(crate) message: String,
+    pub message: String,
 }
 
 impl Refusal {

@@ -148,6 +148,9 @@ pub enum Routed<W = ()> {
         to: ConnId,
         /// The service frame to send.
         frame: String,
+        /// Send it this much later instead of now: an injected fault, which the service core
+        /// sets ([`crate::ServiceCore::route`]); the relay alone always says `None`.
+        delay: Option<Duration>,
     },
     /// The recipient is offline; the frame waits for it (up to the channel's message TTL).
     Held,
@@ -485,7 +488,11 @@ impl<O, W> Relay<O, W> {
         }
         .to_json();
         match to {
-            Some(to) => Routed::Deliver { to, frame: out },
+            Some(to) => Routed::Deliver {
+                to,
+                frame: out,
+                delay: None,
+            },
             None => {
                 let held = Held {
                     expires: now + peers.ttl,
@@ -690,7 +697,7 @@ mod tests {
     fn viewer_to_master_carries_sender_and_master_to_viewer_does_not() {
         let now = t0();
         let (mut r, m, v) = pair(now);
-        let Routed::Deliver { to, frame } = r.route(now, v, OFFER) else {
+        let Routed::Deliver { to, frame, .. } = r.route(now, v, OFFER) else {
             panic!("not delivered")
         };
         assert_eq!(to, m);
@@ -699,7 +706,7 @@ mod tests {
             r#"{"senderClientId":"v1","messageType":"SDP_OFFER","messagePayload":"e30="}"#
         );
         let answer = r#"{"action":"SDP_ANSWER","RecipientClientId":"v1","MessagePayload":"e30="}"#;
-        let Routed::Deliver { to, frame } = r.route(now, m, answer) else {
+        let Routed::Deliver { to, frame, .. } = r.route(now, m, answer) else {
             panic!("not delivered")
         };
         assert_eq!(to, v);

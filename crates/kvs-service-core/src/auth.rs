@@ -1,6 +1,6 @@
-//! Who may call the service: the keys it accepts (from flags or an AWS credentials file) and
-//! an optional IAM-like policy granting actions on channels per key. Pure parsing and
-//! evaluation; the server reads the files.
+//! Who may call the service: the keys it accepts (from flags or an AWS credentials file),
+//! which [`Keys`] checks signatures against, and an optional IAM-like policy granting actions
+//! on channels per key. Pure parsing and evaluation; the server reads the files.
 
 #![cfg_attr(
     not(test),
@@ -14,7 +14,9 @@
 )]
 
 use std::collections::HashMap;
+use std::time::SystemTime;
 
+use kvs_proto::sigv4::{self, IncomingRequest, Verified, VerifyError};
 use serde::Deserialize;
 
 /// One key pair the service accepts.
@@ -53,6 +55,48 @@ impl std::fmt::Debug for ServiceKey {
                     .map(|_| kvs_proto::redact::REDACTED),
             )
             .finish()
+    }
+}
+
+/// The keys the service accepts in its region: what checks a request's signature. Immutable
+/// once the service runs, so drivers verify outside any lock.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    region: String,
+    keys: Vec<ServiceKey>,
+}
+
+impl Keys {
+    /// Accepts signatures by `keys` scoped to `region`.
+    pub fn new(region: impl Into<String>, keys: Vec<ServiceKey>) -> Self {
+        Self {
+            region: region.into(),
+            keys,
+        }
+    }
+
+    /// Checks a request's SigV4 signature against the accepted keys at the service's time
+    /// `now` ([`crate::ServiceCore::service_time`]), and the session token of keys that have
+    /// one.
+    pub fn authenticate(
+        &self,
+        req: &IncomingRequest<'_>,
+        now: SystemTime,
+    ) -> Result<Verified, VerifyError> {
+        let find = |ak: &str| self.keys.iter().find(|k| k.access_key_id == ak);
+        let verified = sigv4::verify(
+            req,
+            |ak| find(ak).map(|k| k.secret_access_key.clone()),
+            &self.region,
+            now,
+        )?;
+        let expected = find(&verified.access_key_id).and_then(|k| k.session_token.as_deref());
+        if let Some(expected) = expected
+            && verified.session_token.as_deref() != Some(expected)
+        {
+            return Err(VerifyError::UnknownAccessKey);
+        }
+        Ok(verified)
     }
 }
 
@@ -239,17 +283,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn debug_of_keys_and_the_service_config_hides_secrets_and_tokens() {
+    fn debug_of_keys_hides_secrets_and_tokens() {
         let mut key = ServiceKey::new("AKIDVISIBLE", "SECRETVALUE");
         key.session_token = Some("TOKENVALUE".into());
-        let config = crate::ServiceConfig {
-            credentials: vec![key.clone()],
-            admin_token: Some("ADMINTOKEN".into()),
-            ..crate::ServiceConfig::default()
-        };
-        for shown in [format!("{key:?}"), format!("{config:?}")] {
+        let keys = Keys::new("us-west-2", vec![key.clone()]);
+        for shown in [format!("{key:?}"), format!("{keys:?}")] {
             assert!(shown.contains("AKIDVISIBLE"), "{shown}");
-            for secret in ["SECRETVALUE", "TOKENVALUE", "ADMINTOKEN"] {
+            for secret in ["SECRETVALUE", "TOKENVALUE"] {
                 assert!(!shown.contains(secret), "{secret} in {shown}");
             }
         }

@@ -1,13 +1,22 @@
 //! Faults an operator injects through the admin API to test clients: delayed or dropped
 //! messages on a channel, errors in place of answers, a skewed service clock. Pure
-//! bookkeeping; the server applies what it is told.
+//! bookkeeping: the service core consults it, and the driver applies what the core says.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use kvs_proto::api::ErrorCode;
 
 use crate::api_error::ApiError;
+
+/// The largest clock skew that can be injected: ten years either way, far past any signature
+/// window, and far from the ends of `SystemTime`.
+pub const MAX_CLOCK_SKEW_SECS: u64 = 10 * 366 * 86_400;
+
+/// A clock skew beyond ±[`MAX_CLOCK_SKEW_SECS`] was asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the clock skew must be within ±{MAX_CLOCK_SKEW_SECS} s (ten years)")]
+pub struct SkewTooLarge;
 
 /// What happens to the next relayed message of a channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,14 +106,33 @@ impl Faults {
         Some(error)
     }
 
-    /// Sets how far the service clock is from the machine's, in seconds.
-    pub fn set_clock_skew(&mut self, secs: i64) {
+    /// Sets how far the service clock is from the machine's, in seconds, within
+    /// ±[`MAX_CLOCK_SKEW_SECS`]; a larger skew is refused and the clock left as it is.
+    pub fn set_clock_skew(&mut self, secs: i64) -> Result<(), SkewTooLarge> {
+        if secs.unsigned_abs() > MAX_CLOCK_SKEW_SECS {
+            return Err(SkewTooLarge);
+        }
         self.clock_skew_secs = secs;
+        Ok(())
     }
 
     /// How far the service clock is from the machine's, in seconds.
     pub fn clock_skew(&self) -> i64 {
         self.clock_skew_secs
+    }
+
+    /// The service's time when the machine's is `machine`: moved by the injected skew. The
+    /// HTTP and WebSocket handlers and the TURN server all read this one clock, so TURN
+    /// credentials are checked on the clock that issued them.
+    pub fn service_time(&self, machine: SystemTime) -> SystemTime {
+        let by = Duration::from_secs(self.clock_skew_secs.unsigned_abs());
+        let moved = if self.clock_skew_secs >= 0 {
+            machine.checked_add(by)
+        } else {
+            machine.checked_sub(by)
+        };
+        // The skew is bounded far from the ends of `SystemTime`; this only guards a bug.
+        moved.unwrap_or(machine)
     }
 
     /// Removes every fault.
@@ -167,8 +195,15 @@ mod tests {
             },
         );
         assert!(f.next_error("ConnectAsMaster").is_some());
-        f.set_clock_skew(-900);
+        f.set_clock_skew(-900).unwrap();
         assert_eq!(f.clock_skew(), -900);
+        let machine = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        assert_eq!(f.service_time(machine), machine - Duration::from_secs(900));
+        let too_far = MAX_CLOCK_SKEW_SECS as i64 + 1;
+        for secs in [too_far, -too_far, i64::MAX, i64::MIN] {
+            assert_eq!(f.set_clock_skew(secs), Err(SkewTooLarge));
+        }
+        assert_eq!(f.clock_skew(), -900, "a refused skew changes nothing");
         f.clear();
         assert_eq!(f.clock_skew(), 0);
     }
