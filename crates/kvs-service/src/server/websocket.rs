@@ -88,7 +88,10 @@ pub(super) fn upgrade(shared: Arc<Shared>, parts: Parts, req: Request<Incoming>)
         let mut core = lock(&shared.core);
         let mut joined = core.connect(Instant::now(), role, &verified, tx);
         // Written while the lock is held, so they go out before anything relayed to it later.
-        if let Ok(joined) = &mut joined {
+        if let Ok(joined) = &mut joined
+            && !joined.held.is_empty()
+        {
+            info!(id = ?joined.id, count = joined.held.len(), "delivering messages held while offline");
             for frame in std::mem::take(&mut joined.held) {
                 let _ = held_to.try_send(Outbound::Frame(frame));
             }
