@@ -69,6 +69,11 @@ impl Faults {
         }
     }
 
+    /// True while a message fault is planned on any channel.
+    pub fn plans_messages(&self) -> bool {
+        !self.messages.is_empty()
+    }
+
     /// The fault for the next message on `channel_arn`, if one is planned; counts it.
     pub fn next_message(&mut self, channel_arn: &str) -> Option<MessageFault> {
         let plan = self.messages.get_mut(channel_arn)?;
@@ -168,6 +173,7 @@ mod tests {
             Some(MessageFault::Delay(Duration::from_millis(5)))
         );
         assert_eq!(f.next_message("a"), None);
+        assert!(!f.plans_messages(), "a used-up plan is gone");
     }
 
     #[test]

@@ -209,6 +209,14 @@ impl<O, W> ServiceCore<O, W> {
         let Routed::Deliver { to, frame, .. } = routed else {
             return routed;
         };
+        if !self.faults.plans_messages() {
+            // The usual case: no lookups on the relay's hot path.
+            return Routed::Deliver {
+                to,
+                frame,
+                delay: None,
+            };
+        }
         let fault = self
             .relay
             .channel_of(from)
