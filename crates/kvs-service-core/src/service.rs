@@ -97,11 +97,6 @@ impl<O, W> ServiceCore<O, W> {
         self.channels.restore(records, version_counter);
     }
 
-    /// What the core is configured with.
-    pub fn config(&self) -> &CoreConfig {
-        &self.config
-    }
-
     /// The service's time when the machine's is `machine` (moved by an injected skew). The
     /// `Date` of every answer, signature checks and TURN credentials all use it.
     pub fn service_time(&self, machine: SystemTime) -> SystemTime {
@@ -273,11 +268,6 @@ impl<O, W> ServiceCore<O, W> {
     /// The routing table (connections, departed ids, held messages), to look at.
     pub fn relay(&self) -> &Relay<O, W> {
         &self.relay
-    }
-
-    /// The channel table, to look at.
-    pub fn channels(&self) -> &Channels {
-        &self.channels
     }
 
     /// The faults in force, to change.
