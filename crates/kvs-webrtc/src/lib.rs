@@ -1,0 +1,7 @@
+//! Peer connections set up through KVS signaling. Work in progress (issue 10): this crate
+//! holds, so far, the part that needs no sockets and no WebRTC stack: [`peers::Peers`], the
+//! master's table of viewer peer connections (which viewer owns which one, candidates held
+//! until the remote description is set, replacement on a new offer, teardown when ICE fails
+//! or stays disconnected). The WebRTC stack will drive it from the signaling session's events.
+
+pub mod peers;
