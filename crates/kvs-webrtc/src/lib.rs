@@ -2,6 +2,9 @@
 //! holds, so far, the part that needs no sockets and no WebRTC stack: [`peers::Peers`], the
 //! master's table of viewer peer connections (which viewer owns which one, candidates held
 //! until the remote description is set, replacement on a new offer, teardown when ICE fails
-//! or stays disconnected). The WebRTC stack will drive it from the signaling session's events.
+//! or stays disconnected), and [`ice_servers::plan`], which ICE servers a peer connection gets
+//! (the STUN server KVS clients add, and which TURN URIs the stack can use and why the others
+//! are skipped). The WebRTC stack will drive both from the signaling session's events.
 
+pub mod ice_servers;
 pub mod peers;
