@@ -6,9 +6,9 @@
 //! the first TURN server's host and port serve as the STUN server (ours answer STUN binding
 //! requests). A STUN URL given by the user overrides both.
 //!
-//! Of the TURN URIs, only `turn:` over UDP is used: webrtc-rs's ICE agent gathers relay
-//! candidates for exactly that case (`gather_candidates_relay` in webrtc-ice leaves TURN over
-//! TCP and TURNS as to-dos and skips them with a warning). Every other URI is listed in
+//! Of the TURN URIs, only `turn:` over UDP is used: webrtc-rs allocates relays for exactly
+//! that case (in `webrtc` 0.21.1 the TURN relayer skips secure and non-UDP TURN URLs with a
+//! warning; the older webrtc-ice's `gather_candidates_relay` left them as to-dos). Every other URI is listed in
 //! [`IcePlan::skipped`] with the reason, so the application can say which entries were not
 //! used and why instead of the stack warning in its log.
 
