@@ -4,7 +4,10 @@
 //! until the remote description is set, replacement on a new offer, teardown when ICE fails
 //! or stays disconnected), and [`ice_servers::plan`], which ICE servers a peer connection gets
 //! (the STUN server KVS clients add, and which TURN URIs the stack can use and why the others
-//! are skipped). The WebRTC stack will drive both from the signaling session's events.
+//! are skipped), and [`offer::read_offer`], what a viewer's offer asks for and what the master
+//! can serve of it (an error naming both when nothing). The WebRTC stack will drive these from
+//! the signaling session's events.
 
 pub mod ice_servers;
+pub mod offer;
 pub mod peers;
