@@ -5,9 +5,11 @@
 //! or stays disconnected), and [`ice_servers::plan`], which ICE servers a peer connection gets
 //! (the STUN server KVS clients add, and which TURN URIs the stack can use and why the others
 //! are skipped), and [`offer::read_offer`], what a viewer's offer asks for and what the master
-//! can serve of it (an error naming both when nothing). The WebRTC stack will drive these from
+//! can serve of it (an error naming both when nothing), and [`ice_failure::diagnose`], an ICE
+//! failure's most likely cause and what to check. The WebRTC stack will drive these from
 //! the signaling session's events.
 
+pub mod ice_failure;
 pub mod ice_servers;
 pub mod offer;
 pub mod peers;
