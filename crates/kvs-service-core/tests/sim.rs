@@ -47,7 +47,6 @@ struct Service {
     up: bool,
     /// Each live connection's lifetime (idle, GO_AWAY, grace).
     lives: HashMap<ConnId, Lifetime>,
-    lifetimes: Lifetimes,
     /// Deliveries an injected delay holds back: when, to whom, what.
     delayed: Vec<(Instant, ConnId, String)>,
     /// Answers the master gave to Alexa offers, by request number.
@@ -71,7 +70,6 @@ impl Service {
             disk: None,
             up: true,
             lives: HashMap::new(),
-            lifetimes: Lifetimes::default(),
             delayed: Vec::new(),
             alexa_answers: HashMap::new(),
         }
@@ -362,7 +360,7 @@ impl Sim {
             self.hang_up(old, "replaced by a newer connection");
         }
         self.peers[i].conn = Some(joined.id);
-        let life = Lifetime::new(self.svc.lifetimes, self.now);
+        let life = Lifetime::new(Lifetimes::default(), self.now);
         self.svc.lives.insert(joined.id, life);
         self.feed(i, Input::WsOpened);
         for frame in joined.held {

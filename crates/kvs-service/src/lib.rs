@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kvs_proto::api::ChannelRole;
-use kvs_service_core::admin::ConnSignal;
+use kvs_service_core::admin::{AdminCommand, ConnSignal};
 
 pub use kvs_service_core::{
     AuthFileError, EXAMPLE_ACCESS_KEY_ID, EXAMPLE_SECRET_ACCESS_KEY, Faults, InjectedError, Limits,
@@ -208,12 +208,7 @@ impl ServiceHandle {
     /// that connection after the grace period, as the service does at the maximum duration.
     /// Returns false when no such connection is live.
     pub fn go_away(&self, channel_arn: &str, role: ChannelRole, client_id: Option<&str>) -> bool {
-        server::signal(
-            &self.shared,
-            channel_arn,
-            client_of(role, client_id),
-            ConnSignal::GoAway,
-        )
+        self.signal(channel_arn, role, client_id, ConnSignal::GoAway)
     }
 
     /// A rustls client config trusting this service's CA (`None` with `--plain`), for talking
@@ -246,12 +241,27 @@ impl ServiceHandle {
         role: ChannelRole,
         client_id: Option<&str>,
     ) -> bool {
-        server::signal(
-            &self.shared,
-            channel_arn,
-            client_of(role, client_id),
-            ConnSignal::ReconnectIceServer,
-        )
+        self.signal(channel_arn, role, client_id, ConnSignal::ReconnectIceServer)
+    }
+
+    /// Signals the master (`client_id` `None`) or a viewer, as the admin API does; false when
+    /// no such connection is live or it is not reading.
+    fn signal(
+        &self,
+        channel_arn: &str,
+        role: ChannelRole,
+        client_id: Option<&str>,
+        what: ConnSignal,
+    ) -> bool {
+        let command = AdminCommand::Signal {
+            channel_arn: channel_arn.to_owned(),
+            client_id: match role {
+                ChannelRole::Master => None,
+                ChannelRole::Viewer => client_id.map(str::to_owned),
+            },
+            what,
+        };
+        server::carry_out(&self.shared, command).is_ok()
     }
 
     /// Stops accepting, lets in-flight requests finish and sends every WebSocket a close frame
@@ -274,14 +284,6 @@ impl Drop for ServiceHandle {
         if let Some(task) = &self.task {
             task.abort();
         }
-    }
-}
-
-/// The client id a connection is found by: none for the master.
-fn client_of(role: ChannelRole, client_id: Option<&str>) -> Option<&str> {
-    match role {
-        ChannelRole::Master => None,
-        ChannelRole::Viewer => client_id,
     }
 }
 

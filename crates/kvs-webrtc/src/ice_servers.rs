@@ -14,11 +14,6 @@
 
 use kvs_proto::api::IceServer;
 
-/// The region's public endpoint, for telling the real service from a custom endpoint.
-fn public_endpoint(region: &str) -> String {
-    kvs_proto::client::default_endpoint(region)
-}
-
 /// Why a TURN URI is not given to the stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SkipReason {
@@ -167,7 +162,8 @@ pub fn plan(
             });
         }
     }
-    let public = public_endpoint(region);
+    // The region's public endpoint tells the real service from a custom endpoint.
+    let public = kvs_proto::client::default_endpoint(region);
     let stun = match stun_override {
         Some(url) => Some(url.to_owned()),
         // https://kinesisvideo.<region>.<domain> → stun:stun.kinesisvideo.<region>.<domain>:443

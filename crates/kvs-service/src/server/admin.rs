@@ -16,14 +16,13 @@
 
 use hyper::body::Incoming;
 use hyper::{Request, Response, header};
-use kvs_service_core::admin::{AdminCommand, AdminDone, AdminRefusal};
+use kvs_service_core::admin::AdminCommand;
 use subtle::ConstantTimeEq;
 use tracing::info;
 
 use super::request::read_body;
 use super::response::{Body, error_response, json_response};
-use super::{Shared, tell};
-use crate::clock::lock;
+use super::{Shared, carry_out};
 
 /// Where the admin API lives.
 pub(super) const PREFIX: &str = "/admin/";
@@ -58,18 +57,8 @@ pub(super) async fn handle(shared: &Shared, req: Request<Incoming>, path: &str) 
     };
     let route = path.strip_prefix(PREFIX).unwrap_or_default();
     info!(%method, %route, "admin request");
-    let done = AdminCommand::parse(method.as_str(), route, &body)
-        .and_then(|command| lock(&shared.core).admin(command));
-    let result = match done {
-        Ok(AdminDone::Json(body)) => Ok(json_response(200, body)),
-        Ok(AdminDone::Signal { to, what }) => {
-            if tell(&lock(&shared.core), to, what) {
-                Ok(json_response(200, b"{}".to_vec()))
-            } else {
-                Err(AdminRefusal::no_connection())
-            }
-        }
-        Err(r) => Err(r),
-    };
+    let result = AdminCommand::parse(method.as_str(), route, &body)
+        .and_then(|command| carry_out(shared, command))
+        .map(|body| json_response(200, body));
     result.unwrap_or_else(|r| error_response(r.status, r.code.name(), &r.message))
 }

@@ -16,9 +16,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use hyper_util::rt::TokioIo;
-use kvs_service_core::admin::ConnSignal;
+use kvs_service_core::admin::{AdminCommand, AdminDone, AdminRefusal, ConnSignal};
 use kvs_service_core::lifetime::Lifetimes;
-use kvs_service_core::{ConnId, CoreConfig, Keys, ServiceCore};
+use kvs_service_core::{CoreConfig, Keys, ServiceCore};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -44,22 +44,23 @@ pub(crate) enum Outbound {
 /// that complete SendAlexaOfferToMaster requests waiting for the master's answer.
 pub(crate) type Core = ServiceCore<mpsc::Sender<Outbound>, oneshot::Sender<String>>;
 
-/// Sends a command to one live connection; false when there is none (or it is not reading).
-pub(crate) fn signal(
-    shared: &Shared,
-    channel_arn: &str,
-    client_id: Option<&str>,
-    what: ConnSignal,
-) -> bool {
-    let core = lock(&shared.core);
-    core.find(channel_arn, client_id)
-        .is_some_and(|id| tell(&core, id, what))
-}
-
-/// Sends a command to connection `id`; false when it is gone or not reading.
-pub(crate) fn tell(core: &Core, id: ConnId, what: ConnSignal) -> bool {
-    core.outbox(id)
-        .is_some_and(|tx| tx.try_send(Outbound::Signal(what)).is_ok())
+/// Carries out an admin command under one lock: faults change in the core; a signal is
+/// handed to the connection the core names. Returns the JSON to answer with.
+pub(crate) fn carry_out(shared: &Shared, command: AdminCommand) -> Result<Vec<u8>, AdminRefusal> {
+    let mut core = lock(&shared.core);
+    match core.admin(command)? {
+        AdminDone::Json(body) => Ok(body),
+        AdminDone::Signal { to, what } => {
+            let sent = core
+                .outbox(to)
+                .is_some_and(|tx| tx.try_send(Outbound::Signal(what)).is_ok());
+            if sent {
+                Ok(b"{}".to_vec())
+            } else {
+                Err(AdminRefusal::no_connection())
+            }
+        }
+    }
 }
 
 pub(crate) fn is_connected(shared: &Shared, channel_arn: &str, client_id: Option<&str>) -> bool {

@@ -83,22 +83,21 @@ pub(super) fn upgrade(shared: Arc<Shared>, parts: Parts, req: Request<Incoming>)
     let accept = derive_accept_key(key.as_bytes());
 
     let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
-    let held_to = tx.clone();
     let joined = {
         let mut core = lock(&shared.core);
         let mut joined = core.connect(Instant::now(), role, &verified, tx);
         // Written while the lock is held, so they go out before anything relayed to it later.
         if let Ok(joined) = &mut joined
             && !joined.held.is_empty()
+            && let Some(outbox) = core.outbox(joined.id)
         {
             info!(id = ?joined.id, count = joined.held.len(), "delivering messages held while offline");
             for frame in std::mem::take(&mut joined.held) {
-                let _ = held_to.try_send(Outbound::Frame(frame));
+                let _ = outbox.try_send(Outbound::Frame(frame));
             }
         }
         joined
     };
-    drop(held_to);
     let joined = match joined {
         Ok(joined) => joined,
         Err(r) => return refuse(r.status, r.code.name(), &r.message),
