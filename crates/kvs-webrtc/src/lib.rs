@@ -1,15 +1,23 @@
-//! Peer connections set up through KVS signaling. Work in progress (issue 10): this crate
-//! holds, so far, the part that needs no sockets and no WebRTC stack: [`peers::Peers`], the
-//! master's table of viewer peer connections (which viewer owns which one, candidates held
-//! until the remote description is set, replacement on a new offer, teardown when ICE fails
-//! or stays disconnected), and [`ice_servers::plan`], which ICE servers a peer connection gets
-//! (the STUN server KVS clients add, and which TURN URIs the stack can use and why the others
-//! are skipped), and [`offer::read_offer`], what a viewer's offer asks for and what the master
-//! can serve of it (an error naming both when nothing), and [`ice_failure::diagnose`], an ICE
-//! failure's most likely cause and what to check. The WebRTC stack will drive these from
-//! the signaling session's events.
+//! Peer connections set up through KVS signaling, on webrtc-rs (`webrtc` 0.21.1).
+//!
+//! - [`core`] holds the decisions that need no sockets and no clock, tested without a
+//!   network: the master's table of viewer peer connections ([`core::peers`]), the ICE
+//!   servers a peer connection gets ([`core::ice_servers`]), what a viewer's offer asks for
+//!   ([`core::offer`]), why ICE failed ([`core::ice_failure`]), H.264 access units in Annex-B
+//!   ([`core::annexb`]) and RTP packets back into frames ([`core::frames`]).
+//! - [`master`] answers up to 10 viewers, one peer connection each; [`viewer`] makes the
+//!   offer. Both run on anything that implements
+//!   [`SignalingSession`](kvs_client::SignalingSession), report [`PeerEvent`]s, echo or send
+//!   data-channel messages and carry H.264 video ([`video`]).
 
-pub mod ice_failure;
-pub mod ice_servers;
-pub mod offer;
-pub mod peers;
+mod control;
+pub mod core;
+mod events;
+mod link;
+pub mod master;
+mod stack;
+pub mod video;
+pub mod viewer;
+
+pub use events::{CandidateKind, PeerEvent, SelectedPair};
+pub use stack::PeerOptions;

@@ -17,6 +17,20 @@ pub struct CandidateCounts {
 }
 
 impl CandidateCounts {
+    /// Counts one candidate from its `candidate:` attribute (the `typ` field of RFC 8839);
+    /// peer-reflexive and unreadable lines count as nothing.
+    pub fn count(&mut self, candidate: &str) {
+        let mut fields = candidate.split_ascii_whitespace();
+        let kind = fields.by_ref().find(|f| *f == "typ").and(fields.next());
+        let slot = match kind {
+            Some("host") => &mut self.host,
+            Some("srflx") => &mut self.srflx,
+            Some("relay") => &mut self.relay,
+            _ => return,
+        };
+        *slot = slot.saturating_add(1);
+    }
+
     fn total(&self) -> u32 {
         self.host
             .saturating_add(self.srflx)
@@ -140,6 +154,23 @@ mod tests {
 
     fn counts(host: u32, srflx: u32, relay: u32) -> CandidateCounts {
         CandidateCounts { host, srflx, relay }
+    }
+
+    #[test]
+    fn candidates_are_counted_by_their_type_field() {
+        let mut c = CandidateCounts::default();
+        for line in [
+            "candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host",
+            "candidate:2 1 udp 1694498815 1.2.3.4 50001 typ srflx raddr 127.0.0.1 rport 50000",
+            "candidate:3 1 udp 16777215 127.0.0.1 3478 typ relay raddr 0.0.0.0 rport 0",
+            "candidate:4 1 udp 1 127.0.0.1 1 typ prflx",
+            "garbage",
+            "typ",
+            "",
+        ] {
+            c.count(line);
+        }
+        assert_eq!(c, counts(1, 1, 1));
     }
 
     #[test]

@@ -66,6 +66,28 @@ pub enum CloseReason {
     IceFailed,
     /// ICE stayed disconnected past the timeout: the viewer is gone.
     DisconnectedTooLong,
+    /// The offer or answer could not be applied (SDP negotiation failed), or the peer
+    /// connection could not be built.
+    Unanswerable,
+    /// The peer closed the peer connection.
+    PeerClosed,
+    /// The master or viewer is shutting down.
+    Stopped,
+}
+
+impl std::fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Replaced => "replaced by a new offer from the same client id",
+            Self::IceFailed => "ICE failed",
+            Self::DisconnectedTooLong => {
+                "ICE stayed disconnected past the timeout (the peer is gone)"
+            }
+            Self::Unanswerable => "the session description could not be applied",
+            Self::PeerClosed => "the peer closed it",
+            Self::Stopped => "shutting down",
+        })
+    }
 }
 
 /// What the driver must do.
@@ -270,6 +292,31 @@ impl Peers {
                 None
             }
         }
+    }
+
+    /// That peer connection ended by itself (its setup failed, or the peer closed it): its
+    /// entry goes, with a [`Action::Close`] for the driver to make sure. Nothing for a
+    /// replaced or closed generation.
+    pub fn ended(
+        &mut self,
+        viewer: &str,
+        generation: Generation,
+        reason: CloseReason,
+    ) -> Option<Action> {
+        self.peers
+            .get(viewer)
+            .filter(|p| p.generation == generation)?;
+        self.close(viewer, reason)
+    }
+
+    /// Closes every peer connection (shutting down).
+    pub fn close_all(&mut self) -> Vec<Action> {
+        let mut viewers: Vec<String> = self.peers.keys().cloned().collect();
+        viewers.sort();
+        viewers
+            .into_iter()
+            .filter_map(|viewer| self.close(&viewer, CloseReason::Stopped))
+            .collect()
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) has something to close.

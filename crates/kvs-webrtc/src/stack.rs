@@ -1,0 +1,304 @@
+//! webrtc-rs peer connections as our masters and viewers need them: the ICE servers of the
+//! plan, the relay-only policy, H.264 as browsers offer it, the bind address, and the
+//! stack's callbacks turned into [`Report`]s on a channel, so one task per peer connection
+//! handles them in order.
+//!
+//! The callbacks only push onto an unbounded channel and return: the stack's driver must
+//! never wait for us (webrtc-rs runs them on its driver). What they push is bounded by the
+//! stack itself: a handful of state changes, one candidate per local address and server, and
+//! the data channels and tracks the peer opens (at most [`MAX_DATA_CHANNELS`] kept).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+use webrtc::data_channel::DataChannel;
+use webrtc::media_stream::track_remote::TrackRemote;
+use webrtc::peer_connection::{
+    MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
+    RTCConfigurationBuilder, RTCIceCandidateInit, RTCIceCandidateType, RTCIceConnectionState,
+    RTCIceServer, RTCIceTransportPolicy, RTCPeerConnectionIceEvent, RTCPeerConnectionState,
+    RTCStatsReportEntry, Registry, SettingEngineBuilder, StatsSelector,
+    register_default_interceptors,
+};
+
+use crate::core::ice_servers::IcePlan;
+use crate::core::peers::PeersConfig;
+use crate::events::{CandidateKind, SelectedPair};
+
+/// Data channels a peer may open on one peer connection; later ones are closed at once.
+pub const MAX_DATA_CHANNELS: usize = 4;
+
+/// The H.264 formats we register: constrained baseline and baseline, packetization mode 1,
+/// as browsers offer them.
+pub(crate) const H264_FMTP: [&str; 2] = [
+    "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
+    "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f",
+];
+
+/// How peer connections are set up.
+#[derive(Debug, Clone)]
+pub struct PeerOptions {
+    /// The AWS region (for the regional STUN server of the real service).
+    pub region: String,
+    /// The signaling control-plane endpoint (`https://...`); a custom one means the STUN
+    /// server is the first TURN server's host and port.
+    pub endpoint: String,
+    /// A STUN URL that overrides the default (`--stun-url`).
+    pub stun_url: Option<String>,
+    /// Gather and use relay candidates only (`--relay`).
+    pub relay_only: bool,
+    /// The local address to bind; `None` picks loopback for a loopback endpoint and every
+    /// interface otherwise.
+    pub bind: Option<IpAddr>,
+    /// ICE's disconnected timeout (no answer to consent checks for this long).
+    pub ice_disconnected: Duration,
+    /// ICE's failed timeout (disconnected for this much longer).
+    pub ice_failed: Duration,
+    /// ICE's keep-alive (consent) interval.
+    pub ice_keepalive: Duration,
+    /// The master's table limits.
+    pub peers: PeersConfig,
+}
+
+impl PeerOptions {
+    /// Defaults for a session against `endpoint` in `region`: ICE timeouts as in browsers
+    /// (5 s disconnected, 25 s more to failed, 2 s keep-alives).
+    pub fn new(region: impl Into<String>, endpoint: impl Into<String>) -> Self {
+        Self {
+            region: region.into(),
+            endpoint: endpoint.into(),
+            stun_url: None,
+            relay_only: false,
+            bind: None,
+            ice_disconnected: Duration::from_secs(5),
+            ice_failed: Duration::from_secs(25),
+            ice_keepalive: Duration::from_secs(2),
+            peers: PeersConfig::default(),
+        }
+    }
+
+    /// The plan for these options and the service's TURN servers.
+    pub fn plan(&self, servers: &[kvs_proto::api::IceServer]) -> IcePlan {
+        crate::core::ice_servers::plan(
+            &self.region,
+            &self.endpoint,
+            servers,
+            self.stun_url.as_deref(),
+        )
+    }
+
+    fn bind_address(&self) -> IpAddr {
+        self.bind.unwrap_or_else(|| {
+            let loopback = url_host(&self.endpoint)
+                .and_then(|h| {
+                    h.parse::<IpAddr>()
+                        .ok()
+                        .or((h == "localhost").then_some(IpAddr::V4(Ipv4Addr::LOCALHOST)))
+                })
+                .is_some_and(|ip| ip.is_loopback());
+            if loopback {
+                IpAddr::V4(Ipv4Addr::LOCALHOST)
+            } else {
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+            }
+        })
+    }
+}
+
+fn url_host(url: &str) -> Option<&str> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next()?;
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next()?,
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    Some(host)
+}
+
+/// What the stack reported about one peer connection.
+#[derive(Clone)]
+pub(crate) enum Report {
+    /// A local candidate was gathered (its JSON for signaling, and its type).
+    LocalCandidate(RTCIceCandidateInit, CandidateKind),
+    /// ICE's connection state.
+    Ice(RTCIceConnectionState),
+    /// The peer connection's state (ICE and DTLS together).
+    State(RTCPeerConnectionState),
+    /// The peer opened a data channel.
+    DataChannel(Arc<dyn DataChannel>),
+    /// The peer sends a track.
+    Track(Arc<dyn TrackRemote>),
+}
+
+struct Handler {
+    reports: mpsc::UnboundedSender<Report>,
+    data_channels: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        let kind = candidate_kind(event.candidate.typ);
+        if let Ok(init) = event.candidate.to_json() {
+            let _ = self.reports.send(Report::LocalCandidate(init, kind));
+        }
+    }
+
+    async fn on_ice_connection_state_change(&self, state: RTCIceConnectionState) {
+        let _ = self.reports.send(Report::Ice(state));
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        let _ = self.reports.send(Report::State(state));
+    }
+
+    async fn on_data_channel(&self, channel: Arc<dyn DataChannel>) {
+        if self.data_channels.fetch_add(1, Ordering::Relaxed) < MAX_DATA_CHANNELS {
+            let _ = self.reports.send(Report::DataChannel(channel));
+        } else {
+            tracing::warn!(
+                "the peer opened more than {MAX_DATA_CHANNELS} data channels; closing the extra one"
+            );
+            let _ = channel.close().await;
+        }
+    }
+
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        let _ = self.reports.send(Report::Track(track));
+    }
+}
+
+fn candidate_kind(typ: RTCIceCandidateType) -> CandidateKind {
+    match typ {
+        RTCIceCandidateType::Host => CandidateKind::Host,
+        RTCIceCandidateType::Srflx => CandidateKind::Srflx,
+        RTCIceCandidateType::Prflx => CandidateKind::Prflx,
+        RTCIceCandidateType::Relay => CandidateKind::Relay,
+        _ => CandidateKind::Unknown,
+    }
+}
+
+/// A peer connection and the channel its reports come on.
+pub(crate) struct Built {
+    pub pc: Arc<dyn PeerConnection>,
+    pub reports: mpsc::UnboundedReceiver<Report>,
+}
+
+/// Builds a peer connection for `plan` and `options`.
+pub(crate) async fn build(options: &PeerOptions, plan: &IcePlan) -> webrtc::error::Result<Built> {
+    let mut servers = Vec::new();
+    if let Some(stun) = &plan.stun {
+        servers.push(RTCIceServer {
+            urls: vec![stun.clone()],
+            ..Default::default()
+        });
+    }
+    for turn in &plan.turn {
+        servers.push(RTCIceServer {
+            urls: turn.uris.clone(),
+            username: turn.username.clone(),
+            credential: turn.password.clone(),
+        });
+    }
+    let mut config = RTCConfigurationBuilder::new().with_ice_servers(servers);
+    if options.relay_only {
+        config = config.with_ice_transport_policy(RTCIceTransportPolicy::Relay);
+    }
+
+    let mut media = MediaEngine::default();
+    for (n, fmtp) in H264_FMTP.iter().enumerate() {
+        media.register_codec(
+            rtc::rtp_transceiver::rtp_sender::RTCRtpCodecParameters {
+                rtp_codec: crate::video::h264_codec(fmtp),
+                payload_type: 102 + 2 * n as u8,
+            },
+            rtc::rtp_transceiver::rtp_sender::RtpCodecKind::Video,
+        )?;
+    }
+    let registry = register_default_interceptors(Registry::new(), &mut media)?;
+
+    let bind = options.bind_address();
+    let settings = SettingEngineBuilder::new()
+        .with_ice_timeouts(
+            Some(options.ice_disconnected),
+            Some(options.ice_failed),
+            Some(options.ice_keepalive),
+        )
+        .with_include_loopback_candidate(bind.is_loopback())
+        .build();
+
+    let (tx, reports) = mpsc::unbounded_channel();
+    let pc = PeerConnectionBuilder::new()
+        .with_configuration(config.build())
+        .with_media_engine(media)
+        .with_setting_engine(settings)
+        .with_interceptor_registry(registry)
+        .with_handler(Arc::new(Handler {
+            reports: tx,
+            data_channels: AtomicUsize::new(0),
+        }))
+        .with_udp_addrs(vec![SocketAddr::new(bind, 0)])
+        .build()
+        .await?;
+    Ok(Built {
+        pc: Arc::new(pc),
+        reports,
+    })
+}
+
+/// The candidate pair ICE selected, from the stack's statistics.
+pub(crate) async fn selected_pair(pc: &dyn PeerConnection) -> Option<SelectedPair> {
+    #[allow(clippy::disallowed_methods)] // a driver: the stats snapshot is stamped with now
+    let report = pc.get_stats(Instant::now(), StatsSelector::None).await;
+    let pair_id = &report.transport()?.selected_candidate_pair_id;
+    let Some(RTCStatsReportEntry::IceCandidatePair(pair)) = report.get(pair_id) else {
+        return None;
+    };
+    // rtc 0.21.1 names candidate entries `RTCLocalIceCandidate_<id>` and
+    // `RTCRemoteIceCandidate_<id>` but stores the bare `<id>` in the pair; accept both.
+    let side = |prefix: &str, id: &str| match report
+        .get(id)
+        .or_else(|| report.get(&format!("{prefix}{id}")))
+    {
+        Some(RTCStatsReportEntry::LocalCandidate(c) | RTCStatsReportEntry::RemoteCandidate(c)) => (
+            candidate_kind(c.candidate_type),
+            format!("{}:{}", c.address.clone().unwrap_or_default(), c.port),
+        ),
+        _ => (CandidateKind::Unknown, String::new()),
+    };
+    let (local, local_address) = side("RTCLocalIceCandidate_", &pair.local_candidate_id);
+    let (remote, remote_address) = side("RTCRemoteIceCandidate_", &pair.remote_candidate_id);
+    Some(SelectedPair {
+        local,
+        local_address,
+        remote,
+        remote_address,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_loopback_endpoint_binds_loopback_and_any_other_binds_every_interface() {
+        let bind = |endpoint: &str| PeerOptions::new("us-west-2", endpoint).bind_address();
+        assert_eq!(
+            bind("https://127.0.0.1:8443"),
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        );
+        assert_eq!(
+            bind("https://localhost:8443/"),
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        );
+        assert!(bind("https://[::1]:8443").is_loopback());
+        assert!(bind("https://kinesisvideo.us-west-2.amazonaws.com").is_unspecified());
+        assert!(bind("").is_unspecified());
+        let mut o = PeerOptions::new("us-west-2", "https://127.0.0.1:1");
+        o.bind = Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(o.bind_address(), IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)));
+    }
+}

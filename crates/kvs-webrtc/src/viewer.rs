@@ -1,0 +1,68 @@
+//! The viewer: once signaling is CONNECTED, offers a data channel and receive-only H.264
+//! video to the master, trickles candidates, applies the answer, and reports what arrives.
+
+use kvs_client::SignalingSession;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::control::{Control, Side};
+use crate::events::PeerEvent;
+use crate::master::EVENTS_CAPACITY;
+use crate::stack::PeerOptions;
+
+pub use crate::control::MASTER;
+pub use crate::link::DATA_CHANNEL_LABEL;
+
+/// A running viewer. It ends when its peer connection ends or signaling closes; then
+/// [`PeerEvent::Closed`] says why.
+pub struct Viewer {
+    outgoing: mpsc::UnboundedSender<Vec<u8>>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Viewer {
+    /// Starts the viewer on `session` (its events are `signaling`, passed on as
+    /// [`PeerEvent::Signaling`]).
+    pub fn start<S: SignalingSession>(
+        session: S,
+        signaling: S::Events,
+        options: PeerOptions,
+    ) -> (Self, mpsc::Receiver<PeerEvent>) {
+        let (events, rx) = mpsc::channel(EVENTS_CAPACITY);
+        let (stop, stop_rx) = watch::channel(false);
+        let (outgoing, outgoing_rx) = mpsc::unbounded_channel();
+        let control = Control {
+            session,
+            options,
+            side: Side::Viewer,
+            events,
+            live: Default::default(),
+        };
+        let task = tokio::spawn(control.run(signaling, stop_rx, outgoing_rx));
+        (
+            Self {
+                outgoing,
+                stop,
+                task,
+            },
+            rx,
+        )
+    }
+
+    /// Sends a text message on the data channel (once it is open; before, an error event).
+    pub fn send(&self, text: impl Into<Vec<u8>>) {
+        let _ = self.outgoing.send(text.into());
+    }
+
+    /// True once the viewer has ended.
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Closes the peer connection and waits until it is freed.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
