@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use openh264::OpenH264API;
 use openh264::decoder::Decoder;
-use openh264::encoder::{BitRate, Encoder, EncoderConfig, FrameRate, IntraFramePeriod, Profile};
+use openh264::encoder::{
+    BitRate, Encoder, EncoderConfig, FrameRate, IntraFramePeriod, Profile, RateControlMode,
+};
 use openh264::formats::{YUVBuffer, YUVSource};
 use rtc::rtp_transceiver::rtp_sender::RTCRtpCodec;
 
@@ -189,6 +191,7 @@ impl TestPattern {
             .bitrate(BitRate::from_bps(600_000))
             .max_frame_rate(FrameRate::from_hz(fps as f32))
             .intra_frame_period(IntraFramePeriod::from_num_frames(fps * 2))
+            .rate_control_mode(RateControlMode::Off)
             .skip_frames(false);
         let encoder = Encoder::with_api_config(OpenH264API::from_source(), config)
             .map_err(|e| VideoError::Codec(e.to_string()))?;

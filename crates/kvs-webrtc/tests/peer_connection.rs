@@ -150,3 +150,241 @@ async fn a_relayed_data_channel_round_trip_through_the_services_turn_server() {
     round_trip(&local, "relayed", true).await;
     local.service.shutdown().await;
 }
+
+/// Short ICE timeouts, so a peer that vanishes is noticed within seconds.
+fn quick(mut options: PeerOptions) -> PeerOptions {
+    options.ice_disconnected = Duration::from_millis(1500);
+    options.ice_failed = Duration::from_secs(2);
+    options.ice_keepalive = Duration::from_millis(300);
+    options.peers.disconnected_timeout = Duration::from_secs(1);
+    options
+}
+
+async fn frames(events: &mut mpsc::Receiver<PeerEvent>, n: usize) -> Vec<(Vec<u8>, bool)> {
+    let mut got = Vec::new();
+    while got.len() < n {
+        got.push(
+            until(events, |e| match e {
+                PeerEvent::VideoFrame { data, key, .. } => Some((data.clone(), *key)),
+                PeerEvent::VideoFrameLost { .. } => panic!("a frame was lost on loopback"),
+                _ => None,
+            })
+            .await,
+        );
+    }
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_annex_b_file_arrives_frame_by_frame_with_identical_bytes() {
+    use kvs_webrtc::video::{AnnexBFile, FrameSource, TestPattern, VideoSpec};
+    let dir = std::env::temp_dir().join(format!("kvs-webrtc-file-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("pattern.h264");
+    let mut pattern = TestPattern::new(176, 144, 30).unwrap();
+    let file: Vec<u8> = (0..40)
+        .flat_map(|_| pattern.next_frame().unwrap())
+        .collect();
+    std::fs::write(&path, &file).unwrap();
+    let sent: Vec<Vec<u8>> = AnnexBFile::open(&path)
+        .unwrap()
+        .frames()
+        .map(<[u8]>::to_vec)
+        .collect();
+    assert_eq!(sent.len(), 40);
+
+    let local = Local::start().await;
+    let video = VideoSpec::File {
+        path: path.clone(),
+        fps: 60,
+    };
+    let (master, _m) = local
+        .master("file", local.peer_options(), Some(video))
+        .await;
+    let (viewer, mut events) = local.viewer("file", "viewer-1", local.peer_options());
+    let got = frames(&mut events, 45).await;
+    for (n, (data, key)) in got.iter().enumerate() {
+        // The file loops: frame 40 is frame 0 again.
+        assert_eq!(data, &sent[n % 40], "frame {n}");
+        assert_eq!(*key, n % 40 == 0, "frame {n}");
+    }
+    viewer.stop().await;
+    master.stop().await;
+    local.service.shutdown().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_generated_pattern_decodes_into_moving_pictures() {
+    let local = Local::start().await;
+    let (master, _m) = local
+        .master("pattern", local.peer_options(), Some(Default::default()))
+        .await;
+    let (viewer, mut events) = local.viewer("pattern", "viewer-1", local.peer_options());
+    let mut decoded = kvs_webrtc::video::Decoded::new().unwrap();
+    let got = frames(&mut events, 20).await;
+    assert!(got[0].1, "the first frame is a key frame");
+    for (data, _) in &got {
+        decoded.push(data);
+    }
+    assert_eq!(decoded.errors, 0);
+    assert!(decoded.pictures >= 19, "{} pictures", decoded.pictures);
+    assert_eq!(decoded.changed, decoded.pictures - 1, "every picture moves");
+    viewer.stop().await;
+    master.stop().await;
+    local.service.shutdown().await;
+}
+
+/// A viewer on its own runtime, so it can be killed: shutting the runtime down drops its
+/// sockets and tasks mid-session, with no goodbye on any layer.
+struct Doomed {
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Doomed {
+    fn start(local: &Local, channel: &str, id: &str) -> (Self, mpsc::Receiver<PeerEvent>) {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let options = local.options(channel, ChannelRole::Viewer, id);
+        let peer_options = local.peer_options();
+        let events = runtime.block_on(async move {
+            let (session, signaling) = SignalingClient::<ViewerRole>::start(options).unwrap();
+            let (viewer, events) = Viewer::start(session, signaling, peer_options);
+            std::mem::forget(viewer); // lives until the runtime dies
+            events
+        });
+        (Self { runtime }, events)
+    }
+
+    fn kill(self) {
+        self.runtime.shutdown_background();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_viewers_are_served_an_eleventh_is_refused_and_a_killed_one_is_freed() {
+    let local = Local::start().await;
+    let (master, mut master_events) = local.master("ten", quick(local.peer_options()), None).await;
+    let mut viewers = Vec::new();
+    for n in 0..9 {
+        let (viewer, mut events) =
+            local.viewer("ten", &format!("viewer-{n}"), local.peer_options());
+        until(&mut events, |e| {
+            matches!(e, PeerEvent::DataChannelOpen { .. }).then_some(())
+        })
+        .await;
+        viewer.send(format!("hello from {n}"));
+        let echoed = until(&mut events, |e| match e {
+            PeerEvent::Data { data, .. } => Some(data.clone()),
+            _ => None,
+        })
+        .await;
+        assert_eq!(echoed, format!("hello from {n}").into_bytes());
+        viewers.push((viewer, events));
+    }
+    // The tenth runs on a runtime of its own, to be killed later.
+    let doomed = tokio::task::block_in_place(|| Doomed::start(&local, "ten", "viewer-doomed"));
+    let (doomed, mut doomed_events) = doomed;
+    until(&mut doomed_events, |e| {
+        matches!(e, PeerEvent::DataChannelOpen { .. }).then_some(())
+    })
+    .await;
+    until(&mut master_events, |e| {
+        matches!(e, PeerEvent::PeerCount(10)).then_some(())
+    })
+    .await;
+    assert_eq!(master.live_peers(), 10);
+
+    // The eleventh: the service refuses it, and its client retries, naming the limit.
+    let (eleventh, mut events) = local.viewer("ten", "viewer-eleven", local.peer_options());
+    for _ in 0..2 {
+        let cause = tokio::time::timeout(STEP, async {
+            loop {
+                if let Some(PeerEvent::Signaling(kvs_client::Event::Retrying { cause, .. })) =
+                    events.recv().await
+                {
+                    return cause.to_string();
+                }
+            }
+        })
+        .await
+        .expect("the eleventh viewer retries");
+        assert!(cause.contains("ClientLimitExceededException"), "{cause}");
+        assert!(cause.contains("maximum of 10 viewers"), "{cause}");
+    }
+    eleventh.stop().await;
+
+    // Kill one: the master notices through ICE, frees it, and serves the others.
+    tokio::task::block_in_place(|| doomed.kill());
+    let closed = until(&mut master_events, |e| match e {
+        PeerEvent::Closed { peer, reason } => Some((peer.clone(), *reason)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(closed.0, "viewer-doomed");
+    until(&mut master_events, |e| {
+        matches!(e, PeerEvent::PeerCount(9)).then_some(())
+    })
+    .await;
+    assert_eq!(master.live_peers(), 9);
+    let (viewer, events) = &mut viewers[0];
+    viewer.send("still there?");
+    let echoed = until(events, |e| match e {
+        PeerEvent::Data { data, .. } => Some(data.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(echoed, b"still there?");
+    for (viewer, _) in viewers {
+        viewer.stop().await;
+    }
+    master.stop().await;
+    local.service.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_that_offers_again_with_the_same_client_id_gets_a_fresh_peer_connection() {
+    let local = Local::start().await;
+    let (master, mut master_events) = local.master("again", local.peer_options(), None).await;
+    let (first, mut events) = local.viewer("again", "viewer-1", local.peer_options());
+    until(&mut events, |e| {
+        matches!(e, PeerEvent::DataChannelOpen { .. }).then_some(())
+    })
+    .await;
+    let (second, mut events) = local.viewer("again", "viewer-1", local.peer_options());
+    until(&mut events, |e| {
+        matches!(e, PeerEvent::DataChannelOpen { .. }).then_some(())
+    })
+    .await;
+    second.send("second");
+    let echoed = until(&mut events, |e| match e {
+        PeerEvent::Data { data, .. } => Some(data.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(echoed, b"second");
+    let replaced = tokio::time::timeout(STEP, async {
+        loop {
+            if let Some(PeerEvent::Closed { peer, reason }) = master_events.recv().await {
+                return (peer, reason);
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        replaced,
+        (
+            "viewer-1".to_owned(),
+            kvs_webrtc::core::peers::CloseReason::Replaced
+        )
+    );
+    assert_eq!(master.live_peers(), 1);
+    first.stop().await;
+    second.stop().await;
+    master.stop().await;
+    local.service.shutdown().await;
+}
