@@ -1,27 +1,31 @@
-//! `kvs-signaling demo`: the whole signaling flow on one machine, no AWS account needed.
+//! `kvs-signaling demo`: the whole flow on one machine, no AWS account needed — the local
+//! service, a master sending the H.264 test pattern, and a viewer that goes from signaling
+//! to ICE, DTLS, a data channel round trip and the first video frame.
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, anyhow, bail};
-use kvs_client::{
-    Action, ClientOptions, Events, Master, SignalingClient, ToMaster, Viewer, ViewerId,
-};
+use anyhow::{Context, anyhow};
+use clap::Args;
+use kvs_client::{Event, SignalingClient};
 use kvs_proto::api::ChannelRole;
-use kvs_proto::client::{Event, State};
-use kvs_proto::wire::MessageType;
-use kvs_service::{ServiceConfig, ServiceHandle};
+use kvs_service::ServiceConfig;
+use kvs_webrtc::PeerEvent;
+use kvs_webrtc::master::Master;
+use kvs_webrtc::video::VideoSpec;
+
+use crate::phases::{self, Phases};
 
 const CHANNEL: &str = "demo-channel";
 const VIEWER_ID: &str = "demo-viewer";
-const DEADLINE: Duration = Duration::from_secs(30);
+const DEADLINE: Duration = Duration::from_secs(60);
 
-const OFFER: &str = r#"{"type":"offer","sdp":"v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\na=ice-ufrag:vwr1\r\na=ice-pwd:viewerpasswordviewerpass\r\na=fingerprint:sha-256 4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF:3E:5D:49:6B:19:E5:7C:AB:4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF\r\na=setup:actpass\r\na=mid:0\r\na=sctp-port:5000\r\n"}"#;
-const ANSWER: &str = r#"{"type":"answer","sdp":"v=0\r\no=- 2890844526 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\na=ice-ufrag:mst1\r\na=ice-pwd:masterpasswordmasterpass\r\na=fingerprint:sha-256 19:E5:7C:AB:4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF:3E:5D:49:6B:19:E5:7C:AB:4A:AD:B9:B1:3F:82:18:3B\r\na=setup:active\r\na=mid:0\r\na=sctp-port:5000\r\n"}"#;
-
-fn candidate(port: u16, foundation: u32) -> String {
-    format!(
-        r#"{{"candidate":"candidate:{foundation} 1 udp 2122260223 127.0.0.1 {port} typ host generation 0","sdpMid":"0","sdpMLineIndex":0}}"#
-    )
+/// Options of `demo`.
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Force the relay path: both peers use relay candidates only, through the service's
+    /// TURN server.
+    #[arg(long)]
+    pub relay: bool,
 }
 
 /// Prints one timeline line per happening, in milliseconds since the demo started.
@@ -34,187 +38,184 @@ impl Timeline {
         println!("{ms:>9.1} ms  {who:<7} {what}");
     }
 
-    fn event(&self, who: &str, event: &Event) {
+    fn event(&self, who: &str, event: &PeerEvent) {
         match event {
-            Event::StateChanged(s) => self.log(who, format_args!("state  {s}")),
-            Event::IceServers(list) => {
-                self.log(who, format_args!("ice    {} TURN server(s)", list.len()))
-            }
-            Event::Message(m) => {
-                let from = m.sender_client_id.as_deref().unwrap_or("master");
-                self.log(
+            PeerEvent::Signaling(e) => match e {
+                Event::StateChanged(s) => self.log(who, format_args!("signaling {s}")),
+                Event::IceServers(list) => {
+                    self.log(who, format_args!("signaling {} TURN server(s)", list.len()))
+                }
+                Event::Message(m) => self.log(
                     who,
                     format_args!(
-                        "recv   {} from {from} ({} bytes)",
+                        "recv   {} from {} ({} bytes)",
                         m.message_type.as_str(),
+                        m.sender_client_id.as_deref().unwrap_or("master"),
                         m.payload.len()
                     ),
-                )
+                ),
+                Event::Retrying {
+                    attempt,
+                    delay,
+                    cause,
+                } => self.log(who, format_args!("retry  #{attempt} in {delay:?}: {cause}")),
+                Event::Error(e) => self.log(who, format_args!("error  {e}")),
+                _ => {}
+            },
+            PeerEvent::Opened {
+                peer,
+                data_channel,
+                video,
+            } => self.log(
+                who,
+                format_args!(
+                    "peer connection for {peer} (data channel: {data_channel}, video: {video})"
+                ),
+            ),
+            PeerEvent::IceState { peer, state } => {
+                self.log(who, format_args!("ICE {state} ({peer})"))
             }
-            Event::StatusResponse(s) => self.log(who, format_args!("status {s:?}")),
-            Event::Error(e) => self.log(who, format_args!("error  {e}")),
-            Event::Retrying {
-                attempt,
-                delay,
-                cause,
-            } => self.log(who, format_args!("retry  #{attempt} in {delay:?}: {cause}")),
-            Event::Closed(Some(e)) => self.log(who, format_args!("closed {e}")),
-            Event::Closed(None) => self.log(who, "closed"),
-            other => self.log(who, format_args!("event  {other:?}")),
+            PeerEvent::Connected {
+                pair: Some(pair), ..
+            } => {
+                let kind = if pair.is_relayed() {
+                    "relay pair"
+                } else {
+                    "direct pair"
+                };
+                self.log(who, format_args!("DTLS connected over {pair} ({kind})"))
+            }
+            PeerEvent::Connected { pair: None, .. } => self.log(who, "DTLS connected"),
+            PeerEvent::DataChannelOpen { label, .. } => {
+                self.log(who, format_args!("data channel '{label}' open"))
+            }
+            PeerEvent::Data { data, .. } => self.log(
+                who,
+                format_args!(
+                    "data   '{}' ({} bytes)",
+                    String::from_utf8_lossy(data),
+                    data.len()
+                ),
+            ),
+            PeerEvent::VideoFrame { data, key, .. } => self.log(
+                who,
+                format_args!(
+                    "video  {} frame, {} bytes",
+                    if *key { "key" } else { "delta" },
+                    data.len()
+                ),
+            ),
+            PeerEvent::IceFailed { failure, .. } => self.log(who, format_args!("error  {failure}")),
+            PeerEvent::SdpFailed { error, .. } => self.log(who, format_args!("error  {error}")),
+            PeerEvent::StackError { error, .. } => self.log(who, format_args!("error  {error}")),
+            PeerEvent::Closed { peer, reason } => {
+                self.log(who, format_args!("closed {peer}: {reason}"))
+            }
+            PeerEvent::PeerCount(n) => self.log(who, format_args!("{n} live peer connection(s)")),
+            _ => {}
         }
     }
 }
 
-fn options(svc: &ServiceHandle, role: ChannelRole, client_id: &str) -> ClientOptions {
-    crate::local::options(svc, CHANNEL, role, client_id)
+/// Runs the demo within [`DEADLINE`].
+pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    tokio::time::timeout(DEADLINE, demo(args))
+        .await
+        .map_err(|_| {
+            anyhow!(
+                "timeout error: the demo did not finish within {} s",
+                DEADLINE.as_secs()
+            )
+        })?
 }
 
-/// Prints events until `done` accepts one; fails if the session ends first.
-async fn until(
-    timeline: Timeline,
-    who: &str,
-    events: &mut Events,
-    mut done: impl FnMut(&Event) -> bool,
-) -> anyhow::Result<()> {
-    loop {
-        let event = events
-            .recv()
-            .await
-            .ok_or_else(|| anyhow!("{who}: the session ended unexpectedly"))?;
-        timeline.event(who, &event);
-        if done(&event) {
-            return Ok(());
-        }
-        if let Event::Closed(err) = event {
-            bail!(
-                "{who} stopped: {}",
-                err.map(|e| e.to_string())
-                    .unwrap_or_else(|| "closed".into())
-            );
-        }
-    }
-}
-
-fn is_connected(e: &Event) -> bool {
-    matches!(e, Event::StateChanged(State::Connected))
-}
-
-pub async fn run() -> anyhow::Result<()> {
-    tokio::time::timeout(DEADLINE, demo()).await.map_err(|_| {
-        anyhow!(
-            "timeout error: the demo did not finish within {} s",
-            DEADLINE.as_secs()
-        )
-    })?
-}
-
-async fn demo() -> anyhow::Result<()> {
+async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let timeline = Timeline(Instant::now());
-    let config = ServiceConfig {
+    let svc = kvs_service::start(ServiceConfig {
         listen: crate::any_loopback_port(),
         ..ServiceConfig::default()
-    };
-    let svc = kvs_service::start(config)
-        .await
-        .context("the local service did not start")?;
+    })
+    .await
+    .context("the local service did not start")?;
     timeline.log(
         "service",
         format_args!(
-            "listening on {} (TLS, SigV4 verified, throwaway CA)",
+            "listening on {} (TLS, SigV4 verified, TURN on UDP, throwaway CA)",
             svc.endpoint()
         ),
     );
 
-    let (master, mut master_events) =
-        SignalingClient::<Master>::start(options(&svc, ChannelRole::Master, ""))?;
-    until(timeline, "master", &mut master_events, is_connected).await?;
-    let (viewer, mut viewer_events) =
-        SignalingClient::<Viewer>::start(options(&svc, ChannelRole::Viewer, VIEWER_ID))?;
-    until(timeline, "viewer", &mut viewer_events, is_connected).await?;
-
-    // The master answers every offer with an answer and its own candidates.
-    let answering = master.clone();
-    let master_side = tokio::spawn(async move {
-        let mut candidates_seen = 0;
-        let mut answered = false;
-        until(timeline, "master", &mut master_events, |e| {
-            if let Event::Message(m) = e {
-                match m.message_type {
-                    MessageType::SdpOffer => answered = true,
-                    MessageType::IceCandidate => candidates_seen += 1,
-                    _ => {}
-                }
+    let options = crate::local::options(&svc, CHANNEL, ChannelRole::Master, "");
+    let (session, signaling) = SignalingClient::<kvs_client::Master>::start(options)?;
+    let (master, mut master_events) = Master::start(
+        session.clone(),
+        signaling,
+        phases::peer_options(&svc, args.relay),
+        Some(VideoSpec::default()),
+    );
+    loop {
+        let event = master_events
+            .recv()
+            .await
+            .ok_or_else(|| anyhow!("the master stopped"))?;
+        timeline.event("master", &event);
+        match event {
+            PeerEvent::Signaling(Event::StateChanged(kvs_client::State::Connected)) => break,
+            PeerEvent::Signaling(Event::Closed(e)) => {
+                return Err(anyhow!("the master's signaling ended: {e:?}"));
             }
-            answered && candidates_seen == 2
-        })
-        .await?;
-        Ok::<_, anyhow::Error>(master_events)
+            _ => {}
+        }
+    }
+    let printer = tokio::spawn(async move {
+        while let Some(event) = master_events.recv().await {
+            timeline.event("master", &event);
+        }
     });
 
-    viewer
-        .send_message(
-            &ToMaster,
-            Action::SdpOffer,
-            OFFER.into(),
-            Some("demo-offer"),
-        )
-        .await?;
-    timeline.log("viewer", "send   SDP_OFFER");
-    for (i, port) in [50_001, 50_002].into_iter().enumerate() {
-        viewer
-            .send_ice_candidate(&ToMaster, candidate(port, i as u32 + 1))
-            .await?;
-        timeline.log(
-            "viewer",
-            format_args!("send   ICE_CANDIDATE 127.0.0.1:{port}"),
-        );
-    }
-    let mut master_events = master_side.await.context("master task")??;
-
-    let to_viewer = ViewerId::new(VIEWER_ID)?;
-    answering
-        .send_message(
-            &to_viewer,
-            Action::SdpAnswer,
-            ANSWER.into(),
-            Some("demo-answer"),
-        )
-        .await?;
-    timeline.log("master", format_args!("send   SDP_ANSWER to {VIEWER_ID}"));
-    for (i, port) in [50_101, 50_102].into_iter().enumerate() {
-        answering
-            .send_ice_candidate(&to_viewer, candidate(port, i as u32 + 11))
-            .await?;
-        timeline.log(
-            "master",
-            format_args!("send   ICE_CANDIDATE 127.0.0.1:{port} to {VIEWER_ID}"),
-        );
-    }
-    let (mut got_answer, mut got_candidates) = (false, 0);
-    until(timeline, "viewer", &mut viewer_events, |e| {
-        if let Event::Message(m) = e {
-            match m.message_type {
-                MessageType::SdpAnswer => got_answer = m.payload == ANSWER.as_bytes(),
-                MessageType::IceCandidate => got_candidates += 1,
-                _ => {}
-            }
+    timeline.log("viewer", "starts");
+    let phases = phases::viewer_session(&svc, CHANNEL, VIEWER_ID, args.relay, |e, _| {
+        if !matches!(
+            e,
+            PeerEvent::Signaling(Event::Message(_)) | PeerEvent::VideoFrame { key: false, .. }
+        ) {
+            timeline.event("viewer", e);
         }
-        got_answer && got_candidates == 2
     })
-    .await?;
-
-    viewer.close().await;
-    master.close().await;
-    while let Some(e) = viewer_events.recv().await {
-        timeline.event("viewer", &e);
-    }
-    while let Some(e) = master_events.recv().await {
-        timeline.event("master", &e);
-    }
+    .await;
+    master.stop().await;
+    session.close().await;
+    let _ = printer.await;
     svc.shutdown().await;
-    timeline.log(
-        "demo",
-        "ok: both peers reached CONNECTED and exchanged offer, answer and 4 ICE candidates",
-    );
+    let phases = phases?;
+    summary(&phases, args.relay);
     Ok(())
+}
+
+fn summary(phases: &Phases, relay: bool) {
+    println!();
+    println!("phases of the viewer, from its start:");
+    let mut rows = phases.rows();
+    rows.sort_by_key(|(_, at)| *at);
+    let mut before = Duration::ZERO;
+    for (name, at) in rows {
+        let step = at.saturating_sub(before);
+        println!(
+            "  {name:<24} {:>8.1} ms  (+{:.1} ms)",
+            at.as_secs_f64() * 1000.0,
+            step.as_secs_f64() * 1000.0
+        );
+        before = before.max(at);
+    }
+    let pair = phases
+        .pair
+        .as_ref()
+        .map_or_else(|| "not reported".to_owned(), ToString::to_string);
+    let path = if relay {
+        "relay pair through the service's TURN server"
+    } else {
+        "direct"
+    };
+    println!("  selected pair: {pair} ({path})");
+    println!("ok: signaling, ICE, DTLS, data channel round trip and H.264 video all worked");
 }

@@ -8,6 +8,8 @@ mod demo;
 mod latency_proxy;
 mod load;
 mod local;
+mod peer;
+mod phases;
 mod pipe;
 mod secret;
 mod serve;
@@ -40,11 +42,13 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run a master and a viewer against an in-process service and print the timeline.
+    /// Run a master and a viewer against an in-process service, set up a real WebRTC peer
+    /// connection between them and print the timeline.
     ///
-    /// Needs no AWS account and no arguments. Exits 0 when both sides reached CONNECTED and
-    /// exchanged offer, answer and ICE candidates.
-    Demo,
+    /// Needs no AWS account, no arguments and no network beyond loopback. Exits 0 once the
+    /// viewer has reached signaling CONNECTED, ICE connected, DTLS, an open data channel, a
+    /// message round trip and the first H.264 frame.
+    Demo(demo::DemoArgs),
     /// Run the local KVS-compatible signaling service until interrupted.
     Serve(Box<serve::ServeArgs>),
     /// Connect as the channel's master and act as a JSON-lines signaling pipe.
@@ -55,6 +59,11 @@ enum Command {
     /// {"action":"SDP_ANSWER","recipientClientId":"v1","correlationId":"c2","payload":{...}}.
     /// End of stdin disconnects. Credentials come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
     /// and AWS_SESSION_TOKEN.
+    ///
+    /// With --webrtc, answers viewers with real peer connections instead: echoes every
+    /// data-channel message and sends H.264 (--video FILE, or a generated test pattern), and
+    /// prints peer events as JSON lines too ({"event":"iceState",...}, {"event":"peerConnected",
+    /// "selectedPair":...}, {"event":"peers","live":N}, ...).
     Master(MasterArgs),
     /// Connect as a viewer and act as a JSON-lines signaling pipe.
     ///
@@ -64,6 +73,11 @@ enum Command {
     /// {"action":"SDP_ANSWER","recipientClientId":"v1","correlationId":"c2","payload":{...}}.
     /// End of stdin disconnects. Credentials come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
     /// and AWS_SESSION_TOKEN.
+    ///
+    /// With --webrtc, offers a data channel and receive-only video to the master instead:
+    /// sends each stdin line as a data-channel message, prints each reply
+    /// ({"event":"data","text":...}), reports video ({"event":"video","frames":...}) and can
+    /// save it (--save FILE); after end of stdin it waits for the replies and exits.
     Viewer(ViewerArgs),
     /// Measure connect time and relay round trip against the in-process service.
     Bench(bench::BenchArgs),
@@ -104,6 +118,8 @@ struct ClientArgs {
 struct MasterArgs {
     #[command(flatten)]
     client: ClientArgs,
+    #[command(flatten)]
+    webrtc: peer::WebrtcArgs,
 }
 
 #[derive(Args, Debug)]
@@ -113,6 +129,8 @@ struct ViewerArgs {
     /// This viewer's client id ([a-zA-Z0-9_.-], at most 256 characters).
     #[arg(long)]
     client_id: String,
+    #[command(flatten)]
+    webrtc: peer::WebrtcArgs,
 }
 
 impl ClientArgs {
@@ -151,9 +169,13 @@ fn main() -> ExitCode {
             .build(),
         // One signaling session needs no worker pool, and one thread starts sooner and spares
         // the cross-thread wake-ups (new process → CONNECTED: 4.9–5.5 ms, was 5.5–6.2 ms).
-        Command::Master(_) | Command::Viewer(_) => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build(),
+        Command::Master(MasterArgs { webrtc, .. }) | Command::Viewer(ViewerArgs { webrtc, .. })
+            if !webrtc.webrtc =>
+        {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+        }
         _ => tokio::runtime::Runtime::new(),
     };
     let runtime = match runtime {
@@ -172,24 +194,26 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> ExitCode {
     let level = cli.log_level.as_deref();
     let result = match cli.command {
-        Command::Demo => {
-            init_logging(level, "warn");
-            demo::run().await
+        Command::Demo(args) => {
+            init_logging(level, QUIET_WEBRTC);
+            demo::run(args).await
         }
         Command::Serve(args) => {
             init_logging(level, "info");
             serve::run(*args).await
         }
         Command::Master(args) => {
-            init_logging(level, "warn");
+            init_logging(level, QUIET_WEBRTC);
             match args.client.options(ChannelRole::Master, "") {
+                Ok(options) if args.webrtc.webrtc => peer::master(options, &args.webrtc).await,
                 Ok(options) => pipe::run::<Master>(options, args.client.metrics).await,
                 Err(e) => Err(e),
             }
         }
         Command::Viewer(args) => {
-            init_logging(level, "warn");
+            init_logging(level, QUIET_WEBRTC);
             match args.client.options(ChannelRole::Viewer, &args.client_id) {
+                Ok(options) if args.webrtc.webrtc => peer::viewer(options, &args.webrtc).await,
                 Ok(options) => pipe::run::<Viewer>(options, args.client.metrics).await,
                 Err(e) => Err(e),
             }
@@ -215,6 +239,13 @@ async fn run(cli: Cli) -> ExitCode {
         }
     }
 }
+
+/// The default log filter where webrtc-rs runs: its crates warn about things that are
+/// normal for us (a DTLS server name on loopback, a check before the first pair, RTP for a
+/// track being torn down); our own
+/// events say what matters. RUST_LOG or --log-level shows them again.
+const QUIET_WEBRTC: &str =
+    "warn,rtc_dtls=error,rtc_ice=error,rtc=error,webrtc=error,webrtc::peer_connection::driver=off";
 
 /// The region the in-process service of `demo` and `bench` serves.
 const LOCAL_REGION: &str = "us-west-2";

@@ -88,7 +88,7 @@ pub fn event_line(event: &Event) -> Option<Value> {
 }
 
 /// Writes one JSON line; fails when stdout is gone (the reader hung up).
-fn emit(value: Value) -> std::io::Result<()> {
+pub fn emit(value: Value) -> std::io::Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{value}")?;

@@ -225,17 +225,124 @@ async fn run_ok(args: &[&str]) -> String {
 }
 
 #[tokio::test]
-async fn demo_succeeds() {
+async fn demo_goes_from_signaling_to_video_over_a_direct_pair() {
     let text = run_ok(&["demo"]).await;
     for needle in [
-        "master  state  CONNECTED",
-        "viewer  state  CONNECTED",
+        "master  signaling CONNECTED",
+        "viewer  signaling CONNECTED",
         "master  recv   SDP_OFFER from demo-viewer",
         "viewer  recv   SDP_ANSWER from master",
+        "viewer  ICE connected",
+        "(direct pair)",
+        "viewer  data channel 'kvsDataChannel' open",
+        "viewer  data   'ping'",
+        "viewer  video  key frame",
+        "first video frame",
         "ok:",
     ] {
         assert!(text.contains(needle), "missing '{needle}' in:\n{text}");
     }
+    assert!(!text.contains("relay pair"), "{text}");
+}
+
+#[tokio::test]
+async fn demo_relay_goes_through_the_services_turn_server() {
+    let text = run_ok(&["demo", "--relay"]).await;
+    for needle in [
+        "(relay pair)",
+        "selected pair: relay ",
+        "through the service's TURN server",
+        "ok:",
+    ] {
+        assert!(text.contains(needle), "missing '{needle}' in:\n{text}");
+    }
+}
+
+/// `master --webrtc` with a video file, two `viewer --webrtc` processes: lines echo back,
+/// the saved video is the file's frames, and a viewer killed with SIGKILL is freed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webrtc_pipes_echo_lines_save_video_and_free_a_killed_viewer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_serve, endpoint, ca) = serve(dir.path()).await;
+    let video = dir.path().join("in.h264");
+    // A tiny Annex-B stream: SPS, PPS, an IDR slice, then two P slices, each its own frame.
+    let frames: [&[u8]; 3] = [
+        &[
+            0, 0, 0, 1, 0x67, 0x42, 0xc0, 0x1f, 0xda, 0, 0, 0, 1, 0x68, 0xce, 0x3c, 0x80, 0, 0, 0,
+            1, 0x65, 0x88, 0x84, 0x21,
+        ],
+        &[0, 0, 0, 1, 0x41, 0x9a, 0x02, 0x04],
+        &[0, 0, 0, 1, 0x41, 0x9a, 0x04, 0x08],
+    ];
+    std::fs::write(&video, frames.concat()).unwrap();
+    let common = [
+        "--channel",
+        "rtc",
+        "--endpoint-url",
+        &endpoint,
+        "--ca-bundle",
+        &ca,
+        "--webrtc",
+    ];
+    let mut master_args = vec!["master", "--video", video.to_str().unwrap(), "--fps", "50"];
+    master_args.extend_from_slice(&common);
+    let mut master = Proc::spawn_with_env(&master_args, &[("RUST_LOG", "error")]);
+    master.event(connected).await;
+
+    let saved = dir.path().join("out.h264");
+    let mut viewer_args = vec![
+        "viewer",
+        "--client-id",
+        "v1",
+        "--save",
+        saved.to_str().unwrap(),
+    ];
+    viewer_args.extend_from_slice(&common);
+    let mut viewer = Proc::spawn_with_env(&viewer_args, &[("RUST_LOG", "error")]);
+    let mut doomed_args = vec!["viewer", "--client-id", "doomed"];
+    doomed_args.extend_from_slice(&common);
+    let mut doomed = Proc::spawn_with_env(&doomed_args, &[("RUST_LOG", "error")]);
+    doomed.event(|v| v["event"] == "dataChannelOpen").await;
+
+    let pair = viewer.event(|v| v["event"] == "peerConnected").await;
+    assert_eq!(pair["selectedPair"]["local"], "host", "{pair}");
+    assert_eq!(pair["relayed"], false, "{pair}");
+    viewer.send("first line").await;
+    viewer.send("second line").await;
+    let reply = viewer.event(|v| v["event"] == "data").await;
+    assert_eq!(reply["text"], "first line");
+    let reply = viewer.event(|v| v["event"] == "data").await;
+    assert_eq!(reply["text"], "second line");
+    let video_line = viewer
+        .event(|v| v["event"] == "video" && v["frames"].as_u64() >= Some(6))
+        .await;
+    assert!(video_line["keyFrames"].as_u64() >= Some(2), "{video_line}");
+    assert!(viewer.close_stdin_and_wait().await.success());
+    let got = std::fs::read(&saved).unwrap();
+    let expected: Vec<u8> = frames
+        .iter()
+        .cycle()
+        .take(6)
+        .flat_map(|f| f.to_vec())
+        .collect();
+    assert_eq!(
+        &got[..expected.len()],
+        expected.as_slice(),
+        "the saved video starts with the file's frames, looped"
+    );
+
+    master
+        .event(|v| v["event"] == "peers" && v["live"] == 2)
+        .await;
+    doomed.child.start_kill().unwrap();
+    let _ = doomed.child.wait().await;
+    // v1 left cleanly (closed), the doomed one is found gone through ICE consent.
+    master
+        .event(|v| v["event"] == "peerClosed" && v["peer"] == "doomed")
+        .await;
+    master
+        .event(|v| v["event"] == "peers" && v["live"] == 0)
+        .await;
 }
 
 #[tokio::test]

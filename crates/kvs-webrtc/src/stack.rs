@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use rtc::peer_connection::transport::RTCDtlsRole;
 use tokio::sync::mpsc;
 use webrtc::data_channel::DataChannel;
 use webrtc::media_stream::track_remote::TrackRemote;
@@ -228,6 +229,26 @@ pub(crate) async fn build(options: &PeerOptions, plan: &IcePlan) -> webrtc::erro
             Some(options.ice_keepalive),
         )
         .with_include_loopback_candidate(bind.is_loopback())
+        // The controlling agent waits this long after a pair of each type succeeds before
+        // nominating it, in case a better pair succeeds too (pion's defaults: 0, 0.5, 1 and
+        // 2 s). A peer-reflexive pair is one the peer's own check just proved, usually the
+        // peer's host address seen before its candidate arrived over signaling: as good as a
+        // host pair, and the 1 s wait was the largest part of our connect time. With
+        // relay-only there is nothing better to wait for.
+        // Answer `a=setup:passive`, so the offerer (the viewer, ICE's controlling agent) is
+        // the DTLS client. The controlling agent is the last to learn that ICE is connected
+        // (from the answer to its nominating check), so its ClientHello finds our DTLS
+        // server already listening; the other way round, the first flight raced the peer's
+        // ICE and was lost, costing a 200 ms retransmission on every connect.
+        .with_answering_dtls_role(RTCDtlsRole::Server)
+        .with_host_acceptance_min_wait(Some(Duration::ZERO))
+        .with_prflx_acceptance_min_wait(Some(Duration::ZERO))
+        .with_srflx_acceptance_min_wait(Some(Duration::from_millis(100)))
+        .with_relay_acceptance_min_wait(Some(if options.relay_only {
+            Duration::ZERO
+        } else {
+            Duration::from_millis(500)
+        }))
         .build();
 
     let (tx, reports) = mpsc::unbounded_channel();
@@ -270,7 +291,12 @@ pub(crate) async fn selected_pair(pc: &dyn PeerConnection) -> Option<SelectedPai
         _ => (CandidateKind::Unknown, String::new()),
     };
     let (local, local_address) = side("RTCLocalIceCandidate_", &pair.local_candidate_id);
-    let (remote, remote_address) = side("RTCRemoteIceCandidate_", &pair.remote_candidate_id);
+    let (mut remote, remote_address) = side("RTCRemoteIceCandidate_", &pair.remote_candidate_id);
+    if remote == CandidateKind::Unknown {
+        // Every candidate that came over signaling has an entry; one without was learned
+        // from the peer's connectivity check.
+        remote = CandidateKind::Prflx;
+    }
     Some(SelectedPair {
         local,
         local_address,
