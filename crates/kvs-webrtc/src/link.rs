@@ -111,13 +111,7 @@ pub(crate) async fn run<S: SignalingSession>(
     mut commands: mpsc::UnboundedReceiver<Command>,
 ) {
     let mut tasks = JoinSet::new();
-    let mut attempt = IceAttempt {
-        turn_offered: (ctx.plan.turn.iter().map(|t| t.uris.len()).sum::<usize>()
-            + ctx.plan.skipped.len()) as u32,
-        turn_usable: ctx.plan.turn.iter().map(|t| t.uris.len()).sum::<usize>() as u32,
-        relay_only: ctx.options.relay_only,
-        ..IceAttempt::default()
-    };
+    let mut attempt = first_attempt(&ctx.plan, ctx.options.relay_only);
     let reason = match start(&ctx, setup, &mut tasks).await {
         Ok(started) => {
             let live = started.live;
@@ -149,6 +143,17 @@ pub(crate) async fn run<S: SignalingSession>(
     if ctx.count_peers {
         ctx.emit(PeerEvent::PeerCount(ctx.live.load(Ordering::SeqCst)))
             .await;
+    }
+}
+
+/// What ICE starts with: the TURN URIs offered and usable, nothing gathered yet.
+fn first_attempt(plan: &IcePlan, relay_only: bool) -> IceAttempt {
+    let usable: usize = plan.turn.iter().map(|t| t.uris.len()).sum();
+    IceAttempt {
+        turn_offered: (usable + plan.skipped.len()) as u32,
+        turn_usable: usable as u32,
+        relay_only,
+        ..IceAttempt::default()
     }
 }
 
@@ -202,6 +207,16 @@ async fn start<'a, S: SignalingSession>(
         },
         Setup::Offer => None,
     };
+    if ctx.options.relay_only && ctx.plan.turn.is_empty() {
+        // webrtc-rs refuses to build such a peer connection; say why ICE cannot work.
+        let failure = diagnose(first_attempt(&ctx.plan, true));
+        ctx.emit(PeerEvent::IceFailed {
+            peer: ctx.name.clone(),
+            failure,
+        })
+        .await;
+        return Err(CloseReason::IceFailed);
+    }
     let built = match stack::build(&ctx.options, &ctx.plan).await {
         Ok(built) => built,
         Err(e) => return Err(failed(format!("creating the peer connection: {e}")).await),

@@ -388,3 +388,99 @@ async fn a_viewer_that_offers_again_with_the_same_client_id_gets_a_fresh_peer_co
     master.stop().await;
     local.service.shutdown().await;
 }
+
+/// The next SDP error, past the peer connections it closed.
+async fn sdp_error(events: &mut mpsc::Receiver<PeerEvent>) -> String {
+    tokio::time::timeout(STEP, async {
+        loop {
+            if let PeerEvent::SdpFailed { error, .. } =
+                events.recv().await.expect("events continue")
+            {
+                return error.to_string();
+            }
+        }
+    })
+    .await
+    .expect("an SDP error in time")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offer_with_nothing_the_master_serves_is_an_sdp_error_naming_both_sides() {
+    let local = Local::start().await;
+    let (master, mut master_events) = local.master("sdp", local.peer_options(), None).await;
+    let (viewer, _events) =
+        SignalingClient::<ViewerRole>::start(local.options("sdp", ChannelRole::Viewer, "vp8-only"))
+            .unwrap();
+    viewer.connected().await.unwrap();
+    let vp8_only = concat!(
+        "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n",
+        "m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=ice-ufrag:abcd\r\n",
+        "a=ice-pwd:abcdefghijklmnopqrstuvwx\r\na=fingerprint:sha-256 ",
+        "4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF:3E:5D:49:6B:19:E5:7C:AB:4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF\r\n",
+        "a=setup:actpass\r\na=mid:0\r\na=recvonly\r\na=rtpmap:96 VP8/90000\r\n"
+    );
+    let offer = serde_json::json!({"type": "offer", "sdp": vp8_only}).to_string();
+    viewer
+        .send_offer(&kvs_client::ToMaster, offer)
+        .await
+        .unwrap();
+    let error = sdp_error(&mut master_events).await;
+    assert!(error.contains("SDP negotiation failed"), "{error}");
+    assert!(error.contains("VP8"), "names what was offered: {error}");
+    assert!(error.contains("H.264"), "names what we support: {error}");
+
+    viewer
+        .send_offer(
+            &kvs_client::ToMaster,
+            r#"{"type":"offer","sdp":"not an sdp"}"#,
+        )
+        .await
+        .unwrap();
+    let error = sdp_error(&mut master_events).await;
+    assert!(error.contains("malformed SDP offer"), "{error}");
+    assert_eq!(
+        master.live_peers(),
+        0,
+        "a refused offer holds no peer connection"
+    );
+    viewer.close().await;
+    master.stop().await;
+    local.service.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_only_without_a_turn_server_fails_ice_naming_the_cause() {
+    let service = kvs_service::start(kvs_service::ServiceConfig {
+        listen: ([127, 0, 0, 1], 0).into(),
+        turn: None,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let local = Local { service };
+    let mut options = quick(local.peer_options());
+    let (master, _m) = local.master("no-turn", options.clone(), None).await;
+    options.relay_only = true;
+    let (viewer, mut events) = local.viewer("no-turn", "viewer-1", options);
+    let failure = tokio::time::timeout(STEP, async {
+        loop {
+            match events.recv().await.expect("events continue") {
+                PeerEvent::IceFailed { failure, .. } => return failure,
+                PeerEvent::Connected { pair, .. } => panic!("connected without TURN: {pair:?}"),
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("ICE fails in time");
+    assert_eq!(
+        failure.cause,
+        kvs_webrtc::core::ice_failure::IceCause::RelayWithoutTurn
+    );
+    let text = failure.to_string();
+    assert!(text.contains("relay-only"), "{text}");
+    assert!(text.contains("TURN server over UDP"), "{text}");
+    viewer.stop().await;
+    master.stop().await;
+    local.service.shutdown().await;
+}

@@ -520,4 +520,42 @@ mod tests {
             "a closed one's reports are ignored"
         );
     }
+
+    #[test]
+    fn a_peer_connection_that_ended_by_itself_leaves_the_table_once() {
+        let mut peers = Peers::new(PeersConfig::default());
+        let old = open(&mut peers, "v1");
+        let new = open(&mut peers, "v1");
+        assert_eq!(
+            peers.ended("v1", old, CloseReason::Unanswerable),
+            None,
+            "a replaced one is gone already"
+        );
+        assert_eq!(
+            peers.ended("v1", new, CloseReason::PeerClosed),
+            Some(Action::Close {
+                viewer: "v1".into(),
+                generation: new,
+                reason: CloseReason::PeerClosed
+            })
+        );
+        assert_eq!(peers.ended("v1", new, CloseReason::PeerClosed), None);
+        assert!(peers.is_empty());
+        open(&mut peers, "b");
+        open(&mut peers, "a");
+        let closed: Vec<String> = peers
+            .close_all()
+            .into_iter()
+            .map(|a| match a {
+                Action::Close {
+                    viewer,
+                    reason: CloseReason::Stopped,
+                    ..
+                } => viewer,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(closed, ["a", "b"]);
+        assert!(peers.is_empty());
+    }
 }
