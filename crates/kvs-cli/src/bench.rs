@@ -59,9 +59,9 @@ pub struct BenchArgs {
 use crate::local::{bare_reqwest, presigned_wss, signed_post};
 use crate::stats::{median, percentile};
 
-struct Setup {
-    svc: ServiceHandle,
-    tls: TlsOptions,
+pub(crate) struct Setup {
+    pub(crate) svc: ServiceHandle,
+    pub(crate) tls: TlsOptions,
 }
 
 impl Setup {
@@ -79,7 +79,10 @@ impl Setup {
 }
 
 /// Start → CONNECTED with our client; `http` shared means pooled HTTPS connections.
-async fn client_connect(setup: &Setup, http: Option<HttpClient>) -> anyhow::Result<Duration> {
+pub(crate) async fn client_connect(
+    setup: &Setup,
+    http: Option<HttpClient>,
+) -> anyhow::Result<Duration> {
     let start = Instant::now();
     let (client, _events) =
         SignalingClient::<Master>::start(setup.options(ChannelRole::Master, "", http))?;
@@ -156,7 +159,7 @@ async fn floor_connect(
 }
 
 /// `shared` reuses one reqwest client and TLS config (pooled connections), as the warm client does.
-async fn floor_connect_timed(
+pub(crate) async fn floor_connect_timed(
     setup: &Setup,
     shared: Option<&(reqwest::Client, Arc<rustls::ClientConfig>)>,
 ) -> anyhow::Result<Duration> {

@@ -4,6 +4,7 @@
 mod bench;
 mod bench_process;
 mod bench_reconnect;
+mod bench_webrtc;
 mod demo;
 mod latency_proxy;
 mod load;
@@ -81,6 +82,10 @@ enum Command {
     Viewer(ViewerArgs),
     /// Measure connect time and relay round trip against the in-process service.
     Bench(bench::BenchArgs),
+    /// Measure real peer connections through the in-process service (quotas on): a viewer's
+    /// phases to its first data-channel byte and video frame, direct and relayed; ten
+    /// viewers with and without the service's pacing; the master's memory per viewer.
+    BenchWebrtc(bench_webrtc::BenchWebrtcArgs),
     /// Load the service (run as a child process) with many idle connections and with relay
     /// traffic, against a bare tokio-tungstenite echo server on the same TLS stack.
     Load(load::LoadArgs),
@@ -221,6 +226,10 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Bench(args) => {
             init_logging(level, "warn");
             bench::run(args).await
+        }
+        Command::BenchWebrtc(args) => {
+            init_logging(level, QUIET_WEBRTC);
+            bench_webrtc::run(args).await
         }
         Command::Load(args) => {
             init_logging(level, "warn");
