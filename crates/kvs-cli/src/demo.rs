@@ -175,10 +175,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
 
     timeline.log("viewer", "starts");
     let phases = phases::viewer_session(&svc, CHANNEL, VIEWER_ID, args.relay, |e, _| {
-        if !matches!(
-            e,
-            PeerEvent::Signaling(Event::Message(_)) | PeerEvent::VideoFrame { key: false, .. }
-        ) {
+        if !matches!(e, PeerEvent::VideoFrame { key: false, .. }) {
             timeline.event("viewer", e);
         }
     })
