@@ -72,6 +72,24 @@ impl Timeline {
                     "peer connection for {peer} (data channel: {data_channel}, video: {video})"
                 ),
             ),
+            PeerEvent::IceServers {
+                stun,
+                turn,
+                skipped,
+                ..
+            } => self.log(
+                who,
+                format_args!(
+                    "ICE servers: STUN {}, {} TURN URI(s) used, {} skipped{}",
+                    stun.as_deref().unwrap_or("none"),
+                    turn.len(),
+                    skipped.len(),
+                    skipped
+                        .first()
+                        .map(|(u, r)| format!(" ({u}: {r})"))
+                        .unwrap_or_default()
+                ),
+            ),
             PeerEvent::IceState { peer, state } => {
                 self.log(who, format_args!("ICE {state} ({peer})"))
             }

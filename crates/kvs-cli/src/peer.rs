@@ -83,6 +83,18 @@ pub fn peer_line(event: &PeerEvent) -> Option<Value> {
         } => {
             json!({"event": "peerOpened", "peer": peer, "dataChannel": data_channel, "video": video})
         }
+        PeerEvent::IceServers {
+            peer,
+            stun,
+            turn,
+            skipped,
+        } => json!({
+            "event": "iceServers",
+            "peer": peer,
+            "stun": stun,
+            "turn": turn,
+            "skipped": skipped.iter().map(|(uri, reason)| json!({"uri": uri, "reason": reason})).collect::<Vec<_>>(),
+        }),
         PeerEvent::IceState { peer, state } => {
             json!({"event": "iceState", "peer": peer, "state": state})
         }
@@ -112,6 +124,12 @@ pub fn peer_line(event: &PeerEvent) -> Option<Value> {
         PeerEvent::SdpFailed { peer, error } => {
             json!({"event": "error", "kind": "sdp", "peer": peer, "message": error.to_string()})
         }
+        PeerEvent::NoAnswer { peer, waited } => json!({
+            "event": "error",
+            "kind": "noAnswer",
+            "peer": peer,
+            "message": no_answer(*waited),
+        }),
         PeerEvent::StackError { peer, error } => {
             json!({"event": "error", "kind": "webrtc", "peer": peer, "message": error})
         }
@@ -124,6 +142,14 @@ pub fn peer_line(event: &PeerEvent) -> Option<Value> {
         PeerEvent::PeerCount(n) => json!({"event": "peers", "live": n}),
         _ => return None,
     })
+}
+
+/// What a viewer without an answer should check.
+pub fn no_answer(waited: Duration) -> String {
+    format!(
+        "timeout error: no SDP answer within {} s: check that a master is connected to the channel, that it serves fewer than 10 viewers, and its log for an SDP negotiation error",
+        waited.as_secs()
+    )
 }
 
 /// The master: answers viewers until interrupted or signaling ends.

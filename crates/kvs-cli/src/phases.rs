@@ -87,6 +87,9 @@ pub async fn viewer_session(
             PeerEvent::IceFailed { failure, .. } => break Err(anyhow!("{failure}")),
             PeerEvent::SdpFailed { error, .. } => break Err(anyhow!("{error}")),
             PeerEvent::StackError { error, .. } => break Err(anyhow!("WebRTC error: {error}")),
+            PeerEvent::NoAnswer { waited, .. } => {
+                break Err(anyhow!(crate::peer::no_answer(*waited)));
+            }
             PeerEvent::Closed { reason, .. } => {
                 break Err(anyhow!("the peer connection closed: {reason}"));
             }

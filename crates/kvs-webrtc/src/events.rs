@@ -78,6 +78,18 @@ pub enum PeerEvent {
         /// H.264 video is part of it.
         video: bool,
     },
+    /// The ICE servers a peer connection was given: the STUN server, the TURN URIs the stack
+    /// can use, and the ones it skips with the reason.
+    IceServers {
+        /// Whose.
+        peer: String,
+        /// The STUN URL, if any.
+        stun: Option<String>,
+        /// Usable TURN URIs (credentials are not part of events).
+        turn: Vec<String>,
+        /// Skipped URIs and why.
+        skipped: Vec<(String, String)>,
+    },
     /// ICE's connection state changed (`checking`, `connected`, `disconnected`, `failed`...).
     IceState {
         /// Whose.
@@ -133,6 +145,13 @@ pub enum PeerEvent {
         peer: String,
         /// What was offered and what is supported.
         error: SdpError,
+    },
+    /// The viewer's offer got no answer within [`PeerOptions::answer_timeout`](crate::PeerOptions).
+    NoAnswer {
+        /// Whom the offer went to.
+        peer: String,
+        /// How long the viewer waited.
+        waited: std::time::Duration,
     },
     /// The WebRTC stack refused something: the operation and its error.
     StackError {

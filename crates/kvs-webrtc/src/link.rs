@@ -112,6 +112,22 @@ pub(crate) async fn run<S: SignalingSession>(
 ) {
     let mut tasks = JoinSet::new();
     let mut attempt = first_attempt(&ctx.plan, ctx.options.relay_only);
+    let skipped: Vec<(String, String)> = ctx
+        .plan
+        .skipped
+        .iter()
+        .map(|s| (s.uri.clone(), s.reason.to_string()))
+        .collect();
+    for (uri, reason) in &skipped {
+        tracing::info!(peer = %ctx.name, %uri, "TURN entry skipped: {reason}");
+    }
+    ctx.emit(PeerEvent::IceServers {
+        peer: ctx.name.clone(),
+        stun: ctx.plan.stun.clone(),
+        turn: ctx.plan.turn.iter().flat_map(|t| t.uris.clone()).collect(),
+        skipped,
+    })
+    .await;
     let reason = match start(&ctx, setup, &mut tasks).await {
         Ok(started) => {
             let live = started.live;
@@ -380,8 +396,16 @@ async fn serve<S: SignalingSession>(
     tasks: &mut JoinSet<()>,
     attempt: &mut IceAttempt,
 ) -> CloseReason {
+    // A viewer waits for the answer this long; KVS says nothing when no master answers.
+    let awaiting = tokio::time::sleep(ctx.options.answer_timeout);
+    tokio::pin!(awaiting);
+    let mut answered = own_channel.is_none();
     loop {
         tokio::select! {
+            _ = &mut awaiting, if !answered => {
+                ctx.emit(PeerEvent::NoAnswer { peer: ctx.name.clone(), waited: ctx.options.answer_timeout }).await;
+                return CloseReason::NoAnswer;
+            }
             command = commands.recv() => match command {
                 None => return CloseReason::Stopped,
                 Some(Command::Close(reason)) => return reason,
@@ -390,6 +414,7 @@ async fn serve<S: SignalingSession>(
                         ctx.emit(PeerEvent::SdpFailed { peer: ctx.name.clone(), error }).await;
                         return CloseReason::Unanswerable;
                     }
+                    answered = true;
                     ctx.back(Back::RemoteDescriptionSet(ctx.name.clone(), ctx.generation));
                 }
                 Some(Command::AddCandidate(json)) => {

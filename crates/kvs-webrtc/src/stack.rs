@@ -39,6 +39,11 @@ pub(crate) const H264_FMTP: [&str; 2] = [
     "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f",
 ];
 
+/// ICE's pacing between connectivity checks (RFC 8445's default Ta).
+const ICE_CHECK_INTERVAL: Duration = Duration::from_millis(50);
+/// Checks per candidate pair: 1.4 s of them, as webrtc-rs's defaults (7 × 200 ms) allow.
+const ICE_CHECKS_PER_PAIR: u16 = 28;
+
 /// How peer connections are set up.
 #[derive(Debug, Clone)]
 pub struct PeerOptions {
@@ -62,6 +67,8 @@ pub struct PeerOptions {
     pub ice_keepalive: Duration,
     /// The master's table limits.
     pub peers: PeersConfig,
+    /// How long a viewer waits for the master's answer before it gives up.
+    pub answer_timeout: Duration,
 }
 
 impl PeerOptions {
@@ -78,6 +85,7 @@ impl PeerOptions {
             ice_failed: Duration::from_secs(25),
             ice_keepalive: Duration::from_secs(2),
             peers: PeersConfig::default(),
+            answer_timeout: Duration::from_secs(15),
         }
     }
 
@@ -241,6 +249,12 @@ pub(crate) async fn build(options: &PeerOptions, plan: &IcePlan) -> webrtc::erro
         // server already listening; the other way round, the first flight raced the peer's
         // ICE and was lost, costing a 200 ms retransmission on every connect.
         .with_answering_dtls_role(RTCDtlsRole::Server)
+        // ICE's check interval is also how often the stack's driver runs its timers once
+        // connected, and webrtc-rs 0.21.1 sends a DTLS flight made while handling an event
+        // only when its timers next run: at the default 200 ms, every other connect waited
+        // 200 ms for its ClientHello to leave. RFC 8445's default pacing (Ta) is 50 ms; the
+        // attempts per pair are raised to keep the default 1.4 s before a pair is given up.
+        .with_ice_connection_attempts(Some(ICE_CHECK_INTERVAL), Some(ICE_CHECKS_PER_PAIR))
         .with_host_acceptance_min_wait(Some(Duration::ZERO))
         .with_prflx_acceptance_min_wait(Some(Duration::ZERO))
         .with_srflx_acceptance_min_wait(Some(Duration::from_millis(100)))

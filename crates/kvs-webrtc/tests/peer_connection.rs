@@ -484,3 +484,46 @@ async fn relay_only_without_a_turn_server_fails_ice_naming_the_cause() {
     master.stop().await;
     local.service.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_whose_offer_gets_no_answer_gives_up_and_says_so() {
+    let local = Local::start().await;
+    // The channel exists (a master made it) but no master is connected any more.
+    let (master, session) = {
+        let (session, events) =
+            SignalingClient::<MasterRole>::start(local.options("silent", ChannelRole::Master, ""))
+                .unwrap();
+        session.connected().await.unwrap();
+        (events, session)
+    };
+    session.close().await;
+    drop(master);
+    let mut options = local.peer_options();
+    options.answer_timeout = Duration::from_millis(500);
+    let (viewer, mut events) = local.viewer("silent", "viewer-1", options);
+    let waited = tokio::time::timeout(STEP, async {
+        loop {
+            if let PeerEvent::NoAnswer { waited, .. } =
+                events.recv().await.expect("events continue")
+            {
+                return waited;
+            }
+        }
+    })
+    .await
+    .expect("the viewer gives up in time");
+    assert_eq!(waited, Duration::from_millis(500));
+    let reason = tokio::time::timeout(STEP, async {
+        loop {
+            if let PeerEvent::Closed { reason, .. } = events.recv().await.expect("events continue")
+            {
+                return reason;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(reason, kvs_webrtc::core::peers::CloseReason::NoAnswer);
+    viewer.stop().await;
+    local.service.shutdown().await;
+}

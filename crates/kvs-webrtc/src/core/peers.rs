@@ -71,6 +71,8 @@ pub enum CloseReason {
     Unanswerable,
     /// The peer closed the peer connection.
     PeerClosed,
+    /// The viewer's offer got no answer in time.
+    NoAnswer,
     /// The master or viewer is shutting down.
     Stopped,
 }
@@ -85,6 +87,7 @@ impl std::fmt::Display for CloseReason {
             }
             Self::Unanswerable => "the session description could not be applied",
             Self::PeerClosed => "the peer closed it",
+            Self::NoAnswer => "the master did not answer the offer",
             Self::Stopped => "shutting down",
         })
     }
