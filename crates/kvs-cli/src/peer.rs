@@ -41,6 +41,9 @@ pub struct WebrtcArgs {
     /// Master: answer video offers with the data channel only.
     #[arg(long, requires = "webrtc", conflicts_with = "video")]
     pub no_video: bool,
+    /// Viewer: give up when the master has not answered the offer within this many seconds.
+    #[arg(long, default_value_t = 15, requires = "webrtc")]
+    pub answer_timeout: u64,
     /// Viewer: append the received video to this file (H.264 Annex-B).
     #[arg(long, requires = "webrtc")]
     pub save: Option<PathBuf>,
@@ -51,6 +54,7 @@ impl WebrtcArgs {
         let mut peer = PeerOptions::new(&options.config.region, &options.config.endpoint);
         peer.relay_only = self.relay;
         peer.stun_url = self.stun_url.clone();
+        peer.answer_timeout = Duration::from_secs(self.answer_timeout.max(1));
         peer
     }
 

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use kvs_client::SignalingSession;
@@ -16,7 +16,7 @@ use rtc::rtp_transceiver::rtp_sender::{
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
-use webrtc::data_channel::{DataChannel, DataChannelEvent};
+use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelState};
 use webrtc::media_stream::MediaStreamTrack;
 use webrtc::media_stream::Track;
 use webrtc::media_stream::track_local::TrackLocal;
@@ -400,8 +400,22 @@ async fn serve<S: SignalingSession>(
     let awaiting = tokio::time::sleep(ctx.options.answer_timeout);
     tokio::pin!(awaiting);
     let mut answered = own_channel.is_none();
+    // See `nudge`: until its data channel is open, the viewer wakes the stack's driver every
+    // few milliseconds, so packets queued while handling an event go out now.
+    let mut pump = tokio::time::interval(PUMP_INTERVAL);
+    let pump_until = tokio::time::Instant::now() + PUMP_FOR;
+    let mut pumping = own_channel.is_some();
     loop {
         tokio::select! {
+            _ = pump.tick(), if pumping => {
+                if let Some(channel) = &own_channel {
+                    let open = matches!(channel.ready_state().await, Ok(RTCDataChannelState::Open));
+                    pumping = !open && tokio::time::Instant::now() < pump_until;
+                    if pumping {
+                        nudge(channel.as_ref()).await;
+                    }
+                }
+            }
             _ = &mut awaiting, if !answered => {
                 ctx.emit(PeerEvent::NoAnswer { peer: ctx.name.clone(), waited: ctx.options.answer_timeout }).await;
                 return CloseReason::NoAnswer;
@@ -485,6 +499,22 @@ async fn serve<S: SignalingSession>(
                 }
             },
         }
+    }
+}
+
+/// How often, and for how long at most, a viewer wakes the stack's driver while its peer
+/// connection comes up.
+const PUMP_INTERVAL: Duration = Duration::from_millis(5);
+const PUMP_FOR: Duration = Duration::from_secs(5);
+
+/// Makes webrtc-rs 0.21.1's driver send what its handlers queued. The driver writes, handles
+/// events, reads, then sleeps until its next timer, so a packet queued while handling an
+/// event (SCTP's INIT once DTLS is up) waits for that timer. Setting a data channel's
+/// threshold to the value it has wakes the driver and changes nothing else. (The DTLS
+/// ClientHello needs the timer itself: see `ICE_CHECK_INTERVAL` in `stack`.)
+async fn nudge(channel: &dyn DataChannel) {
+    if let Ok(threshold) = channel.buffered_amount_low_threshold().await {
+        let _ = channel.set_buffered_amount_low_threshold(threshold).await;
     }
 }
 
