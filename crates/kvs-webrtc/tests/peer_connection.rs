@@ -153,9 +153,10 @@ async fn a_relayed_data_channel_round_trip_through_the_services_turn_server() {
 
 /// Short ICE timeouts, so a peer that vanishes is noticed within seconds.
 fn quick(mut options: PeerOptions) -> PeerOptions {
-    options.ice_disconnected = Duration::from_millis(1500);
-    options.ice_failed = Duration::from_secs(2);
-    options.ice_keepalive = Duration::from_millis(300);
+    // Seconds, not milliseconds: a loaded CI machine must not make a live viewer look gone.
+    options.ice_disconnected = Duration::from_secs(3);
+    options.ice_failed = Duration::from_secs(4);
+    options.ice_keepalive = Duration::from_millis(500);
     options.peers.disconnected_timeout = Duration::from_secs(1);
     options
 }
@@ -298,9 +299,11 @@ async fn ten_viewers_are_served_an_eleventh_is_refused_and_a_killed_one_is_freed
     .await;
     assert_eq!(master.live_peers(), 10);
 
-    // The eleventh: the service refuses it, and its client retries, naming the limit.
+    // The eleventh: the service refuses it, and its client retries, naming the limit. (A
+    // retry may first meet the channel's 3 connects per second, also named.)
     let (eleventh, mut events) = local.viewer("ten", "viewer-eleven", local.peer_options());
-    for _ in 0..2 {
+    let mut limit_named = 0;
+    while limit_named < 2 {
         let cause = tokio::time::timeout(STEP, async {
             loop {
                 if let Some(PeerEvent::Signaling(kvs_client::Event::Retrying { cause, .. })) =
@@ -313,7 +316,11 @@ async fn ten_viewers_are_served_an_eleventh_is_refused_and_a_killed_one_is_freed
         .await
         .expect("the eleventh viewer retries");
         assert!(cause.contains("ClientLimitExceededException"), "{cause}");
-        assert!(cause.contains("maximum of 10 viewers"), "{cause}");
+        if cause.contains("maximum of 10 viewers") {
+            limit_named += 1;
+        } else {
+            assert!(cause.contains("3 connects per second"), "{cause}");
+        }
     }
     eleventh.stop().await;
 
