@@ -127,7 +127,8 @@ pub enum PeerEvent {
         /// It holds an IDR slice.
         key: bool,
     },
-    /// A video frame was lost (a packet missing or malformed).
+    /// A video frame was lost (a packet missing or malformed), or came before the first key
+    /// frame and cannot be decoded.
     VideoFrameLost {
         /// From whom.
         peer: String,

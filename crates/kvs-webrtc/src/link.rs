@@ -615,19 +615,24 @@ async fn send_video(peer: String, video: PendingVideo, events: mpsc::Sender<Peer
 /// Reassembles the H.264 frames of a remote track.
 async fn receive_video(peer: String, track: Arc<dyn TrackRemote>, events: mpsc::Sender<PeerEvent>) {
     let mut frames = FrameAssembler::new(FrameLimits::default());
+    // Frames before the first key frame cannot be decoded; they are reported lost. (webrtc-rs
+    // drops a stream's first packets when they beat its own track set-up, so the first frame
+    // the master sent can be missing.)
+    let mut decodable = false;
     while let Some(event) = track.poll().await {
         let TrackRemoteEvent::OnRtpPacket(packet) = event else {
             continue;
         };
         let h = &packet.header;
         for result in frames.push(h.sequence_number, h.timestamp, h.marker, packet.payload) {
+            decodable |= result.as_ref().is_ok_and(|f| f.key);
             let event = match result {
-                Ok(frame) => PeerEvent::VideoFrame {
+                Ok(frame) if decodable => PeerEvent::VideoFrame {
                     peer: peer.clone(),
                     data: frame.data,
                     key: frame.key,
                 },
-                Err(_) => PeerEvent::VideoFrameLost { peer: peer.clone() },
+                Ok(_) | Err(_) => PeerEvent::VideoFrameLost { peer: peer.clone() },
             };
             let _ = events.send(event).await;
         }
