@@ -98,7 +98,6 @@ impl<S: SignalingSession> Control<S> {
                     }
                 }
                 _ = sleep_until(deadline) => {
-                    #[allow(clippy::disallowed_methods)] // a driver: the table is told the time
                     let actions = run.peers.handle_timeout(Instant::now());
                     run.execute(actions);
                 }
@@ -203,7 +202,6 @@ impl<S: SignalingSession> Running<S> {
                 self.execute(actions);
             }
             Back::Ice(name, generation, state) => {
-                #[allow(clippy::disallowed_methods)] // a driver: the table is told the time
                 let action = self
                     .peers
                     .ice_state(Instant::now(), &name, generation, state);

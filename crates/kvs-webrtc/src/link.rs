@@ -370,7 +370,6 @@ async fn add_video_track(
             ..Default::default()
         }],
     );
-    #[allow(clippy::disallowed_methods)] // a driver: the track's clock starts now
     let track = Arc::new(TrackLocalStaticSample::new(Instant::now(), track)?);
     let sender = pc.add_track(track.clone() as Arc<dyn TrackLocal>).await?;
     Ok((track, sender))
@@ -594,7 +593,6 @@ async fn send_video(peer: String, video: PendingVideo, events: mpsc::Sender<Peer
             Ok(frame) => frame,
             Err(e) => return fail(e.to_string()).await,
         };
-        #[allow(clippy::disallowed_methods)] // a driver: samples are stamped with now
         let sample = rtc::media::Sample {
             data: frame.into(),
             duration: interval,

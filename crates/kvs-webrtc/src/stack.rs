@@ -286,7 +286,6 @@ pub(crate) async fn build(options: &PeerOptions, plan: &IcePlan) -> webrtc::erro
 
 /// The candidate pair ICE selected, from the stack's statistics.
 pub(crate) async fn selected_pair(pc: &dyn PeerConnection) -> Option<SelectedPair> {
-    #[allow(clippy::disallowed_methods)] // a driver: the stats snapshot is stamped with now
     let report = pc.get_stats(Instant::now(), StatsSelector::None).await;
     let pair_id = &report.transport()?.selected_candidate_pair_id;
     let Some(RTCStatsReportEntry::IceCandidatePair(pair)) = report.get(pair_id) else {

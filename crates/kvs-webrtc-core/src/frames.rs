@@ -5,8 +5,8 @@
 //! as lost, never passed on half-built. Memory is bounded by [`FrameLimits`].
 
 use bytes::Bytes;
-use rtc::rtp::codec::h264::H264Packet;
-use rtc::rtp::packetizer::Depacketizer;
+use rtc_rtp::codec::h264::H264Packet;
+use rtc_rtp::packetizer::Depacketizer;
 
 use super::annexb;
 
@@ -130,6 +130,9 @@ impl FrameAssembler {
                 .min(packets.iter().map(|p| p.1.len() + 8).sum()),
         );
         for (_, payload) in &packets {
+            if !stap_a_is_whole(payload) {
+                return Err(FrameLost::Malformed);
+            }
             let nal = depacketizer
                 .depacketize(payload)
                 .map_err(|_| FrameLost::Malformed)?;
@@ -147,12 +150,30 @@ impl FrameAssembler {
     }
 }
 
+/// An aggregation packet (STAP-A, RFC 6184 §5.7.1) whose every NAL unit has its whole
+/// 2-byte size; anything else is true. rtc-rtp 0.21.1's depacketizer indexes past the end of
+/// a STAP-A that ends in half a size field, so such a packet never reaches it.
+fn stap_a_is_whole(payload: &[u8]) -> bool {
+    const STAP_A: u8 = 24;
+    if payload.first().is_none_or(|b| b & 0x1f != STAP_A) {
+        return true;
+    }
+    let mut at = 1usize;
+    while at < payload.len() {
+        let Some(size) = payload.get(at..at + 2) else {
+            return false;
+        };
+        at = at + 2 + usize::from(u16::from_be_bytes([size[0], size[1]]));
+    }
+    at == payload.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use rtc::rtp::codec::h264::H264Payloader;
-    use rtc::rtp::packetizer::Payloader;
+    use rtc_rtp::codec::h264::H264Payloader;
+    use rtc_rtp::packetizer::Payloader;
 
     /// An access unit: SPS, PPS and an IDR slice long enough to be fragmented.
     fn key_frame(len: usize) -> Vec<u8> {
@@ -263,6 +284,22 @@ mod tests {
         // And the next frame is fine again.
         let out = a.push(1001, 8, true, Bytes::from_static(&[0x41, 1, 2]));
         assert_eq!(out[0].as_ref().unwrap().data, vec![0, 0, 0, 1, 0x41, 1, 2]);
+    }
+
+    #[test]
+    fn an_aggregation_packet_cut_inside_a_size_field_is_malformed_not_a_panic() {
+        // Found by the webrtc_inputs fuzz target: STAP-A, one 1-byte NAL unit, then one byte
+        // of the next size field.
+        let mut a = FrameAssembler::default();
+        let bad = Bytes::from_static(&[0x78, 0x00, 0x01, 0x41, 0x00]);
+        assert_eq!(a.push(1, 1, true, bad), vec![Err(FrameLost::Malformed)]);
+        let short = Bytes::from_static(&[0x78, 0x00, 0x05, 0x41]);
+        assert_eq!(a.push(2, 2, true, short), vec![Err(FrameLost::Malformed)]);
+        let good = Bytes::from_static(&[0x78, 0x00, 0x01, 0x41, 0x00, 0x02, 0x41, 0x01]);
+        assert_eq!(
+            a.push(3, 3, true, good).pop().unwrap().unwrap().data,
+            vec![0, 0, 0, 1, 0x41, 0, 0, 0, 1, 0x41, 0x01]
+        );
     }
 
     proptest! {
