@@ -28,6 +28,15 @@ pub(crate) enum Side {
     Viewer,
 }
 
+/// What a viewer's application asks of its peer connection.
+#[derive(Debug)]
+pub(crate) enum Outgoing {
+    /// A data-channel message.
+    Data(Vec<u8>),
+    /// A key frame (a Picture Loss Indication to the master).
+    KeyFrame,
+}
+
 /// The name a viewer gives its one peer: the master.
 pub const MASTER: &str = "master";
 
@@ -50,12 +59,12 @@ struct Running<S: SignalingSession> {
 
 impl<S: SignalingSession> Control<S> {
     /// Runs until the signaling session closes, `stop` turns true, or (viewer) the peer
-    /// connection ends. `outgoing` carries data-channel messages to send (viewer).
+    /// connection ends. `outgoing` carries what the viewer's application asks for.
     pub async fn run(
         self,
         mut signaling: S::Events,
         mut stop: watch::Receiver<bool>,
-        mut outgoing: mpsc::UnboundedReceiver<Vec<u8>>,
+        mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
     ) {
         let (back_tx, mut back_rx) = mpsc::unbounded_channel();
         let mut peers_config = self.options.peers;
@@ -92,9 +101,12 @@ impl<S: SignalingSession> Control<S> {
                         break;
                     }
                 }
-                Some(data) = outgoing.recv() => {
+                Some(out) = outgoing.recv() => {
                     if let Some((_, link)) = run.links.get(MASTER) {
-                        let _ = link.send(Command::Send(data));
+                        let _ = link.send(match out {
+                            Outgoing::Data(data) => Command::Send(data),
+                            Outgoing::KeyFrame => Command::KeyFrame,
+                        });
                     }
                 }
                 _ = sleep_until(deadline) => {

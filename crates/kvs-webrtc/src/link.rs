@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use kvs_client::SignalingSession;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
@@ -19,8 +20,8 @@ use tokio::task::JoinSet;
 use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelState};
 use webrtc::media_stream::MediaStreamTrack;
 use webrtc::media_stream::Track;
-use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
     PeerConnection, RTCIceCandidateInit, RTCIceConnectionState, RTCPeerConnectionState,
@@ -49,6 +50,8 @@ pub(crate) enum Command {
     AddCandidate(Vec<u8>),
     /// A data-channel message to send (viewer side).
     Send(Vec<u8>),
+    /// Ask the master for a key frame (viewer side).
+    KeyFrame,
     /// Close the peer connection.
     Close(CloseReason),
 }
@@ -399,6 +402,7 @@ async fn serve<S: SignalingSession>(
     let awaiting = tokio::time::sleep(ctx.options.answer_timeout);
     tokio::pin!(awaiting);
     let mut answered = own_channel.is_none();
+    let mut remote_video: Option<Arc<dyn TrackRemote>> = None;
     // See `nudge`: until its data channel is open, the viewer wakes the stack's driver every
     // few milliseconds, so packets queued while handling an event go out now.
     let mut pump = tokio::time::interval(PUMP_INTERVAL);
@@ -438,6 +442,13 @@ async fn serve<S: SignalingSession>(
                     attempt.remote.count(&candidate.candidate);
                     if let Err(e) = pc.add_ice_candidate(candidate).await {
                         tracing::debug!(peer = %ctx.name, "ICE candidate refused: {e}");
+                    }
+                }
+                Some(Command::KeyFrame) => {
+                    if let Some(track) = &remote_video
+                        && let Some(ssrc) = track.ssrcs().await.first().copied()
+                    {
+                        request_key_frame(track.as_ref(), ssrc).await;
                     }
                 }
                 Some(Command::Send(data)) => {
@@ -494,10 +505,25 @@ async fn serve<S: SignalingSession>(
                     tasks.spawn(data_channel(ctx.name.clone(), channel, true, ctx.events.clone()));
                 }
                 Some(Report::Track(track)) => {
+                    remote_video = Some(track.clone());
                     tasks.spawn(receive_video(ctx.name.clone(), track, ctx.events.clone()));
                 }
             },
         }
+    }
+}
+
+/// The least time between two key-frame requests from a viewer.
+const KEY_FRAME_REQUEST_GAP: Duration = Duration::from_millis(300);
+
+/// Sends the master a Picture Loss Indication for the stream `media_ssrc`.
+async fn request_key_frame(track: &dyn TrackRemote, media_ssrc: u32) {
+    let pli = PictureLossIndication {
+        sender_ssrc: 0,
+        media_ssrc,
+    };
+    if let Err(e) = track.write_rtcp(vec![Box::new(pli)]).await {
+        tracing::debug!("key frame request not sent: {e}");
     }
 }
 
@@ -588,7 +614,22 @@ async fn send_video(peer: String, video: PendingVideo, events: mpsc::Sender<Peer
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        ticker.tick().await;
+        tokio::select! {
+            _ = ticker.tick() => {}
+            event = video.track.poll() => {
+                match event {
+                    Some(TrackLocalEvent::OnRtcpPacket(packets))
+                        if packets.iter().any(|p| stack::is_key_frame_request(p.as_ref())) =>
+                    {
+                        tracing::debug!(%peer, "the viewer asked for a key frame");
+                        source.request_key_frame();
+                    }
+                    Some(_) => {}
+                    None => return,
+                }
+                continue;
+            }
+        }
         let frame = match source.next_frame() {
             Ok(frame) => frame,
             Err(e) => return fail(e.to_string()).await,
@@ -617,13 +658,22 @@ async fn receive_video(peer: String, track: Arc<dyn TrackRemote>, events: mpsc::
     // drops a stream's first packets when they beat its own track set-up, so the first frame
     // the master sent can be missing.)
     let mut decodable = false;
+    let mut asked: Option<tokio::time::Instant> = None;
     while let Some(event) = track.poll().await {
         let TrackRemoteEvent::OnRtpPacket(packet) = event else {
             continue;
         };
         let h = &packet.header;
+        let ssrc = h.ssrc;
         for result in frames.push(h.sequence_number, h.timestamp, h.marker, packet.payload) {
             decodable |= result.as_ref().is_ok_and(|f| f.key);
+            // A frame that cannot be decoded (lost, or before any key frame): ask for a key
+            // frame, at most every KEY_FRAME_REQUEST_GAP.
+            let stuck = result.is_err() || !decodable;
+            if stuck && asked.is_none_or(|at| at.elapsed() >= KEY_FRAME_REQUEST_GAP) {
+                asked = Some(tokio::time::Instant::now());
+                request_key_frame(track.as_ref(), ssrc).await;
+            }
             let event = match result {
                 Ok(frame) if decodable => PeerEvent::VideoFrame {
                     peer: peer.clone(),

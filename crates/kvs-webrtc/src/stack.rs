@@ -13,7 +13,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use std::collections::VecDeque;
+
+use rtc::interceptor::{Attribute, Interceptor, Packet, Slot, StreamInfo, TaggedPacket};
 use rtc::peer_connection::transport::RTCDtlsRole;
+use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::sansio::Protocol;
 use tokio::sync::mpsc;
 use webrtc::data_channel::DataChannel;
 use webrtc::media_stream::track_remote::TrackRemote;
@@ -127,6 +133,64 @@ fn url_host(url: &str) -> Option<&str> {
     Some(host)
 }
 
+/// Application-most on the read walk (past the jitter buffer's 13,000), so every interceptor
+/// that reads RTCP has seen it first; it emits nothing, so nothing else pins it.
+const KEY_FRAME_REQUESTS_SLOT: usize = 14_000;
+
+/// True for a request for a key frame: a Picture Loss Indication or a Full Intra Request.
+pub(crate) fn is_key_frame_request(packet: &dyn rtc::rtcp::Packet) -> bool {
+    let any = packet.as_any();
+    any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>()
+}
+
+/// Marks inbound RTCP that asks for a key frame for delivery to the application (webrtc-rs
+/// stops inbound RTCP at the end of the interceptor chain unless something marks it), so the
+/// master's video task sees it as the track's `OnRtcpPacket` event. Everything passes through
+/// unchanged otherwise.
+#[derive(Default)]
+struct KeyFrameRequests {
+    reads: VecDeque<TaggedPacket>,
+    writes: VecDeque<TaggedPacket>,
+}
+
+impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyFrameRequests {
+    type Rout = TaggedPacket;
+    type Wout = TaggedPacket;
+    type Eout = ();
+    type Error = webrtc::error::Error;
+    type Time = Instant;
+
+    fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
+        if let Packet::Rtcp(packets) = &msg.message.packet
+            && packets.iter().any(|p| is_key_frame_request(p.as_ref()))
+        {
+            msg.message.add(Attribute::DeliverToApplication);
+        }
+        self.reads.push_back(msg);
+        Ok(())
+    }
+
+    fn poll_read(&mut self) -> Option<TaggedPacket> {
+        self.reads.pop_front()
+    }
+
+    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
+        self.writes.push_back(msg);
+        Ok(())
+    }
+
+    fn poll_write(&mut self) -> Option<TaggedPacket> {
+        self.writes.pop_front()
+    }
+}
+
+impl Interceptor for KeyFrameRequests {
+    fn bind_local_stream(&mut self, _: &StreamInfo) {}
+    fn unbind_local_stream(&mut self, _: &StreamInfo) {}
+    fn bind_remote_stream(&mut self, _: &StreamInfo) {}
+    fn unbind_remote_stream(&mut self, _: &StreamInfo) {}
+}
+
 /// What the stack reported about one peer connection.
 #[derive(Clone)]
 pub(crate) enum Report {
@@ -227,7 +291,10 @@ pub(crate) async fn build(options: &PeerOptions, plan: &IcePlan) -> webrtc::erro
             rtc::rtp_transceiver::rtp_sender::RtpCodecKind::Video,
         )?;
     }
-    let registry = register_default_interceptors(Registry::new(), &mut media)?;
+    let registry = register_default_interceptors(Registry::new(), &mut media)?.with(
+        Slot::from(KEY_FRAME_REQUESTS_SLOT),
+        KeyFrameRequests::default(),
+    );
 
     let bind = options.bind_address();
     let settings = SettingEngineBuilder::new()

@@ -66,6 +66,9 @@ pub enum VideoError {
 pub trait FrameSource: Send {
     /// The next access unit (Annex-B).
     fn next_frame(&mut self) -> Result<Vec<u8>, VideoError>;
+    /// The viewer asked for a key frame (PLI or FIR): the next frame should let a decoder
+    /// start.
+    fn request_key_frame(&mut self);
 }
 
 /// What the master sends.
@@ -168,6 +171,17 @@ impl FrameSource for AnnexBFile {
         self.next = (self.next + 1) % self.units.len();
         Ok(unit.to_vec())
     }
+
+    /// A file cannot make a key frame: it goes back to the one that began the group of
+    /// pictures just sent, so the viewer gets it and everything after it again.
+    fn request_key_frame(&mut self) {
+        let n = self.units.len();
+        let sent = (self.next + n - 1) % n;
+        let key = |i: usize| annexb::is_key_frame(&self.data[self.units[i].clone()]);
+        if let Some(back) = (0..n).map(|k| (sent + n - k) % n).find(|&i| key(i)) {
+            self.next = back;
+        }
+    }
 }
 
 /// A moving test pattern (diagonal bands that scroll, and a square that crosses the picture)
@@ -233,6 +247,10 @@ impl TestPattern {
 }
 
 impl FrameSource for TestPattern {
+    fn request_key_frame(&mut self) {
+        self.encoder.force_intra_frame();
+    }
+
     fn next_frame(&mut self) -> Result<Vec<u8>, VideoError> {
         self.paint();
         self.frame += 1;
@@ -332,6 +350,34 @@ mod tests {
         }
         assert_eq!(decoded.pictures, 10);
         assert_eq!(decoded.changed, 9);
+    }
+
+    #[test]
+    fn a_key_frame_request_rewinds_a_file_to_its_group_of_pictures_and_the_pattern_makes_one() {
+        let dir = std::env::temp_dir().join(format!("kvs-webrtc-gop-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("gop.h264");
+        let mut pattern = TestPattern::new(64, 48, 2).unwrap(); // a key frame every 4 frames
+        let frames: Vec<Vec<u8>> = (0..8).map(|_| pattern.next_frame().unwrap()).collect();
+        assert!(annexb::is_key_frame(&frames[4]) && !annexb::is_key_frame(&frames[6]));
+        std::fs::write(&path, frames.concat()).unwrap();
+        let mut file = AnnexBFile::open(&path).unwrap();
+        for _ in 0..7 {
+            file.next_frame().unwrap(); // frames 0..=6 sent
+        }
+        file.request_key_frame();
+        assert_eq!(
+            file.next_frame().unwrap(),
+            frames[4],
+            "back to the GOP's key frame"
+        );
+        assert_eq!(file.next_frame().unwrap(), frames[5]);
+        std::fs::remove_dir_all(&dir).unwrap();
+
+        assert!(annexb::is_key_frame(&pattern.next_frame().unwrap())); // frame 8
+        assert!(!annexb::is_key_frame(&pattern.next_frame().unwrap()));
+        pattern.request_key_frame();
+        assert!(annexb::is_key_frame(&pattern.next_frame().unwrap()));
     }
 
     #[test]

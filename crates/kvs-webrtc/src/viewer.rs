@@ -5,7 +5,7 @@ use kvs_client::SignalingSession;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::control::{Control, Side};
+use crate::control::{Control, Outgoing, Side};
 use crate::events::PeerEvent;
 use crate::master::EVENTS_CAPACITY;
 use crate::stack::PeerOptions;
@@ -16,7 +16,7 @@ pub use crate::link::DATA_CHANNEL_LABEL;
 /// A running viewer. It ends when its peer connection ends or signaling closes; then
 /// [`PeerEvent::Closed`] says why.
 pub struct Viewer {
-    outgoing: mpsc::UnboundedSender<Vec<u8>>,
+    outgoing: mpsc::UnboundedSender<Outgoing>,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
 }
@@ -52,7 +52,14 @@ impl Viewer {
 
     /// Sends a text message on the data channel (once it is open; before, an error event).
     pub fn send(&self, text: impl Into<Vec<u8>>) {
-        let _ = self.outgoing.send(text.into());
+        let _ = self.outgoing.send(Outgoing::Data(text.into()));
+    }
+
+    /// Asks the master for a key frame (an RTCP Picture Loss Indication), as a decoder does
+    /// after losing its place. The viewer also asks by itself when a frame is lost or the
+    /// stream does not begin with a key frame.
+    pub fn request_key_frame(&self) {
+        let _ = self.outgoing.send(Outgoing::KeyFrame);
     }
 
     /// True once the viewer has ended.

@@ -537,3 +537,50 @@ async fn a_viewer_whose_offer_gets_no_answer_gives_up_and_says_so() {
     viewer.stop().await;
     local.service.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_frame_request_from_the_viewer_reaches_the_master_and_restarts_the_picture_group() {
+    use kvs_webrtc::video::{AnnexBFile, FrameSource, TestPattern, VideoSpec};
+    let dir = std::env::temp_dir().join(format!("kvs-webrtc-pli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("one-gop.h264");
+    // 50 frames, a key frame only at frame 0: without a request the next one is 50 frames on.
+    let mut pattern = TestPattern::new(176, 144, 30).unwrap();
+    let file: Vec<u8> = (0..50)
+        .flat_map(|_| pattern.next_frame().unwrap())
+        .collect();
+    std::fs::write(&path, &file).unwrap();
+    let sent: Vec<Vec<u8>> = AnnexBFile::open(&path)
+        .unwrap()
+        .frames()
+        .map(<[u8]>::to_vec)
+        .collect();
+    assert_eq!(
+        sent.iter()
+            .filter(|f| kvs_webrtc::core::annexb::is_key_frame(f))
+            .count(),
+        1
+    );
+
+    let local = Local::start().await;
+    let video = VideoSpec::File {
+        path: path.clone(),
+        fps: 30,
+    };
+    let (master, _m) = local.master("pli", local.peer_options(), Some(video)).await;
+    let (viewer, mut events) = local.viewer("pli", "viewer-1", local.peer_options());
+    let first = frames(&mut events, 5).await;
+    assert!(first[0].1 && first[1..].iter().all(|(_, key)| !key));
+    viewer.request_key_frame();
+    let after = frames(&mut events, 30).await;
+    let at = after
+        .iter()
+        .position(|(_, key)| *key)
+        .expect("a key frame long before frame 50");
+    assert_eq!(after[at].0, sent[0], "the group of pictures starts again");
+    assert_eq!(after[at + 1].0, sent[1]);
+    viewer.stop().await;
+    master.stop().await;
+    local.service.shutdown().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
