@@ -179,22 +179,29 @@ async fn frames(events: &mut mpsc::Receiver<PeerEvent>, n: usize) -> Vec<(Vec<u8
     got
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_annex_b_file_arrives_frame_by_frame_with_identical_bytes() {
-    use kvs_webrtc::video::{AnnexBFile, FrameSource, TestPattern, VideoSpec};
-    let dir = std::env::temp_dir().join(format!("kvs-webrtc-file-{}", std::process::id()));
+/// An Annex-B file of `n` test-pattern frames (176x144, a key frame every 60) in a fresh
+/// directory; returns the directory, the file and its frames as the master reads them.
+fn pattern_file(name: &str, n: usize) -> (std::path::PathBuf, std::path::PathBuf, Vec<Vec<u8>>) {
+    use kvs_webrtc::video::{AnnexBFile, FrameSource, TestPattern};
+    let dir = std::env::temp_dir().join(format!("kvs-webrtc-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("pattern.h264");
     let mut pattern = TestPattern::new(176, 144, 30).unwrap();
-    let file: Vec<u8> = (0..40)
-        .flat_map(|_| pattern.next_frame().unwrap())
-        .collect();
+    let file: Vec<u8> = (0..n).flat_map(|_| pattern.next_frame().unwrap()).collect();
     std::fs::write(&path, &file).unwrap();
     let sent: Vec<Vec<u8>> = AnnexBFile::open(&path)
         .unwrap()
         .frames()
         .map(<[u8]>::to_vec)
         .collect();
+    assert_eq!(sent.len(), n);
+    (dir, path, sent)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_annex_b_file_arrives_frame_by_frame_with_identical_bytes() {
+    use kvs_webrtc::video::VideoSpec;
+    let (dir, path, sent) = pattern_file("file", 40);
     assert_eq!(sent.len(), 40);
 
     let local = Local::start().await;
@@ -540,21 +547,9 @@ async fn a_viewer_whose_offer_gets_no_answer_gives_up_and_says_so() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_frame_request_from_the_viewer_reaches_the_master_and_restarts_the_picture_group() {
-    use kvs_webrtc::video::{AnnexBFile, FrameSource, TestPattern, VideoSpec};
-    let dir = std::env::temp_dir().join(format!("kvs-webrtc-pli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("one-gop.h264");
+    use kvs_webrtc::video::VideoSpec;
     // 50 frames, a key frame only at frame 0: without a request the next one is 50 frames on.
-    let mut pattern = TestPattern::new(176, 144, 30).unwrap();
-    let file: Vec<u8> = (0..50)
-        .flat_map(|_| pattern.next_frame().unwrap())
-        .collect();
-    std::fs::write(&path, &file).unwrap();
-    let sent: Vec<Vec<u8>> = AnnexBFile::open(&path)
-        .unwrap()
-        .frames()
-        .map(<[u8]>::to_vec)
-        .collect();
+    let (dir, path, sent) = pattern_file("pli", 50);
     assert_eq!(
         sent.iter()
             .filter(|f| kvs_webrtc::core::annexb::is_key_frame(f))
