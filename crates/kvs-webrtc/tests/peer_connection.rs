@@ -250,6 +250,18 @@ async fn the_generated_pattern_decodes_into_moving_pictures() {
 /// sockets and tasks mid-session, with no goodbye on any layer.
 struct Doomed {
     runtime: tokio::runtime::Runtime,
+    viewer: Viewer,
+}
+
+/// Sends `text` on the data channel and waits for the master's echo of it.
+async fn echo(viewer: &Viewer, events: &mut mpsc::Receiver<PeerEvent>, text: &str) {
+    viewer.send(text);
+    let echoed = until(events, |e| match e {
+        PeerEvent::Data { data, .. } => Some(data.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(echoed, text.as_bytes());
 }
 
 impl Doomed {
@@ -261,17 +273,18 @@ impl Doomed {
             .unwrap();
         let options = local.options(channel, ChannelRole::Viewer, id);
         let peer_options = local.peer_options();
-        let events = runtime.block_on(async move {
+        let (viewer, events) = runtime.block_on(async move {
             let (session, signaling) = SignalingClient::<ViewerRole>::start(options).unwrap();
-            let (viewer, events) = Viewer::start(session, signaling, peer_options);
-            std::mem::forget(viewer); // lives until the runtime dies
-            events
+            Viewer::start(session, signaling, peer_options)
         });
-        (Self { runtime }, events)
+        (Self { runtime, viewer }, events)
     }
 
+    /// Every task of the viewer, its signaling client and its peer connection stops where it
+    /// is; the handle is left to drop with nothing behind it.
     fn kill(self) {
         self.runtime.shutdown_background();
+        drop(self.viewer);
     }
 }
 
@@ -287,13 +300,7 @@ async fn ten_viewers_are_served_an_eleventh_is_refused_and_a_killed_one_is_freed
             matches!(e, PeerEvent::DataChannelOpen { .. }).then_some(())
         })
         .await;
-        viewer.send(format!("hello from {n}"));
-        let echoed = until(&mut events, |e| match e {
-            PeerEvent::Data { data, .. } => Some(data.clone()),
-            _ => None,
-        })
-        .await;
-        assert_eq!(echoed, format!("hello from {n}").into_bytes());
+        echo(&viewer, &mut events, &format!("hello from {n}")).await;
         viewers.push((viewer, events));
     }
     // The tenth runs on a runtime of its own, to be killed later.
@@ -303,6 +310,7 @@ async fn ten_viewers_are_served_an_eleventh_is_refused_and_a_killed_one_is_freed
         matches!(e, PeerEvent::DataChannelOpen { .. }).then_some(())
     })
     .await;
+    echo(&doomed.viewer, &mut doomed_events, "hello from the tenth").await;
     until(&mut master_events, |e| {
         matches!(e, PeerEvent::PeerCount(10)).then_some(())
     })
@@ -348,13 +356,7 @@ async fn ten_viewers_are_served_an_eleventh_is_refused_and_a_killed_one_is_freed
     .await;
     assert_eq!(master.live_peers(), 9);
     let (viewer, events) = &mut viewers[0];
-    viewer.send("still there?");
-    let echoed = until(events, |e| match e {
-        PeerEvent::Data { data, .. } => Some(data.clone()),
-        _ => None,
-    })
-    .await;
-    assert_eq!(echoed, b"still there?");
+    echo(viewer, events, "still there?").await;
     for (viewer, _) in viewers {
         viewer.stop().await;
     }
