@@ -38,9 +38,13 @@ pub struct WebrtcArgs {
     /// Master: frames per second of the video.
     #[arg(long, default_value_t = 30, requires = "webrtc")]
     pub fps: u32,
-    /// Master: answer video offers with the data channel only.
+    /// No video: the master answers video offers with the data channel only; the viewer
+    /// offers a data channel only (as the KVS JS SDK often does).
     #[arg(long, requires = "webrtc", conflicts_with = "video")]
     pub no_video: bool,
+    /// Viewer: offer receive-only video without a data channel (stdin lines are refused).
+    #[arg(long, requires = "webrtc", conflicts_with = "no_video")]
+    pub no_data_channel: bool,
     /// Viewer: give up when the master has not answered the offer within this many seconds.
     #[arg(long, default_value_t = 15, requires = "webrtc")]
     pub answer_timeout: u64,
@@ -55,6 +59,8 @@ impl WebrtcArgs {
         peer.relay_only = self.relay;
         peer.stun_url = self.stun_url.clone();
         peer.answer_timeout = Duration::from_secs(self.answer_timeout.max(1));
+        peer.offer_video = !self.no_video;
+        peer.offer_data_channel = !self.no_data_channel;
         peer
     }
 
@@ -262,6 +268,9 @@ pub async fn viewer(options: ClientOptions, args: &WebrtcArgs) -> anyhow::Result
                 }
             }
             line = stdin.next_line(), if stdin_open => match line {
+                Ok(Some(_)) if args.no_data_channel => {
+                    let _ = emit(json!({"event": "error", "message": "no data channel to send on (--no-data-channel)"}));
+                }
                 Ok(Some(line)) if open => {
                     viewer.send(line);
                     sent += 1;
@@ -270,7 +279,7 @@ pub async fn viewer(options: ClientOptions, args: &WebrtcArgs) -> anyhow::Result
                 Ok(None) | Err(_) => {
                     stdin_open = false;
                     give_up.as_mut().reset(tokio::time::Instant::now() + REPLY_WAIT);
-                    if replies >= sent && waiting.is_empty() && open {
+                    if args.no_data_channel || (replies >= sent && waiting.is_empty() && open) {
                         break Ok(());
                     }
                 }

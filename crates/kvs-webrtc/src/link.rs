@@ -137,9 +137,7 @@ pub(crate) async fn run<S: SignalingSession>(
             let reason = serve(
                 &ctx,
                 &live.pc,
-                started.reports,
-                started.video,
-                started.channel,
+                started.serving,
                 &mut commands,
                 &mut tasks,
                 &mut attempt,
@@ -189,13 +187,19 @@ struct PendingVideo {
     spec: VideoSpec,
 }
 
-/// A built peer connection, its reports, the video to start once connected, and the
-/// viewer's own data channel.
+/// A built peer connection and what serving it needs.
 struct Started<'a> {
     live: Live<'a>,
+    serving: Serving,
+}
+
+/// The stack's reports, the video to start once connected, the viewer's own data channel,
+/// and whether we made the offer (and so wait for an answer).
+struct Serving {
     reports: mpsc::UnboundedReceiver<Report>,
     video: Option<PendingVideo>,
     channel: Option<Arc<dyn DataChannel>>,
+    offerer: bool,
 }
 
 async fn start<'a, S: SignalingSession>(
@@ -251,6 +255,7 @@ async fn start<'a, S: SignalingSession>(
     let pc = &live.pc;
     let mut video = None;
     let mut own_channel = None;
+    let offerer = matches!(setup, Setup::Offer);
     match setup {
         Setup::Answer { offer, video: spec } => {
             let serve = serve.unwrap_or(Serve {
@@ -299,31 +304,41 @@ async fn start<'a, S: SignalingSession>(
             }
         }
         Setup::Offer => {
-            let channel = match pc.create_data_channel(DATA_CHANNEL_LABEL, None).await {
-                Ok(channel) => channel,
-                Err(e) => return Err(failed(format!("creating the data channel: {e}")).await),
-            };
-            tasks.spawn(data_channel(
-                ctx.name.clone(),
-                channel.clone(),
-                false,
-                ctx.events.clone(),
-            ));
-            own_channel = Some(channel);
-            let recv_only = RTCRtpTransceiverInit {
-                direction: RTCRtpTransceiverDirection::Recvonly,
-                ..Default::default()
-            };
-            if let Err(e) = pc
-                .add_transceiver_from_kind(RtpCodecKind::Video, Some(recv_only))
-                .await
-            {
-                return Err(failed(format!("adding the video transceiver: {e}")).await);
+            let wants = (ctx.options.offer_data_channel, ctx.options.offer_video);
+            if wants == (false, false) {
+                return Err(
+                    failed("the viewer offers neither a data channel nor video".into()).await,
+                );
+            }
+            if ctx.options.offer_data_channel {
+                let channel = match pc.create_data_channel(DATA_CHANNEL_LABEL, None).await {
+                    Ok(channel) => channel,
+                    Err(e) => return Err(failed(format!("creating the data channel: {e}")).await),
+                };
+                tasks.spawn(data_channel(
+                    ctx.name.clone(),
+                    channel.clone(),
+                    false,
+                    ctx.events.clone(),
+                ));
+                own_channel = Some(channel);
+            }
+            if ctx.options.offer_video {
+                let recv_only = RTCRtpTransceiverInit {
+                    direction: RTCRtpTransceiverDirection::Recvonly,
+                    ..Default::default()
+                };
+                if let Err(e) = pc
+                    .add_transceiver_from_kind(RtpCodecKind::Video, Some(recv_only))
+                    .await
+                {
+                    return Err(failed(format!("adding the video transceiver: {e}")).await);
+                }
             }
             ctx.emit(PeerEvent::Opened {
                 peer: ctx.name.clone(),
-                data_channel: true,
-                video: true,
+                data_channel: wants.0,
+                video: wants.1,
             })
             .await;
             let offer = match pc.create_offer(None).await {
@@ -341,9 +356,12 @@ async fn start<'a, S: SignalingSession>(
     }
     Ok(Started {
         live,
-        reports: built.reports,
-        video,
-        channel: own_channel,
+        serving: Serving {
+            reports: built.reports,
+            video,
+            channel: own_channel,
+            offerer,
+        },
     })
 }
 
@@ -387,21 +405,24 @@ fn rand_ssrc() -> u32 {
     (bits >> 32) as u32 ^ bits as u32
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn serve<S: SignalingSession>(
     ctx: &Context<S>,
     pc: &Arc<dyn PeerConnection>,
-    mut reports: mpsc::UnboundedReceiver<Report>,
-    mut video: Option<PendingVideo>,
-    own_channel: Option<Arc<dyn DataChannel>>,
+    serving: Serving,
     commands: &mut mpsc::UnboundedReceiver<Command>,
     tasks: &mut JoinSet<()>,
     attempt: &mut IceAttempt,
 ) -> CloseReason {
+    let Serving {
+        mut reports,
+        mut video,
+        channel: own_channel,
+        offerer,
+    } = serving;
     // A viewer waits for the answer this long; KVS says nothing when no master answers.
     let awaiting = tokio::time::sleep(ctx.options.answer_timeout);
     tokio::pin!(awaiting);
-    let mut answered = own_channel.is_none();
+    let mut answered = !offerer;
     let mut remote_video: Option<Arc<dyn TrackRemote>> = None;
     // See `nudge`: until its data channel is open, the viewer wakes the stack's driver every
     // few milliseconds, so packets queued while handling an event go out now.

@@ -75,6 +75,10 @@ pub struct PeerOptions {
     pub peers: PeersConfig,
     /// How long a viewer waits for the master's answer before it gives up.
     pub answer_timeout: Duration,
+    /// A viewer offers a data channel (default true).
+    pub offer_data_channel: bool,
+    /// A viewer offers to receive H.264 video (default true).
+    pub offer_video: bool,
 }
 
 impl PeerOptions {
@@ -92,6 +96,8 @@ impl PeerOptions {
             ice_keepalive: Duration::from_secs(2),
             peers: PeersConfig::default(),
             answer_timeout: Duration::from_secs(15),
+            offer_data_channel: true,
+            offer_video: true,
         }
     }
 

@@ -581,3 +581,56 @@ async fn a_key_frame_request_from_the_viewer_reaches_the_master_and_restarts_the
     local.service.shutdown().await;
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// What the master opened for a viewer: (data channel, video).
+async fn opened(events: &mut mpsc::Receiver<PeerEvent>, viewer: &str) -> (bool, bool) {
+    until(events, |e| match e {
+        PeerEvent::Opened {
+            peer,
+            data_channel,
+            video,
+        } if peer == viewer => Some((*data_channel, *video)),
+        _ => None,
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_master_serves_a_data_channel_only_video_only_or_both_as_offered() {
+    let local = Local::start().await;
+    let (master, mut master_events) = local
+        .master("shapes", local.peer_options(), Some(Default::default()))
+        .await;
+
+    // Data channel only, as the KVS JS SDK often offers: answered, round trip, no video.
+    let mut options = local.peer_options();
+    options.offer_video = false;
+    let (data_only, mut events) = local.viewer("shapes", "data-only", options);
+    assert_eq!(opened(&mut master_events, "data-only").await, (true, false));
+    until(&mut events, |e| {
+        matches!(e, PeerEvent::DataChannelOpen { .. }).then_some(())
+    })
+    .await;
+    echo(&data_only, &mut events, "no video please").await;
+
+    // Receive-only video only: frames arrive without a data channel.
+    let mut options = local.peer_options();
+    options.offer_data_channel = false;
+    let (video_only, mut events) = local.viewer("shapes", "video-only", options);
+    assert_eq!(
+        opened(&mut master_events, "video-only").await,
+        (false, true)
+    );
+    let got = frames(&mut events, 3).await;
+    assert!(got[0].1, "starts on a key frame");
+
+    // Both.
+    let (both, mut events) = local.viewer("shapes", "both", local.peer_options());
+    assert_eq!(opened(&mut master_events, "both").await, (true, true));
+    frames(&mut events, 2).await;
+    for viewer in [data_only, video_only, both] {
+        viewer.stop().await;
+    }
+    master.stop().await;
+    local.service.shutdown().await;
+}
