@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every check: formatting, clippy with warnings as errors (which also enforces the core's clock
 # ban and the panic-free input paths), no module cycles, the workspace's unit, integration,
-# conformance and CLI tests, then each fuzz target for a bounded time. This is what CI runs
+# conformance, CLI and browser tests (installing Chromium when missing), then each fuzz target for a bounded time. This is what CI runs
 # (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,5 +11,9 @@ if ! command -v python3 >/dev/null; then
     apt-get update && apt-get install -y python3
 fi
 python3 scripts/module-graph.py -q # fails on a module cycle in any crate
+# The web console's tests drive a real headless Chromium (Debian's package).
+if [ ! -x /usr/bin/chromium ]; then
+    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+fi
 cargo test --workspace
 scripts/fuzz.sh "${FUZZ_SECONDS:-30}"

@@ -509,3 +509,43 @@ fn debug_of_requests_and_verified_results_hides_signatures_and_tokens() {
     assert!(!shown.contains("FakeSessionToken"), "{shown}");
     assert!(shown.contains(AK));
 }
+
+/// The vectors shared with the web console's signer (`vectors.json`).
+#[test]
+fn the_shared_vectors_hold() {
+    let v: serde_json::Value = serde_json::from_str(include_str!("vectors.json")).unwrap();
+    assert_eq!(v["accessKeyId"], AK);
+    assert_eq!(v["secretAccessKey"], SK);
+    let mut n = 0;
+    for case in v["presigned"].as_array().unwrap() {
+        let url = presign_for_service(
+            case["url"].as_str().unwrap(),
+            &creds(case["token"].as_bool().unwrap()),
+            "us-west-2",
+            case["service"].as_str().unwrap(),
+            t0(),
+            Duration::from_secs(299),
+        )
+        .unwrap();
+        assert_eq!(signature_of(&url), case["signature"], "{case}");
+        n += 1;
+    }
+    for case in v["signed"].as_array().unwrap() {
+        let headers = sign_headers(
+            RequestToSign {
+                method: case["method"].as_str().unwrap(),
+                url: case["url"].as_str().unwrap(),
+                headers: &[("content-type", case["contentType"].as_str().unwrap())],
+                body: case["body"].as_str().unwrap().as_bytes(),
+            },
+            &creds(case["token"].as_bool().unwrap()),
+            "us-west-2",
+            t0(),
+        )
+        .unwrap();
+        let auth = headers.iter().find(|(k, _)| *k == "authorization").unwrap();
+        assert_eq!(auth.1, case["authorization"].as_str().unwrap(), "{case}");
+        n += 1;
+    }
+    assert_eq!(n, 6);
+}

@@ -27,7 +27,7 @@ use tracing::{info, warn};
 
 use super::request::{Parts, read_body};
 use super::response::{Body, api_error_response, error_response, json_response};
-use super::{Outbound, Shared, admin, websocket};
+use super::{Outbound, Shared, admin, console, websocket};
 use crate::clock::lock;
 
 /// Largest request head (request line and headers) accepted.
@@ -56,6 +56,11 @@ async fn answer(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     }
     if req.method() == Method::OPTIONS {
         return cors_preflight(&req);
+    }
+    if req.method() == Method::GET
+        && let Some(resp) = console::answer(&shared, &parts.route)
+    {
+        return resp;
     }
     if req.method() == Method::GET && parts.route == "/metrics" {
         let mut resp = Response::new(Full::new(Bytes::from(shared.observe.render())));

@@ -3,6 +3,7 @@
 //! (`kvs-service-core`); this layer moves bytes, keeps time and storage.
 
 mod admin;
+mod console;
 mod http;
 mod request;
 mod response;
