@@ -164,3 +164,203 @@ async fn the_page_as_viewer_plays_the_rust_masters_video_and_chats_over_its_data
     master.stop().await;
     svc.shutdown().await;
 }
+
+/// Opens the console and connects it with `options` (a JavaScript object literal).
+async fn console(browser: &mut Browser, svc: &ServiceHandle, options: &str) {
+    browser.open(&format!("{}/", svc.endpoint())).await;
+    browser
+        .wait_for(
+            "document.body.dataset.ready === '1'",
+            Duration::from_secs(10),
+        )
+        .await;
+    browser
+        .eval(&format!("kvsConsole.connect({options})"))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_only_in_the_page_plays_through_the_services_turn_server() {
+    let svc = plain_service().await;
+    let (master, mut master_events) = rust_master(&svc, "relay").await;
+    tokio::spawn(async move { while master_events.recv().await.is_some() {} });
+    let mut browser = Browser::start(&["--allow-loopback-in-peer-connection"]).await;
+    console(
+        &mut browser,
+        &svc,
+        "{channel: 'relay', role: 'VIEWER', relay: true}",
+    )
+    .await;
+    browser
+        .wait_for(
+            "kvsConsole.state.framesDecoded > 5",
+            Duration::from_secs(30),
+        )
+        .await;
+    browser
+        .wait_for(
+            "kvsConsole.state.selectedPair !== null",
+            Duration::from_secs(10),
+        )
+        .await;
+    let pair = browser.eval("kvsConsole.state.selectedPair").await;
+    assert_eq!(pair["local"], "relay", "{pair}");
+    master.stop().await;
+    svc.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_as_master_echoes_the_rust_viewers_data_channel() {
+    let svc = plain_service().await;
+    // The page creates the channel's master; the Rust viewer needs the channel to exist.
+    let mut browser = Browser::start(&["--allow-loopback-in-peer-connection"]).await;
+    browser.open(&format!("{}/", svc.endpoint())).await;
+    browser
+        .wait_for(
+            "document.body.dataset.ready === '1'",
+            Duration::from_secs(10),
+        )
+        .await;
+    browser
+        .eval("(async () => { document.getElementById('new-channel').value = 'page-master'; document.getElementById('create').click(); })()")
+        .await;
+    browser
+        .wait_for(
+            "kvsConsole.listChannels().then(l => l.some(c => c.ChannelName === 'page-master'))",
+            Duration::from_secs(10),
+        )
+        .await;
+    browser
+        .eval("kvsConsole.connect({channel: 'page-master', role: 'MASTER'})")
+        .await;
+    browser
+        .wait_for(
+            "kvsConsole.state.timeline.some(t => t.text === 'state  CONNECTED')",
+            Duration::from_secs(10),
+        )
+        .await;
+    let (session, signaling) = SignalingClient::<kvs_client::Viewer>::start(client_options(
+        &svc,
+        "page-master",
+        ChannelRole::Viewer,
+        "rust-viewer",
+    ))
+    .unwrap();
+    let (viewer, mut events) = kvs_webrtc::viewer::Viewer::start(
+        session,
+        signaling,
+        PeerOptions::new("us-west-2", svc.endpoint()),
+    );
+    let echoed = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match events.recv().await.expect("the viewer runs") {
+                PeerEvent::DataChannelOpen { .. } => viewer.send("ping from rust"),
+                PeerEvent::Data { data, .. } => return data,
+                PeerEvent::IceFailed { failure, .. } => panic!("{failure}"),
+                PeerEvent::SdpFailed { error, .. } => panic!("{error}"),
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("the page echoes in time");
+    assert_eq!(echoed, b"ping from rust");
+    viewer.stop().await;
+    svc.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_secret_shows_the_services_signature_error_once() {
+    let svc = plain_service().await;
+    let mut browser = Browser::start(&[]).await;
+    browser.open(&format!("{}/", svc.endpoint())).await;
+    browser
+        .wait_for(
+            "document.body.dataset.ready === '1'",
+            Duration::from_secs(10),
+        )
+        .await;
+    browser
+        .eval("document.getElementById('secret-key').value = 'not-the-secret'")
+        .await;
+    browser
+        .eval("kvsConsole.connect({channel: 'any', role: 'VIEWER'})")
+        .await;
+    browser
+        .wait_for("kvsConsole.state.error !== null", Duration::from_secs(10))
+        .await;
+    let shown = browser
+        .eval("document.getElementById('status').textContent")
+        .await;
+    let shown = shown.as_str().unwrap();
+    assert!(shown.contains("403 InvalidSignatureException"), "{shown}");
+    assert!(shown.to_lowercase().contains("signature"), "{shown}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let attempts = browser
+        .eval("kvsConsole.state.timeline.filter(t => t.text === 'state  DESCRIBE').length")
+        .await;
+    assert_eq!(attempts, 1, "no retry storm");
+    let errors = browser
+        .eval("kvsConsole.state.timeline.filter(t => t.kind === 'error').length")
+        .await;
+    assert_eq!(errors, 1);
+    svc.shutdown().await;
+}
+
+/// Chromium's defaults: host candidates hidden behind mDNS `.local` names and no loopback
+/// candidates. The Rust master does not resolve those names (webrtc-rs would need multicast
+/// DNS, which this machine's loopback does not carry); the peers connect through Chromium's
+/// server-reflexive candidate from the service's STUN server (measured: 4 `.local`
+/// candidates, then "host 127.0.0.1 <-> srflx 127.0.0.1").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_chromiums_default_mdns_candidates_the_rust_master_connects_through_the_others() {
+    let svc = plain_service().await;
+    let (master, mut master_events) = rust_master(&svc, "mdns").await;
+    let mut browser = Browser::start(&[]).await;
+    console(&mut browser, &svc, "{channel: 'mdns', role: 'VIEWER'}").await;
+    let mut mdns_candidates = 0;
+    let pair = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match master_events.recv().await.expect("the master runs") {
+                PeerEvent::Signaling(kvs_client::Event::Message(m))
+                    if String::from_utf8_lossy(&m.payload).contains(".local") =>
+                {
+                    mdns_candidates += 1;
+                }
+                PeerEvent::Connected { pair, .. } => return pair.expect("a selected pair"),
+                PeerEvent::IceFailed { failure, .. } => panic!("{failure}"),
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("the peers connect");
+    browser
+        .wait_for(
+            "kvsConsole.state.framesDecoded > 5",
+            Duration::from_secs(30),
+        )
+        .await;
+    eprintln!(
+        "Chromium sent {mdns_candidates} mDNS (.local) candidates; the Rust master connected over {pair}"
+    );
+    assert!(
+        mdns_candidates > 0,
+        "Chromium's defaults hide host candidates behind mDNS"
+    );
+    // It connects through Chromium's server-reflexive candidate, which the service's STUN
+    // server (the TURN server, answering binding requests) gave it.
+    assert!(
+        !pair.remote_address.contains(".local"),
+        "the pair does not rest on an unresolved .local name: {pair}"
+    );
+    assert!(
+        matches!(
+            pair.remote,
+            kvs_webrtc::CandidateKind::Srflx | kvs_webrtc::CandidateKind::Prflx
+        ),
+        "{pair}"
+    );
+    master.stop().await;
+    svc.shutdown().await;
+}
