@@ -26,6 +26,14 @@ pub struct DemoArgs {
     /// TURN server.
     #[arg(long)]
     pub relay: bool,
+    /// Instead of a Rust viewer, wait for a browser: serve the web console over plain HTTP on
+    /// loopback (no certificate set-up), run a Rust master sending the test pattern, and
+    /// print the page's URL. Runs until interrupted.
+    #[arg(long, conflicts_with = "relay")]
+    pub browser: bool,
+    /// With --browser, open the page in the system browser when one is found.
+    #[arg(long, requires = "browser")]
+    pub open: bool,
 }
 
 /// Prints one timeline line per happening, in milliseconds since the demo started.
@@ -135,8 +143,11 @@ impl Timeline {
     }
 }
 
-/// Runs the demo within [`DEADLINE`].
+/// Runs the demo within [`DEADLINE`], or, with `--browser`, until interrupted.
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    if args.browser {
+        return browser(args.open).await;
+    }
     tokio::time::timeout(DEADLINE, demo(args))
         .await
         .map_err(|_| {
@@ -233,4 +244,60 @@ fn summary(phases: &Phases, relay: bool) {
     };
     println!("  selected pair: {pair} ({path})");
     println!("ok: signaling, ICE, DTLS, data channel round trip and H.264 video all worked");
+}
+
+/// `demo --browser`: the service over plain HTTP on loopback, a Rust master sending the test
+/// pattern, and the console's URL (which connects as a viewer when opened).
+async fn browser(open: bool) -> anyhow::Result<()> {
+    let timeline = Timeline(Instant::now());
+    let svc = kvs_service::start(ServiceConfig {
+        listen: crate::any_loopback_port(),
+        tls: false,
+        ..ServiceConfig::default()
+    })
+    .await
+    .context("the local service did not start")?;
+    timeline.log(
+        "service",
+        format_args!(
+            "listening on {} (plain HTTP on loopback: browsers treat it as a secure context, so no certificate set-up)",
+            svc.endpoint()
+        ),
+    );
+    let options = crate::local::options(&svc, CHANNEL, ChannelRole::Master, "");
+    let (session, signaling) = SignalingClient::<kvs_client::Master>::start(options)?;
+    let (master, mut events) = Master::start(
+        session.clone(),
+        signaling,
+        phases::peer_options(&svc, false),
+        Some(VideoSpec::default()),
+    );
+    let url = format!("{}/?channel={CHANNEL}&connect=1", svc.endpoint());
+    println!("open: {url}");
+    if open {
+        match crate::console::open_in_browser(&url) {
+            Some(cmd) => timeline.log("demo", format_args!("opened the page with {cmd}")),
+            None => timeline.log(
+                "demo",
+                "no browser found to open; open the URL above yourself",
+            ),
+        }
+    }
+    timeline.log(
+        "demo",
+        "the master sends the H.264 test pattern to every viewer; Ctrl-C stops",
+    );
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Some(event) => timeline.event("master", &event),
+                None => break,
+            },
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    master.stop().await;
+    session.close().await;
+    svc.shutdown().await;
+    Ok(())
 }

@@ -5,6 +5,7 @@ mod bench;
 mod bench_process;
 mod bench_reconnect;
 mod bench_webrtc;
+mod console;
 mod demo;
 mod latency_proxy;
 mod load;

@@ -206,6 +206,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         let ports: Vec<String> = turn_ports.iter().map(u16::to_string).collect();
         println!("turn: udp ports {}", ports.join(","));
     }
+    let console = format!("{}/", handle.endpoint().trim_end_matches('/'));
+    match handle.ca_path() {
+        Some(ca) => {
+            println!("console: {console}");
+            for line in crate::console::trust_instructions(ca) {
+                println!("  {line}");
+            }
+        }
+        None => println!("console: {console} (plain HTTP on loopback: no certificate set-up)"),
+    }
     if custom_keys.is_none() && args.credentials_file.is_none() {
         println!("access key id: {EXAMPLE_ACCESS_KEY_ID}");
         println!("secret access key: {EXAMPLE_SECRET_ACCESS_KEY}");

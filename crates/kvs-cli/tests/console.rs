@@ -364,3 +364,41 @@ async fn with_chromiums_default_mdns_candidates_the_rust_master_connects_through
     master.stop().await;
     svc.shutdown().await;
 }
+
+/// `demo --browser` prints a URL; Chromium opening it plays the Rust master's test pattern
+/// without any certificate set-up. The screenshot is for a person to look at.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_browser_serves_a_page_that_plays_the_test_pattern() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut demo = tokio::process::Command::new(env!("CARGO_BIN_EXE_kvs-signaling"))
+        .args(["demo", "--browser"])
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(demo.stdout.take().unwrap()).lines();
+    let url = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(url) = line.strip_prefix("open: ") {
+                return url.to_owned();
+            }
+        }
+        panic!("the demo ended without a URL");
+    })
+    .await
+    .unwrap();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let mut browser = Browser::start(&["--allow-loopback-in-peer-connection"]).await;
+    browser.open(&url).await;
+    browser
+        .wait_for(
+            "window.kvsConsole && kvsConsole.state.framesDecoded > 20",
+            Duration::from_secs(30),
+        )
+        .await;
+    browser
+        .screenshot(&screenshot_path("demo-browser.png"))
+        .await;
+}

@@ -303,6 +303,7 @@ async function init() {
   if (params.get("role")) $("role").value = params.get("role").toUpperCase();
   if (params.get("relay") === "1") $("relay").checked = true;
   document.body.dataset.ready = "1";
+  if (params.get("connect") === "1" && $("channel").value) connect();
 }
 
 init();
