@@ -11,9 +11,10 @@ if ! command -v python3 >/dev/null; then
     apt-get update && apt-get install -y python3
 fi
 python3 scripts/module-graph.py -q # fails on a module cycle in any crate
-# The web console's tests drive a real headless Chromium (Debian's package).
-if [ ! -x /usr/bin/chromium ]; then
-    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+# The web console's tests drive a real headless Chromium (Debian's package), and trust the
+# service's CA through NSS's certutil.
+if [ ! -x /usr/bin/chromium ] || ! command -v certutil >/dev/null; then
+    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium libnss3-tools
 fi
 cargo test --workspace
 scripts/fuzz.sh "${FUZZ_SECONDS:-30}"

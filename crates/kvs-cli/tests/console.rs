@@ -158,6 +158,16 @@ async fn the_page_as_viewer_plays_the_rust_masters_video_and_chats_over_its_data
             "missing '{needle}' in:\n{timeline}"
         );
     }
+    // Credentials stay in the tab: session storage only, nothing in local storage or
+    // cookies, and neither the secret nor a signature in the timeline.
+    assert_eq!(browser.eval("localStorage.length").await, 0);
+    assert_eq!(browser.eval("document.cookie").await, "");
+    assert_eq!(
+        browser.eval("sessionStorage.getItem('secret-key')").await,
+        kvs_service::EXAMPLE_SECRET_ACCESS_KEY
+    );
+    assert!(!timeline.contains(kvs_service::EXAMPLE_SECRET_ACCESS_KEY));
+    assert!(!timeline.contains("X-Amz-Signature"));
     browser
         .screenshot(&screenshot_path("console-viewer.png"))
         .await;
@@ -401,4 +411,53 @@ async fn demo_browser_serves_a_page_that_plays_the_test_pattern() {
     browser
         .screenshot(&screenshot_path("demo-browser.png"))
         .await;
+}
+
+/// Over the service's own TLS, once the browser trusts its CA (added to Chromium's NSS store
+/// with `certutil`, as `serve` tells a person to): the page loads and signs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_the_services_tls_once_chromium_trusts_its_ca() {
+    let svc = kvs_service::start(ServiceConfig {
+        listen: ([127, 0, 0, 1], 0).into(),
+        ..ServiceConfig::default()
+    })
+    .await
+    .unwrap();
+    assert!(svc.endpoint().starts_with("https://"));
+    let home = tempfile::tempdir().unwrap();
+    let nssdb = home.path().join(".pki/nssdb");
+    std::fs::create_dir_all(&nssdb).unwrap();
+    let ca = home.path().join("ca.pem");
+    std::fs::write(&ca, svc.ca_pem().unwrap()).unwrap();
+    let db = format!("sql:{}", nssdb.display());
+    for args in [
+        vec!["-N", "-d", &db, "--empty-password"],
+        vec![
+            "-A",
+            "-d",
+            &db,
+            "-t",
+            "C,,",
+            "-n",
+            "kvs-signaling",
+            "-i",
+            ca.to_str().unwrap(),
+        ],
+    ] {
+        let status = std::process::Command::new("certutil")
+            .args(&args)
+            .status()
+            .unwrap();
+        assert!(status.success(), "certutil {args:?}");
+    }
+    let mut browser = Browser::start_in(&[], Some(home.path())).await;
+    browser
+        .open(&format!("{}/console/test.html", svc.endpoint()))
+        .await;
+    browser
+        .wait_for("document.title !== 'running'", Duration::from_secs(30))
+        .await;
+    assert_eq!(browser.eval("document.title").await, "pass 6");
+    assert_eq!(browser.eval("location.protocol").await, "https:");
+    svc.shutdown().await;
 }

@@ -31,8 +31,18 @@ impl Browser {
     /// Starts Chromium with `extra` flags besides the ones a closed, headless machine needs,
     /// and opens a blank page.
     pub async fn start(extra: &[&str]) -> Self {
+        Self::start_in(extra, None).await
+    }
+
+    /// As [`start`](Self::start), with `HOME` set to `home` (where Chromium on Linux keeps
+    /// the NSS certificate store it trusts, `.pki/nssdb`).
+    pub async fn start_in(extra: &[&str], home: Option<&Path>) -> Self {
         let profile = tempfile::tempdir().unwrap();
-        let mut child = Command::new(CHROMIUM)
+        let mut command = Command::new(CHROMIUM);
+        if let Some(home) = home {
+            command.env("HOME", home);
+        }
+        let mut child = command
             .args([
                 "--headless=new",
                 "--no-sandbox",
