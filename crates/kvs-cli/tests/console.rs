@@ -249,33 +249,51 @@ async fn the_page_as_master_echoes_the_rust_viewers_data_channel() {
             Duration::from_secs(10),
         )
         .await;
-    let (session, signaling) = SignalingClient::<kvs_client::Viewer>::start(client_options(
-        &svc,
-        "page-master",
-        ChannelRole::Viewer,
-        "rust-viewer",
-    ))
-    .unwrap();
-    let (viewer, mut events) = kvs_webrtc::viewer::Viewer::start(
-        session,
-        signaling,
-        PeerOptions::new("us-west-2", svc.endpoint()),
-    );
+    // The Rust viewer is the CLI: `kvs-signaling viewer --webrtc`, a line on stdin.
+    let mut viewer = tokio::process::Command::new(env!("CARGO_BIN_EXE_kvs-signaling"))
+        .args([
+            "viewer",
+            "--webrtc",
+            "--channel",
+            "page-master",
+            "--client-id",
+            "rust-viewer",
+        ])
+        .args(["--endpoint-url", svc.endpoint()])
+        .env("AWS_ACCESS_KEY_ID", kvs_service::EXAMPLE_ACCESS_KEY_ID)
+        .env(
+            "AWS_SECRET_ACCESS_KEY",
+            kvs_service::EXAMPLE_SECRET_ACCESS_KEY,
+        )
+        .env("RUST_LOG", "error")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    {
+        use tokio::io::AsyncWriteExt;
+        let stdin = viewer.stdin.as_mut().unwrap();
+        stdin.write_all(b"ping from rust\n").await.unwrap();
+    }
+    let mut lines =
+        tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(viewer.stdout.take().unwrap()));
     let echoed = tokio::time::timeout(Duration::from_secs(30), async {
-        loop {
-            match events.recv().await.expect("the viewer runs") {
-                PeerEvent::DataChannelOpen { .. } => viewer.send("ping from rust"),
-                PeerEvent::Data { data, .. } => return data,
-                PeerEvent::IceFailed { failure, .. } => panic!("{failure}"),
-                PeerEvent::SdpFailed { error, .. } => panic!("{error}"),
+        while let Some(line) = lines.next_line().await.unwrap() {
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            match v["event"].as_str() {
+                Some("data") => return v["text"].as_str().unwrap().as_bytes().to_vec(),
+                Some("error") => panic!("{v}"),
                 _ => {}
             }
         }
+        panic!("the viewer ended without a reply");
     })
     .await
     .expect("the page echoes in time");
     assert_eq!(echoed, b"ping from rust");
-    viewer.stop().await;
+    drop(viewer.stdin.take());
+    let _ = tokio::time::timeout(Duration::from_secs(10), viewer.wait()).await;
     svc.shutdown().await;
 }
 
@@ -459,5 +477,44 @@ async fn over_the_services_tls_once_chromium_trusts_its_ca() {
         .await;
     assert_eq!(browser.eval("document.title").await, "pass 6");
     assert_eq!(browser.eval("location.protocol").await, "https:");
+    svc.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_lists_creates_and_deletes_channels() {
+    let svc = plain_service().await;
+    let mut browser = Browser::start(&[]).await;
+    browser.open(&format!("{}/", svc.endpoint())).await;
+    browser
+        .wait_for(
+            "document.body.dataset.ready === '1'",
+            Duration::from_secs(10),
+        )
+        .await;
+    let names = "Array.from(document.querySelectorAll('#channels li a')).map(a => a.textContent)";
+    for name in ["first", "second"] {
+        browser
+            .eval(&format!(
+                "document.getElementById('new-channel').value = '{name}'; document.getElementById('create').click()"
+            ))
+            .await;
+        browser
+            .wait_for(
+                &format!("{names}.includes('{name}')"),
+                Duration::from_secs(10),
+            )
+            .await;
+    }
+    // Delete "first" with its button; the list is fetched again and "second" remains.
+    browser
+        .eval("Array.from(document.querySelectorAll('#channels li')).find(li => li.querySelector('a').textContent === 'first').querySelector('button').click()")
+        .await;
+    browser
+        .wait_for(
+            &format!("!{names}.includes('first')"),
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(browser.eval(names).await, serde_json::json!(["second"]));
     svc.shutdown().await;
 }
