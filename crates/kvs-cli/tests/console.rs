@@ -518,3 +518,54 @@ async fn the_page_lists_creates_and_deletes_channels() {
     assert_eq!(browser.eval(names).await, serde_json::json!(["second"]));
     svc.shutdown().await;
 }
+
+/// `demo --browser --open` hands the URL to the system's opener (`xdg-open` on Linux); a
+/// stand-in on PATH records what it was given.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_browser_open_hands_the_url_to_the_system_browser() {
+    use std::os::unix::fs::PermissionsExt;
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let bin = tempfile::tempdir().unwrap();
+    let record = bin.path().join("opened");
+    let opener = bin.path().join("xdg-open");
+    std::fs::write(
+        &opener,
+        format!("#!/bin/sh\necho \"$1\" > {}\n", record.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut demo = tokio::process::Command::new(env!("CARGO_BIN_EXE_kvs-signaling"))
+        .args(["demo", "--browser", "--open"])
+        .env("PATH", path)
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(demo.stdout.take().unwrap()).lines();
+    let (mut url, mut said) = (String::new(), String::new());
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(u) = line.strip_prefix("open: ") {
+                url = u.to_owned();
+            }
+            if line.contains("opened the page with") {
+                said = line;
+                return;
+            }
+        }
+    })
+    .await
+    .expect("the demo says it opened the page");
+    assert!(said.contains("xdg-open"), "{said}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !record.exists() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(std::fs::read_to_string(&record).unwrap().trim(), url);
+}
