@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::bail;
-use kvs_client::{ClientOptions, StaticProvider, TlsOptions};
+use kvs_client::{ClientOptions, TlsOptions};
 use kvs_proto::Credentials;
 use kvs_proto::api::ChannelRole;
 use kvs_proto::client::{ChannelRef, ClientConfig};
@@ -14,7 +14,13 @@ use serde_json::Value;
 
 /// The key pair the service accepts by default.
 pub fn example_credentials() -> Credentials {
-    Credentials::new(EXAMPLE_ACCESS_KEY_ID, EXAMPLE_SECRET_ACCESS_KEY, None, None)
+    Credentials::new(
+        EXAMPLE_ACCESS_KEY_ID,
+        EXAMPLE_SECRET_ACCESS_KEY,
+        None,
+        None,
+        kvs_proto::STATIC_PROVIDER,
+    )
 }
 
 /// Trusts `svc`'s CA (and the public roots).
@@ -34,8 +40,7 @@ pub fn options(
     let mut config = ClientConfig::new(ChannelRef::Name(channel.into()), crate::LOCAL_REGION, role);
     config.endpoint = svc.endpoint().to_owned();
     config.client_id = client_id.to_owned();
-    let mut options =
-        ClientOptions::new(config, Arc::new(StaticProvider::new(example_credentials())));
+    let mut options = ClientOptions::new(config, Arc::new(example_credentials()));
     options.tls = tls_for(svc);
     options
 }

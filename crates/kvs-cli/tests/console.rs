@@ -10,7 +10,6 @@ use std::time::Duration;
 use cdp::Browser;
 use kvs_client::{
     ChannelRef, ChannelRole, ClientConfig, ClientOptions, Credentials, SignalingClient,
-    StaticProvider,
 };
 use kvs_service::{ServiceConfig, ServiceHandle};
 use kvs_webrtc::master::Master;
@@ -43,8 +42,9 @@ fn client_options(
         kvs_service::EXAMPLE_SECRET_ACCESS_KEY,
         None,
         None,
+        kvs_proto::STATIC_PROVIDER,
     );
-    ClientOptions::new(config, Arc::new(StaticProvider::new(keys)))
+    ClientOptions::new(config, Arc::new(keys))
 }
 
 /// A Rust master on `channel` sending the test pattern and echoing data; its events are

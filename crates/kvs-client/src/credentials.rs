@@ -1,48 +1,28 @@
-//! Where the client gets AWS credentials from. Providers may do IO, so they live here in the
-//! driver crate; the sans-IO core only asks for credentials and receives them.
+//! Where the client gets AWS credentials: any provider of the AWS SDK for Rust
+//! ([`ProvideCredentials`] from `aws-credential-types`, so an SDK user plugs theirs in
+//! unchanged; [`Credentials`](kvs_proto::Credentials) themselves are one), and the ones
+//! shipped here. Providers may do IO, so they live in the driver crate; the sans-IO core only
+//! asks for credentials and receives them.
 
-use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
+use std::error::Error as _;
 
+pub use aws_credential_types::provider::ProvideCredentials;
+pub use aws_credential_types::provider::error::CredentialsError;
+/// The future a provider returns (`aws_credential_types::provider::future::ProvideCredentials`).
+pub use aws_credential_types::provider::future::ProvideCredentials as ProvideFuture;
 use kvs_proto::Credentials;
 
-/// A boxed future, so providers can be trait objects.
-pub type ProvideFuture<'a> =
-    Pin<Box<dyn Future<Output = Result<Credentials, CredentialsError>> + Send + 'a>>;
-
-/// Supplies AWS credentials; called at start and whenever the service rejects them.
-pub trait ProvideCredentials: Send + Sync + fmt::Debug {
-    /// Fetches (or returns cached) credentials.
-    fn provide(&self) -> ProvideFuture<'_>;
-}
-
-/// A provider could not produce credentials.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{provider}: {message}")]
-pub struct CredentialsError {
-    /// Which provider failed.
-    pub provider: &'static str,
-    /// Why, and what to do about it.
-    pub message: String,
-}
-
-/// Fixed credentials, e.g. from command-line flags or a test.
-#[derive(Debug, Clone)]
-pub struct StaticProvider(Credentials);
-
-impl StaticProvider {
-    /// Always provides `credentials`.
-    pub fn new(credentials: Credentials) -> Self {
-        Self(credentials)
+/// A provider's error with its causes, one after another (the SDK's errors keep the
+/// interesting part in their source).
+pub(crate) fn describe(error: &CredentialsError) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
     }
-}
-
-impl ProvideCredentials for StaticProvider {
-    fn provide(&self) -> ProvideFuture<'_> {
-        let creds = self.0.clone();
-        Box::pin(async move { Ok(creds) })
-    }
+    text
 }
 
 /// The standard `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`
@@ -53,9 +33,10 @@ pub struct EnvironmentProvider;
 impl EnvironmentProvider {
     fn read() -> Result<Credentials, CredentialsError> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let missing = |name: &str| CredentialsError {
-            provider: "environment",
-            message: format!("{name} is not set; export it or pass keys another way"),
+        let missing = |name: &str| {
+            CredentialsError::not_loaded(format!(
+                "environment: {name} is not set; export it or pass keys another way"
+            ))
         };
         let access_key = var("AWS_ACCESS_KEY_ID").ok_or_else(|| missing("AWS_ACCESS_KEY_ID"))?;
         let secret =
@@ -65,12 +46,30 @@ impl EnvironmentProvider {
             secret,
             var("AWS_SESSION_TOKEN"),
             None,
+            "environment",
         ))
     }
 }
 
 impl ProvideCredentials for EnvironmentProvider {
-    fn provide(&self) -> ProvideFuture<'_> {
-        Box::pin(async { Self::read() })
+    fn provide_credentials<'a>(&'a self) -> ProvideFuture<'a>
+    where
+        Self: 'a,
+    {
+        ProvideFuture::ready(Self::read())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_variable_is_named_in_the_error_text() {
+        let err = CredentialsError::not_loaded(
+            "environment: AWS_ACCESS_KEY_ID is not set; export it or pass keys another way",
+        );
+        let text = describe(&err);
+        assert!(text.contains("AWS_ACCESS_KEY_ID is not set"), "{text}");
     }
 }

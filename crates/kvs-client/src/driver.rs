@@ -105,9 +105,13 @@ impl Driver {
                         let tx = done_tx.clone();
                         let limit = self.client.config().call_timeout;
                         tokio::spawn(async move {
-                            let result = match tokio::time::timeout(limit, provider.provide()).await
+                            let result = match tokio::time::timeout(
+                                limit,
+                                provider.provide_credentials(),
+                            )
+                            .await
                             {
-                                Ok(result) => result.map_err(|e| e.to_string()),
+                                Ok(result) => result.map_err(|e| crate::credentials::describe(&e)),
                                 Err(_) => Err(format!(
                                     "the credentials provider {provider:?} gave no answer within {} s",
                                     limit.as_secs()

@@ -17,7 +17,7 @@
 //! use std::sync::Arc;
 //! use kvs_client::{
 //!     ChannelRef, ChannelRole, ClientConfig, ClientOptions, Credentials, Event, Master, MessageType,
-//!     Peer, SignalingClient, StaticProvider, TlsOptions, ToMaster, Viewer, ViewerId,
+//!     Peer, SignalingClient, TlsOptions, ToMaster, Viewer, ViewerId,
 //! };
 //!
 //! let service = kvs_service::start(kvs_service::ServiceConfig {
@@ -33,10 +33,11 @@
 //!     let keys = Credentials::new(
 //!         kvs_service::EXAMPLE_ACCESS_KEY_ID,
 //!         kvs_service::EXAMPLE_SECRET_ACCESS_KEY,
-//!         None,
-//!         None,
+//!         None, // session token (temporary credentials)
+//!         None, // expiry
+//!         "example",
 //!     );
-//!     let mut options = ClientOptions::new(config, Arc::new(StaticProvider::new(keys)));
+//!     let mut options = ClientOptions::new(config, Arc::new(keys));
 //!     options.tls = TlsOptions { extra_ca_pem: service.ca_pem().unwrap_or_default().into() };
 //!     options
 //! };
@@ -93,9 +94,7 @@ use std::task::{Context, Poll};
 use kvs_proto::client::{Client, EndpointCacheFile, OutgoingMessage, cache_key};
 use tokio::sync::{mpsc, oneshot, watch};
 
-pub use credentials::{
-    CredentialsError, EnvironmentProvider, ProvideCredentials, ProvideFuture, StaticProvider,
-};
+pub use credentials::{CredentialsError, EnvironmentProvider, ProvideCredentials, ProvideFuture};
 pub use driver::{MAX_WS_MESSAGE, WS_READ_BUFFER};
 pub use kvs_proto::Credentials;
 pub use kvs_proto::api::{ChannelRole, ChannelType, ErrorCode, IceServer};

@@ -31,8 +31,11 @@ async fn closed_with(events: &mut kvs_client::Events) -> Option<Error> {
 struct NeverAnswers;
 
 impl ProvideCredentials for NeverAnswers {
-    fn provide(&self) -> ProvideFuture<'_> {
-        Box::pin(std::future::pending())
+    fn provide_credentials<'a>(&'a self) -> ProvideFuture<'a>
+    where
+        Self: 'a,
+    {
+        ProvideFuture::new(std::future::pending())
     }
 }
 

@@ -14,4 +14,4 @@ pub mod redact;
 pub mod sigv4;
 pub mod wire;
 
-pub use credentials::Credentials;
+pub use credentials::{Credentials, STATIC_PROVIDER};

@@ -185,7 +185,13 @@ impl Sim {
                 let token = expiry.map(|_| format!("token-{}", peer.credential_fetches));
                 self.feed(
                     i,
-                    Input::Credentials(Ok(Credentials::new(AK, SK, token, expiry))),
+                    Input::Credentials(Ok(Credentials::new(
+                        AK,
+                        SK,
+                        token,
+                        expiry,
+                        kvs_proto::STATIC_PROVIDER,
+                    ))),
                 );
             }
             Output::Http(req) => {

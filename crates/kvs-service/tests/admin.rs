@@ -255,6 +255,7 @@ async fn a_skewed_service_clock_refuses_correct_clients_and_says_its_time() {
         EXAMPLE_SECRET_ACCESS_KEY,
         None,
         None,
+        kvs_proto::STATIC_PROVIDER,
     );
     let host = svc.endpoint().trim_start_matches("https://").to_owned();
     let req = kvs_proto::sigv4::RequestToSign {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use kvs_client::{
     ChannelRef, ChannelRole, ClientConfig, ClientOptions, Credentials, Master as MasterRole,
-    SignalingClient, StaticProvider, TlsOptions, Viewer as ViewerRole,
+    SignalingClient, TlsOptions, Viewer as ViewerRole,
 };
 use kvs_webrtc::master::Master;
 use kvs_webrtc::viewer::Viewer;
@@ -41,8 +41,9 @@ impl Local {
             kvs_service::EXAMPLE_SECRET_ACCESS_KEY,
             None,
             None,
+            kvs_proto::STATIC_PROVIDER,
         );
-        let mut options = ClientOptions::new(config, Arc::new(StaticProvider::new(keys)));
+        let mut options = ClientOptions::new(config, Arc::new(keys));
         options.tls = TlsOptions {
             extra_ca_pem: self.service.ca_pem().unwrap_or_default().into(),
         };

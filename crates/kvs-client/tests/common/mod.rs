@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use kvs_client::{ClientOptions, StaticProvider, TlsOptions};
+use kvs_client::{ClientOptions, TlsOptions};
 use kvs_proto::Credentials;
 use kvs_proto::api::ChannelRole;
 use kvs_proto::client::{ChannelRef, ClientConfig};
@@ -19,8 +19,14 @@ pub fn options(
     let mut config = ClientConfig::new(ChannelRef::Name(channel.into()), "us-west-2", role);
     config.endpoint = svc.endpoint().to_owned();
     config.client_id = client_id.to_owned();
-    let creds = Credentials::new(EXAMPLE_ACCESS_KEY_ID, secret, None, None);
-    let mut options = ClientOptions::new(config, Arc::new(StaticProvider::new(creds)));
+    let creds = Credentials::new(
+        EXAMPLE_ACCESS_KEY_ID,
+        secret,
+        None,
+        None,
+        kvs_proto::STATIC_PROVIDER,
+    );
+    let mut options = ClientOptions::new(config, Arc::new(creds));
     // A plain (`tls: false`) service has no CA.
     options.tls = TlsOptions {
         extra_ca_pem: svc

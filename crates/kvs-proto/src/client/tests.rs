@@ -101,7 +101,11 @@ impl Harness {
 
     fn credentials(&mut self) {
         self.input(Input::Credentials(Ok(Credentials::new(
-            "AKID", "SECRET", None, None,
+            "AKID",
+            "SECRET",
+            None,
+            None,
+            crate::STATIC_PROVIDER,
         ))));
     }
 
@@ -543,6 +547,7 @@ fn debug_output_hides_signatures_and_tokens() {
             "SECRET",
             Some("TOKEN123".into()),
             None,
+            crate::STATIC_PROVIDER,
         ))),
     );
     let mut debug = String::new();
@@ -925,6 +930,7 @@ fn credentials_expiring_mid_connection_are_renewed_first() {
         "S",
         Some("T".into()),
         Some(expiry),
+        crate::STATIC_PROVIDER,
     ))));
     h.answer(200, None, &describe_ok());
     h.answer(200, None, ENDPOINTS);

@@ -81,7 +81,7 @@ fn sign_for_service(
     time: SystemTime,
     settings: SigningSettings,
 ) -> Result<SigningOutput<SigningInstructions>, SigningError> {
-    let identity = creds.to_aws().into();
+    let identity = creds.clone().into();
     let params = signing_params(&identity, region, service, time, settings)?;
     let signable = SignableRequest::new(
         req.method,

@@ -14,7 +14,13 @@ fn t0() -> SystemTime {
 }
 
 fn creds(token: bool) -> Credentials {
-    Credentials::new(AK, SK, token.then(|| "FakeSessionToken".to_owned()), None)
+    Credentials::new(
+        AK,
+        SK,
+        token.then(|| "FakeSessionToken".to_owned()),
+        None,
+        crate::STATIC_PROVIDER,
+    )
 }
 
 fn js_url(endpoint: &str, token: bool, service: &str) -> String {

@@ -503,6 +503,7 @@ fn resign(
         secret,
         parts.session_token.map(str::to_owned),
         None,
+        crate::STATIC_PROVIDER,
     );
     let to_sign = RequestToSign {
         method: req.method,

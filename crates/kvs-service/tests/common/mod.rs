@@ -158,7 +158,13 @@ pub fn presigned_as(
     key: Key<'_>,
 ) -> String {
     let host = svc.endpoint().trim_start_matches("https://");
-    let creds = kvs_proto::Credentials::new(key.id, key.secret, key.token.map(str::to_owned), None);
+    let creds = kvs_proto::Credentials::new(
+        key.id,
+        key.secret,
+        key.token.map(str::to_owned),
+        None,
+        kvs_proto::STATIC_PROVIDER,
+    );
     sigv4::presign_channel_url(
         &format!("wss://{host}{path}"),
         arn,
