@@ -69,6 +69,12 @@ pub fn event_line(event: &Event) -> Option<Value> {
         }),
         Event::IceServers(servers) => json!({"event": "iceServers", "iceServers": servers}),
         Event::GoAway => json!({"event": "goAway"}),
+        Event::CredentialsRefreshed { expiry } => json!({
+            "event": "credentialsRefreshed",
+            "expiresAt": expiry
+                .and_then(|e| e.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_secs()),
+        }),
         Event::ReconnectIceServer => json!({"event": "reconnectIceServer"}),
         Event::Error(e) => json!({"event": "error", "message": e.to_string()}),
         Event::Retrying {

@@ -56,12 +56,19 @@ pub struct ClientConfig {
     /// service stopped reading); used by the driver (default 5 s).
     pub write_timeout: Duration,
     /// The service's limit on one connection (default 1 h); the client replaces the connection
-    /// `reconnect_margin` before it, and before its credentials expire.
+    /// `reconnect_margin` before it. (Expiring credentials do not end a connection: the
+    /// service checks signatures only when a request or upgrade is made.)
     pub max_connection_duration: Duration,
     /// How early to replace a connection before a limit (default 60 s).
     pub reconnect_margin: Duration,
     /// How early to refresh the ICE servers before their `Ttl` ends (default 30 s).
     pub ice_refresh_margin: Duration,
+    /// How early to fetch new credentials before temporary ones expire (default 60 s; the C
+    /// SDK uses 38 s). Up to a fifth more is added at random, so a fleet does not refresh in
+    /// the same second; for credentials that live less than twice the margin, half their
+    /// remaining life is used instead. The connected WebSocket is not touched: the next
+    /// signature uses the new credentials.
+    pub credentials_refresh_margin: Duration,
     /// Most messages queued while not connected, or waiting for the send rate (default 256).
     pub send_queue_limit: usize,
     /// Keep within the service's per-connection rates (5 SDP and 20 ICE messages a second):
@@ -108,6 +115,7 @@ impl ClientConfig {
             max_connection_duration: Duration::from_secs(3600),
             reconnect_margin: Duration::from_secs(60),
             ice_refresh_margin: Duration::from_secs(30),
+            credentials_refresh_margin: Duration::from_secs(60),
             send_queue_limit: 256,
             send_rate: Some(Limits::KVS),
             message_ttl: None,
@@ -185,6 +193,8 @@ setters! {
     reconnect_margin: Duration,
     /// See [`ClientConfig::ice_refresh_margin`].
     ice_refresh_margin: Duration,
+    /// See [`ClientConfig::credentials_refresh_margin`].
+    credentials_refresh_margin: Duration,
     /// See [`ClientConfig::send_queue_limit`].
     send_queue_limit: usize,
     /// See [`ClientConfig::send_rate`].

@@ -105,6 +105,12 @@ pub enum Event {
         /// What failed.
         cause: Error,
     },
+    /// New credentials were fetched in the background before the old ones expired; the
+    /// next signature uses them (the open WebSocket is not touched).
+    CredentialsRefreshed {
+        /// When the new ones expire, if they do.
+        expiry: Option<std::time::SystemTime>,
+    },
     /// The session ended: `None` after `close()`, otherwise the error that stopped it.
     Closed(Option<Error>),
 }

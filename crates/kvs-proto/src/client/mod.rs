@@ -16,6 +16,7 @@ mod error;
 mod event;
 mod failure;
 mod metrics;
+mod refresh;
 mod retry;
 mod sending;
 mod steps;
@@ -64,9 +65,11 @@ enum Timer {
     Pace,
     /// The pong for the last ping must have arrived by then.
     Pong,
+    /// Fetch new credentials before the current ones expire.
+    CredentialsRefresh,
 }
 
-const TIMERS: usize = 7;
+const TIMERS: usize = 8;
 
 /// The WebSocket as the core knows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,6 +135,12 @@ pub struct Client {
     ice_fetched: bool,
     /// A GetIceServerConfig is in flight while the client stays CONNECTED.
     ice_refreshing: bool,
+    /// New credentials are being fetched in the background (the flow is elsewhere).
+    credentials_refreshing: bool,
+    /// Failed background credential refreshes in a row.
+    credentials_failures: u32,
+    /// Spreads credential refreshes over time.
+    refresh_jitter: retry::Jitter,
     deleting: bool,
     ws_early: bool,
     /// Stop at READY instead of connecting (after `fetch` or `disconnect`).
@@ -152,6 +161,8 @@ impl Client {
             .cached_endpoints
             .clone()
             .filter(|c| c.is_fresh(wall_now, config.endpoint_cache_ttl));
+        // A stream of its own, so refresh times do not shift with the retries made.
+        let refresh_seed = config.rng_seed.unwrap_or(0) ^ 0x6372_6564_656e_7473;
         Self {
             backoff: Backoff::new(config.retry, config.rng_seed.unwrap_or(0)),
             early_ice: EarlyIce::new(config.buffer_early_candidates),
@@ -197,6 +208,9 @@ impl Client {
             connected_since: None,
             ice_fetched: false,
             ice_refreshing: false,
+            credentials_refreshing: false,
+            credentials_failures: 0,
+            refresh_jitter: retry::Jitter::new(refresh_seed),
             deleting: false,
             ws_early: false,
             hold_at_ready: false,
@@ -223,6 +237,12 @@ impl Client {
     /// they expire; reading them never waits on the network.
     pub fn ice_servers(&self) -> &[IceServer] {
         &self.ice_servers
+    }
+
+    /// The monotonic instant the client was created at (tests derive wall time from it).
+    #[cfg(test)]
+    pub(crate) fn mono_anchor_for_tests(&self) -> Instant {
+        self.mono_anchor
     }
 
     /// True once the session ended (after `close` or a fatal error).
@@ -565,6 +585,9 @@ impl Client {
         if self.due(Timer::Pace, now) && connected {
             self.flush_queue(now);
         }
+        if self.due(Timer::CredentialsRefresh, now) {
+            self.refresh_credentials();
+        }
         if self.timers[Timer::Retry as usize].is_some_and(|t| t <= now) {
             self.set_timer(Timer::Retry, None);
             let state = self.state;
@@ -626,18 +649,9 @@ impl Client {
         self.flush_queue(now);
         self.touch(now);
         let connected_at = self.connected_at.unwrap_or(now);
-        let by_duration = connected_at + self.config.max_connection_duration;
-        let by_credentials = self
-            .session
-            .credentials
-            .as_ref()
-            .and_then(Credentials::expiry)
-            .map(|expiry| {
-                now + expiry
-                    .duration_since(self.wall_time(now))
-                    .unwrap_or_default()
-            });
-        let deadline = by_credentials.map_or(by_duration, |c| c.min(by_duration));
+        // Only the service's maximum duration: expiring credentials are refreshed in the
+        // background, and the service does not recheck an open connection's signature.
+        let deadline = connected_at + self.config.max_connection_duration;
         let at = deadline
             .checked_sub(self.config.reconnect_margin)
             .unwrap_or(now)
@@ -646,24 +660,13 @@ impl Client {
     }
 
     /// Opens a new connection while the current one keeps delivering, then retires it
-    /// (GO_AWAY, the maximum connection duration, expiring credentials).
+    /// (GO_AWAY, the maximum connection duration).
     fn replace_connection(&mut self, now: Instant) {
         if self.socket == Socket::Open {
             self.socket = Socket::Draining;
         }
         self.set_timer(Timer::Ping, None);
-        let credentials_expiring = self
-            .session
-            .credentials
-            .as_ref()
-            .and_then(Credentials::expiry)
-            .is_some_and(|e| e <= self.wall_time(now) + self.config.reconnect_margin);
-        let next = if credentials_expiring {
-            State::GetCredentials
-        } else {
-            State::GetEndpoint
-        };
-        self.enter(now, next);
+        self.enter(now, State::GetEndpoint);
     }
 
     fn handle_frame(&mut self, now: Instant, text: &str) {

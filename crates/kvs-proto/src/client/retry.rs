@@ -46,7 +46,7 @@ impl Jitter {
     }
 
     /// A uniformly drawn duration in `[0, ceiling]`, at microsecond resolution.
-    fn up_to(&mut self, ceiling: Duration) -> Duration {
+    pub(crate) fn up_to(&mut self, ceiling: Duration) -> Duration {
         let micros = ceiling.as_micros().min(u128::from(u64::MAX)) as u64;
         Duration::from_micros(self.next_u64() % micros.saturating_add(1))
     }

@@ -10,6 +10,19 @@ const ICE_REFRESH_RETRY: Duration = Duration::from_secs(5);
 impl Client {
     /// Starts the work of `state` (also used to retry it).
     pub(super) fn run_step(&mut self, now: Instant, state: State) {
+        let signs = matches!(
+            state,
+            State::Describe
+                | State::Create
+                | State::GetEndpoint
+                | State::GetIceConfig
+                | State::Connecting
+                | State::Delete
+        );
+        if signs && self.credentials_expired(now) {
+            // Never sign with credentials known to have expired: fetch new ones first.
+            return self.enter(now, State::GetCredentials);
+        }
         match state {
             State::GetCredentials => self.outputs.push_back(Output::FetchCredentials),
             State::Describe => {
@@ -113,6 +126,11 @@ impl Client {
     /// until the answer replaces them.
     pub(super) fn refresh_ice_servers(&mut self, now: Instant) {
         if self.ice_refreshing {
+            return;
+        }
+        if self.credentials_expired(now) {
+            // Not with expired credentials; the credentials refresh is under way.
+            self.set_timer(Timer::IceRefresh, Some(now + ICE_REFRESH_RETRY));
             return;
         }
         self.ice_refreshing = true;
@@ -262,11 +280,16 @@ impl Client {
 
     pub(super) fn handle_credentials(&mut self, now: Instant, result: Result<Credentials, String>) {
         if self.state != State::GetCredentials {
+            if self.credentials_refreshing {
+                self.refreshed_credentials(now, result);
+            }
             return;
         }
+        self.credentials_refreshing = false;
         match result {
             Ok(creds) => {
                 self.session.credentials = Some(creds);
+                self.schedule_credentials_refresh(now);
                 let next = match (&self.session.channel_arn, &self.session.version) {
                     (Some(_), Some(_)) if self.deleting => State::Delete,
                     _ if self.deleting => State::Describe,

@@ -42,6 +42,8 @@ struct Harness {
     closes: u32,
     /// Answer every ping with a pong, as a live service does.
     auto_pong: bool,
+    /// Requests answered by a test that tracks them.
+    answered: usize,
 }
 
 impl Harness {
@@ -67,6 +69,7 @@ impl Harness {
             pings: 0,
             closes: 0,
             auto_pong: true,
+            answered: 0,
         }
     }
 
@@ -921,37 +924,141 @@ fn the_connection_is_replaced_before_the_one_hour_limit() {
     assert!(!h.states().contains(&State::Disconnected));
 }
 
-#[test]
-fn credentials_expiring_mid_connection_are_renewed_first() {
-    let mut h = Harness::new(config(ChannelRole::Master));
-    let expiry = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000 + 600);
-    h.input(Input::Credentials(Ok(Credentials::new(
-        "AKID",
+/// Temporary credentials from the harness's wall clock on: `akid`, living `secs`.
+fn temporary(h: &Harness, akid: &str, secs: u64) -> Credentials {
+    let wall = SystemTime::UNIX_EPOCH
+        + Duration::from_secs(1_700_000_000)
+        + (h.now - h.client.mono_anchor_for_tests());
+    Credentials::new(
+        akid,
         "S",
         Some("T".into()),
-        Some(expiry),
+        Some(wall + Duration::from_secs(secs)),
         crate::STATIC_PROVIDER,
-    ))));
+    )
+}
+
+/// The access key id a request was signed with.
+fn signed_by(r: &HttpRequest) -> String {
+    let auth = &r
+        .headers
+        .iter()
+        .find(|(k, _)| k == "authorization")
+        .unwrap()
+        .1;
+    auth.split("Credential=")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn credentials_are_refreshed_in_the_background_before_they_expire() {
+    let mut h = Harness::new(config(ChannelRole::Master));
+    let first = temporary(&h, "AKID1", 600);
+    h.input(Input::Credentials(Ok(first)));
     h.answer(200, None, &describe_ok());
     h.answer(200, None, ENDPOINTS);
     h.answer(200, None, ICE);
     h.input(Input::WsOpened);
     let start = h.now;
+    let sockets = h.ws_urls.len();
     while h.credential_fetches == 1 {
-        if h.client.state() == State::GetIceConfig {
-            h.answer(200, None, ICE); // the ICE refresh at 270 s
+        if h.client.state() == State::GetIceConfig || h.requests.len() > h.answered {
+            h.answer(200, None, ICE); // the ICE refresh at 270 s and 540 s
+            h.answered = h.requests.len();
         } else {
             h.advance();
         }
     }
-    assert_eq!(
-        h.now - start,
-        Duration::from_secs(540),
-        "a minute before the expiry"
+    let at = h.now - start;
+    assert!(
+        (Duration::from_secs(528)..=Duration::from_secs(540)).contains(&at),
+        "60 s plus up to 12 s before the expiry, not {at:?}"
     );
-    h.credentials();
-    // The endpoints are still cached in memory: only ICE and a new upgrade are needed.
-    assert_eq!(ops(&h).last(), Some(&Operation::GetIceServerConfig));
+    assert_eq!(
+        h.client.state(),
+        State::Connected,
+        "the connection is not touched"
+    );
+    assert_eq!((h.ws_urls.len(), h.closes), (sockets, 0));
+
+    let second = temporary(&h, "AKID2", 600);
+    h.input(Input::Credentials(Ok(second)));
+    assert!(
+        h.events
+            .iter()
+            .any(|e| matches!(e, Event::CredentialsRefreshed { expiry: Some(_) }))
+    );
+    // The next signed request (an ICE refresh) uses the new key; the socket is the same.
+    let before = h.requests.len();
+    while h.requests.len() == before {
+        h.advance();
+    }
+    assert_eq!(signed_by(h.last_request()), "AKID2");
+    assert_eq!((h.ws_urls.len(), h.closes), (sockets, 0));
+}
+
+#[test]
+fn a_failed_refresh_retries_with_backoff_and_expired_credentials_are_never_signed_with() {
+    let mut h = Harness::new(config(ChannelRole::Master));
+    let first = temporary(&h, "AKID1", 100);
+    h.input(Input::Credentials(Ok(first)));
+    h.answer(200, None, &describe_ok());
+    h.answer(200, None, ENDPOINTS);
+    h.answer(200, None, ICE);
+    h.input(Input::WsOpened);
+    // Every background refresh fails: retries with growing delays, each an event.
+    let mut delays = Vec::new();
+    while h.credential_fetches < 4 {
+        let fetches = h.credential_fetches;
+        h.advance();
+        if h.credential_fetches > fetches {
+            h.input(Input::Credentials(Err("the provider is down".into())));
+            if let Some(Event::Retrying { delay, cause, .. }) = h
+                .events
+                .iter()
+                .rev()
+                .find(|e| matches!(e, Event::Retrying { .. }))
+            {
+                assert!(
+                    cause.to_string().contains("the provider is down"),
+                    "{cause}"
+                );
+                delays.push(*delay);
+            }
+        }
+    }
+    assert_eq!(
+        delays,
+        [
+            Duration::from_secs(1),
+            Duration::from_secs(2),
+            Duration::from_secs(4)
+        ]
+    );
+    assert_eq!(
+        h.client.state(),
+        State::Connected,
+        "the open connection stays up"
+    );
+    // Past the expiry, a GO_AWAY needs a new connection: new credentials come first.
+    while h.now - h.client.mono_anchor_for_tests() < Duration::from_secs(101) {
+        h.advance();
+        if h.credential_fetches > 4 && h.client.state() == State::Connected {
+            h.input(Input::Credentials(Err("still down".into())));
+        }
+    }
+    let signed = h.requests.len();
+    h.input(Input::WsText(r#"{"messageType":"GO_AWAY"}"#));
+    assert!(
+        h.requests.len() == signed,
+        "nothing signed with the expired credentials"
+    );
+    assert_eq!(h.client.state(), State::GetCredentials);
 }
 
 /// The `X-Amz-Date` a request was signed with.
