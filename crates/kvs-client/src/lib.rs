@@ -81,6 +81,7 @@
 //! (free); [`SignalingClient::start`] creates and connects in one call.
 
 mod credentials;
+mod credentials_file;
 mod driver;
 mod role;
 mod session;
@@ -95,6 +96,7 @@ use kvs_proto::client::{Client, EndpointCacheFile, OutgoingMessage, cache_key};
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use credentials::{CredentialsError, EnvironmentProvider, ProvideCredentials, ProvideFuture};
+pub use credentials_file::CSdkFileProvider;
 pub use driver::{MAX_WS_MESSAGE, WS_READ_BUFFER};
 pub use kvs_proto::Credentials;
 pub use kvs_proto::api::{ChannelRole, ChannelType, ErrorCode, IceServer};
