@@ -23,9 +23,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
-use kvs_client::{
-    ClientOptions, EnvironmentProvider, Master, TlsOptions, Viewer, resolve_endpoint,
-};
+use kvs_client::{ClientOptions, Master, TlsOptions, Viewer, resolve_endpoint};
 use kvs_proto::api::ChannelRole;
 use kvs_proto::client::{ChannelRef, ClientConfig};
 
@@ -118,6 +116,15 @@ struct ClientArgs {
     /// On exit, print the session's metrics as one more JSON line ({"event":"metrics",...}).
     #[arg(long)]
     metrics: bool,
+    /// Take credentials from this profile of the shared config and credentials files
+    /// (static keys or credential_process). Without it: AWS_ACCESS_KEY_ID and friends, then
+    /// the AWS_PROFILE (or default) profile.
+    #[arg(long, conflicts_with = "c_sdk_credentials_file")]
+    profile: Option<String>,
+    /// Take credentials from a file in the C SDK's format
+    /// (`CREDENTIALS <key id> [<expiration>] <secret> [<token>]`), read again before expiry.
+    #[arg(long)]
+    c_sdk_credentials_file: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -146,7 +153,13 @@ impl ClientArgs {
             ClientConfig::new(ChannelRef::Name(self.channel.clone()), &self.region, role);
         config.endpoint = resolve_endpoint(self.endpoint_url.as_deref(), &self.region);
         config.client_id = client_id.to_owned();
-        let mut options = ClientOptions::new(config, Arc::new(EnvironmentProvider));
+        let credentials: Arc<dyn kvs_client::ProvideCredentials> =
+            match (&self.profile, &self.c_sdk_credentials_file) {
+                (Some(name), _) => Arc::new(kvs_client::profile_provider(Some(name))),
+                (None, Some(path)) => Arc::new(kvs_client::CSdkFileProvider::new(path)),
+                (None, None) => Arc::new(kvs_client::default_chain()),
+            };
+        let mut options = ClientOptions::new(config, credentials);
         options.tls = TlsOptions::resolve(self.ca_bundle.as_deref())?;
         options.endpoint_cache_file = self.endpoint_cache.clone();
         Ok(options)

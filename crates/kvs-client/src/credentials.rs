@@ -25,6 +25,39 @@ pub(crate) fn describe(error: &CredentialsError) -> String {
     text
 }
 
+/// What the AWS SDK's providers run on: an HTTPS client on rustls with ring (as the rest of
+/// the workspace; the SDK's default would bring aws-lc-rs) and tokio.
+pub fn provider_config() -> aws_config::provider_config::ProviderConfig {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    aws_config::provider_config::ProviderConfig::default().with_http_client(http)
+}
+
+/// Profiles of the shared config and credentials files (`~/.aws/config`,
+/// `~/.aws/credentials`, or `AWS_CONFIG_FILE` and `AWS_SHARED_CREDENTIALS_FILE`), including
+/// `credential_process` with its JSON output and `Expiration`: the AWS SDK's own provider
+/// (`aws-config` without its default features). `name` defaults to `AWS_PROFILE`, then
+/// `default`.
+pub fn profile_provider(name: Option<&str>) -> aws_config::profile::ProfileFileCredentialsProvider {
+    let mut builder = aws_config::profile::ProfileFileCredentialsProvider::builder()
+        .configure(&provider_config());
+    if let Some(name) = name {
+        builder = builder.profile_name(name);
+    }
+    builder.build()
+}
+
+/// The default chain: the environment variables, then the profile files.
+pub fn default_chain() -> aws_config::meta::credentials::CredentialsProviderChain {
+    aws_config::meta::credentials::CredentialsProviderChain::first_try(
+        "environment",
+        EnvironmentProvider,
+    )
+    .or_else("profile", profile_provider(None))
+}
+
 /// The standard `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`
 /// variables, read at each call so a refreshed environment is picked up.
 #[derive(Debug, Clone, Copy, Default)]

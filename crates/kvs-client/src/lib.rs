@@ -95,7 +95,10 @@ use std::task::{Context, Poll};
 use kvs_proto::client::{Client, EndpointCacheFile, OutgoingMessage, cache_key};
 use tokio::sync::{mpsc, oneshot, watch};
 
-pub use credentials::{CredentialsError, EnvironmentProvider, ProvideCredentials, ProvideFuture};
+pub use credentials::{
+    CredentialsError, EnvironmentProvider, ProvideCredentials, ProvideFuture, default_chain,
+    profile_provider, provider_config,
+};
 pub use credentials_file::CSdkFileProvider;
 pub use driver::{MAX_WS_MESSAGE, WS_READ_BUFFER};
 pub use kvs_proto::Credentials;
