@@ -159,3 +159,115 @@ async fn profiles_with_keys_and_with_a_credential_process_connect() {
     }
     svc.shutdown().await;
 }
+
+/// Hands out the example keys as temporary credentials that expire `lifetime` after each
+/// ask, and counts the asks.
+#[derive(Debug)]
+struct ShortLived {
+    lifetime: Duration,
+    asks: std::sync::atomic::AtomicU32,
+}
+
+impl kvs_client::ProvideCredentials for ShortLived {
+    fn provide_credentials<'a>(&'a self) -> kvs_client::ProvideFuture<'a>
+    where
+        Self: 'a,
+    {
+        self.asks.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        kvs_client::ProvideFuture::ready(Ok(kvs_proto::Credentials::new(
+            EXAMPLE_ACCESS_KEY_ID,
+            EXAMPLE_SECRET_ACCESS_KEY,
+            None,
+            Some(SystemTime::now() + self.lifetime),
+            "short-lived",
+        )))
+    }
+}
+
+/// Credentials that expire every 5 s while a master and a viewer exchange messages for 20 s:
+/// every message arrives, none is refused, neither WebSocket is replaced, and the
+/// credentials are refreshed several times on each side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_expiring_every_five_seconds_do_not_disturb_a_twenty_second_exchange() {
+    use kvs_client::{MessageType, ToMaster, Viewer, ViewerId};
+    let svc = kvs_service::start(ServiceConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        limits: None,
+        ..ServiceConfig::default()
+    })
+    .await
+    .unwrap();
+    let provider = || {
+        Arc::new(ShortLived {
+            lifetime: Duration::from_secs(5),
+            asks: Default::default(),
+        })
+    };
+    let (master_creds, viewer_creds) = (provider(), provider());
+    let mut options = common::options(&svc, "short", ChannelRole::Master, "", "unused");
+    options.credentials = master_creds.clone();
+    let (master, mut master_events) = SignalingClient::<Master>::start(options).unwrap();
+    master.connected().await.unwrap();
+    let mut options = common::options(&svc, "short", ChannelRole::Viewer, "v1", "unused");
+    options.credentials = viewer_creds.clone();
+    let (viewer, mut viewer_events) = SignalingClient::<Viewer>::start(options).unwrap();
+    viewer.connected().await.unwrap();
+
+    let start = tokio::time::Instant::now();
+    let (mut sent, mut received, mut refreshes, mut trouble) = (0u32, 0u32, 0u32, Vec::new());
+    // The events from before CONNECTED are still queued; trouble is what comes after.
+    let (mut master_up, mut viewer_up) = (false, false);
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let to_viewer = ViewerId::new("v1").unwrap();
+    while start.elapsed() < Duration::from_secs(20) {
+        tokio::select! {
+            _ = tick.tick() => {
+                viewer.send_offer(&ToMaster, format!("{{\"n\":{sent}}}")).await.unwrap();
+                sent += 1;
+            }
+            Some(event) = master_events.recv() => match event {
+                Event::Message(m) if m.message_type == MessageType::SdpOffer => {
+                    received += 1;
+                    master.send_answer(&to_viewer, m.payload).await.unwrap();
+                }
+                Event::CredentialsRefreshed { .. } => refreshes += 1,
+                Event::StateChanged(kvs_client::State::Connected) if !master_up => master_up = true,
+                Event::StateChanged(s) if master_up => trouble.push(format!("master {s}")),
+                Event::StatusResponse(s) => trouble.push(format!("master status {s:?}")),
+                Event::Error(e) => trouble.push(format!("master error {e}")),
+                _ => {}
+            },
+            Some(event) = viewer_events.recv() => match event {
+                Event::CredentialsRefreshed { .. } => refreshes += 1,
+                Event::StateChanged(kvs_client::State::Connected) if !viewer_up => viewer_up = true,
+                Event::StateChanged(s) if viewer_up => trouble.push(format!("viewer {s}")),
+                Event::StatusResponse(s) => trouble.push(format!("viewer status {s:?}")),
+                Event::Error(e) => trouble.push(format!("viewer error {e}")),
+                _ => {}
+            },
+        }
+    }
+    // The last offers may still be on their way.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while received < sent && tokio::time::Instant::now() < deadline {
+        if let Ok(Some(Event::Message(_))) =
+            tokio::time::timeout(Duration::from_millis(200), master_events.recv()).await
+        {
+            received += 1;
+        }
+    }
+    assert_eq!(received, sent, "every message arrived");
+    assert!(
+        trouble.is_empty(),
+        "no state change, refusal or error: {trouble:?}"
+    );
+    assert!(
+        refreshes >= 6,
+        "refreshed on both sides every few seconds: {refreshes}"
+    );
+    let asks = |p: &ShortLived| p.asks.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(asks(&master_creds) >= 4 && asks(&viewer_creds) >= 4);
+    master.close().await;
+    viewer.close().await;
+    svc.shutdown().await;
+}
