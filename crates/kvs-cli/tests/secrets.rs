@@ -69,6 +69,9 @@ async fn master(endpoint: &str, ca: &str, args: &[&str], env: &[(&str, &str)]) -
     out + &errors.await.unwrap()
 }
 
+/// A provider's name, the master's flags and environment, and whether it connects.
+type Case<'a> = (&'a str, Vec<&'a str>, Vec<(&'a str, &'a str)>, bool);
+
 fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
 }
@@ -143,7 +146,7 @@ async fn no_provider_leaks_the_secret_or_the_token_at_trace_level() {
     let conf = config.to_str().unwrap();
 
     let mut all = String::new();
-    let cases: Vec<(&str, Vec<&str>, Vec<(&str, &str)>, bool)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "environment",
             vec![],
