@@ -52,20 +52,13 @@ async fn start(quotas: bool) -> anyhow::Result<ServiceHandle> {
         .context("the local service did not start")
 }
 
-/// A master on `svc`'s `channel` sending the test pattern; its events are drained.
+/// A CONNECTED master on `svc`'s `channel` sending the test pattern; its events are drained.
 async fn master(
     svc: &ServiceHandle,
     channel: &str,
-) -> anyhow::Result<(Master, kvs_client::SignalingClient<kvs_client::Master>)> {
-    let options = crate::local::options(svc, channel, ChannelRole::Master, "");
-    let (session, signaling) = SignalingClient::<kvs_client::Master>::start(options)?;
+) -> anyhow::Result<(Master, SignalingClient<kvs_client::Master>)> {
+    let (master, session, mut events) = crate::phases::master(svc, channel, false)?;
     session.connected().await?;
-    let (master, mut events) = Master::start(
-        session.clone(),
-        signaling,
-        peer_options(svc, false),
-        Some(Default::default()),
-    );
     tokio::spawn(async move { while events.recv().await.is_some() {} });
     Ok((master, session))
 }

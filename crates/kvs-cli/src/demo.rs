@@ -6,12 +6,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
 use clap::Args;
-use kvs_client::{Event, SignalingClient};
-use kvs_proto::api::ChannelRole;
-use kvs_service::ServiceConfig;
+use kvs_client::Event;
+use kvs_service::{ServiceConfig, ServiceHandle};
 use kvs_webrtc::PeerEvent;
-use kvs_webrtc::master::Master;
-use kvs_webrtc::video::VideoSpec;
 
 use crate::phases::{self, Phases};
 
@@ -158,30 +155,32 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         })?
 }
 
-async fn demo(args: DemoArgs) -> anyhow::Result<()> {
-    let timeline = Timeline(Instant::now());
+/// The in-process service on a free loopback port, over TLS or plain HTTP, said in the
+/// timeline.
+async fn service(timeline: Timeline, tls: bool) -> anyhow::Result<ServiceHandle> {
     let svc = kvs_service::start(ServiceConfig {
         listen: crate::any_loopback_port(),
+        tls,
         ..ServiceConfig::default()
     })
     .await
     .context("the local service did not start")?;
+    let how = if tls {
+        "TLS, SigV4 verified, TURN on UDP, throwaway CA"
+    } else {
+        "plain HTTP on loopback: browsers treat it as a secure context, so no certificate set-up"
+    };
     timeline.log(
         "service",
-        format_args!(
-            "listening on {} (TLS, SigV4 verified, TURN on UDP, throwaway CA)",
-            svc.endpoint()
-        ),
+        format_args!("listening on {} ({how})", svc.endpoint()),
     );
+    Ok(svc)
+}
 
-    let options = crate::local::options(&svc, CHANNEL, ChannelRole::Master, "");
-    let (session, signaling) = SignalingClient::<kvs_client::Master>::start(options)?;
-    let (master, mut master_events) = Master::start(
-        session.clone(),
-        signaling,
-        phases::peer_options(&svc, args.relay),
-        Some(VideoSpec::default()),
-    );
+async fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    let timeline = Timeline(Instant::now());
+    let svc = service(timeline, true).await?;
+    let (master, session, mut master_events) = phases::master(&svc, CHANNEL, args.relay)?;
     loop {
         let event = master_events
             .recv()
@@ -250,28 +249,8 @@ fn summary(phases: &Phases, relay: bool) {
 /// pattern, and the console's URL (which connects as a viewer when opened).
 async fn browser(open: bool) -> anyhow::Result<()> {
     let timeline = Timeline(Instant::now());
-    let svc = kvs_service::start(ServiceConfig {
-        listen: crate::any_loopback_port(),
-        tls: false,
-        ..ServiceConfig::default()
-    })
-    .await
-    .context("the local service did not start")?;
-    timeline.log(
-        "service",
-        format_args!(
-            "listening on {} (plain HTTP on loopback: browsers treat it as a secure context, so no certificate set-up)",
-            svc.endpoint()
-        ),
-    );
-    let options = crate::local::options(&svc, CHANNEL, ChannelRole::Master, "");
-    let (session, signaling) = SignalingClient::<kvs_client::Master>::start(options)?;
-    let (master, mut events) = Master::start(
-        session.clone(),
-        signaling,
-        phases::peer_options(&svc, false),
-        Some(VideoSpec::default()),
-    );
+    let svc = service(timeline, false).await?;
+    let (master, session, mut events) = phases::master(&svc, CHANNEL, false)?;
     let url = format!("{}/?channel={CHANNEL}&connect=1", svc.endpoint());
     println!("open: {url}");
     if open {

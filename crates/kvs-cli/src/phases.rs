@@ -44,6 +44,27 @@ impl Phases {
     }
 }
 
+/// A running master: its peer connections, its signaling session and its events.
+pub type RunningMaster = (
+    kvs_webrtc::master::Master,
+    SignalingClient<kvs_client::Master>,
+    tokio::sync::mpsc::Receiver<PeerEvent>,
+);
+
+/// A master on `svc`'s `channel` sending the test pattern (relay-only with `relay`); its
+/// signaling starts at once, and its events tell when it is CONNECTED.
+pub fn master(svc: &ServiceHandle, channel: &str, relay: bool) -> anyhow::Result<RunningMaster> {
+    let options = crate::local::options(svc, channel, ChannelRole::Master, "");
+    let (session, signaling) = SignalingClient::<kvs_client::Master>::start(options)?;
+    let (master, events) = kvs_webrtc::master::Master::start(
+        session.clone(),
+        signaling,
+        peer_options(svc, relay),
+        Some(kvs_webrtc::video::VideoSpec::default()),
+    );
+    Ok((master, session, events))
+}
+
 /// Peer options for the in-process service.
 pub fn peer_options(svc: &ServiceHandle, relay: bool) -> PeerOptions {
     let mut options = PeerOptions::new(crate::LOCAL_REGION, svc.endpoint());

@@ -95,15 +95,7 @@ async fn the_page_as_viewer_plays_the_rust_masters_video_and_chats_over_its_data
     let (master, mut master_events) = rust_master(&svc, "console").await;
     tokio::spawn(async move { while master_events.recv().await.is_some() {} });
     let mut browser = Browser::start(&["--allow-loopback-in-peer-connection"]).await;
-    browser
-        .open(&format!("{}/?channel=console", svc.endpoint()))
-        .await;
-    browser
-        .wait_for(
-            "document.body.dataset.ready === '1'",
-            Duration::from_secs(10),
-        )
-        .await;
+    open_page(&mut browser, &svc, "?channel=console").await;
     assert_eq!(
         browser
             .eval("document.getElementById('access-key').value")
@@ -175,15 +167,20 @@ async fn the_page_as_viewer_plays_the_rust_masters_video_and_chats_over_its_data
     svc.shutdown().await;
 }
 
-/// Opens the console and connects it with `options` (a JavaScript object literal).
-async fn console(browser: &mut Browser, svc: &ServiceHandle, options: &str) {
-    browser.open(&format!("{}/", svc.endpoint())).await;
+/// Opens the console page (with `query`, e.g. `?channel=c`) and waits until it is ready.
+async fn open_page(browser: &mut Browser, svc: &ServiceHandle, query: &str) {
+    browser.open(&format!("{}/{query}", svc.endpoint())).await;
     browser
         .wait_for(
             "document.body.dataset.ready === '1'",
             Duration::from_secs(10),
         )
         .await;
+}
+
+/// Opens the console and connects it with `options` (a JavaScript object literal).
+async fn console(browser: &mut Browser, svc: &ServiceHandle, options: &str) {
+    open_page(browser, svc, "").await;
     browser
         .eval(&format!("kvsConsole.connect({options})"))
         .await;
@@ -224,13 +221,7 @@ async fn the_page_as_master_echoes_the_rust_viewers_data_channel() {
     let svc = plain_service().await;
     // The page creates the channel's master; the Rust viewer needs the channel to exist.
     let mut browser = Browser::start(&["--allow-loopback-in-peer-connection"]).await;
-    browser.open(&format!("{}/", svc.endpoint())).await;
-    browser
-        .wait_for(
-            "document.body.dataset.ready === '1'",
-            Duration::from_secs(10),
-        )
-        .await;
+    open_page(&mut browser, &svc, "").await;
     browser
         .eval("(async () => { document.getElementById('new-channel').value = 'page-master'; document.getElementById('create').click(); })()")
         .await;
@@ -301,13 +292,7 @@ async fn the_page_as_master_echoes_the_rust_viewers_data_channel() {
 async fn a_wrong_secret_shows_the_services_signature_error_once() {
     let svc = plain_service().await;
     let mut browser = Browser::start(&[]).await;
-    browser.open(&format!("{}/", svc.endpoint())).await;
-    browser
-        .wait_for(
-            "document.body.dataset.ready === '1'",
-            Duration::from_secs(10),
-        )
-        .await;
+    open_page(&mut browser, &svc, "").await;
     browser
         .eval("document.getElementById('secret-key').value = 'not-the-secret'")
         .await;
@@ -484,13 +469,7 @@ async fn over_the_services_tls_once_chromium_trusts_its_ca() {
 async fn the_page_lists_creates_and_deletes_channels() {
     let svc = plain_service().await;
     let mut browser = Browser::start(&[]).await;
-    browser.open(&format!("{}/", svc.endpoint())).await;
-    browser
-        .wait_for(
-            "document.body.dataset.ready === '1'",
-            Duration::from_secs(10),
-        )
-        .await;
+    open_page(&mut browser, &svc, "").await;
     let names = "Array.from(document.querySelectorAll('#channels li a')).map(a => a.textContent)";
     for name in ["first", "second"] {
         browser

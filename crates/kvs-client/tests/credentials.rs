@@ -9,6 +9,16 @@ use kvs_client::{CSdkFileProvider, Event, Master, SignalingClient};
 use kvs_proto::api::ChannelRole;
 use kvs_service::{EXAMPLE_ACCESS_KEY_ID, EXAMPLE_SECRET_ACCESS_KEY, ServiceConfig};
 
+/// The service as `config` says, on a free loopback port.
+async fn service(config: ServiceConfig) -> kvs_service::ServiceHandle {
+    kvs_service::start(ServiceConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..config
+    })
+    .await
+    .unwrap()
+}
+
 /// `YYYY-MM-DDTHH:mm:SSZ` for `t`.
 fn iso(t: SystemTime) -> String {
     let compact = kvs_proto::amz_date::format(t);
@@ -36,12 +46,7 @@ fn write_line(path: &std::path::Path, lifetime: Duration) {
 /// connected.
 #[tokio::test]
 async fn the_c_sdk_file_is_read_again_before_its_credentials_expire() {
-    let svc = kvs_service::start(ServiceConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        ..ServiceConfig::default()
-    })
-    .await
-    .unwrap();
+    let svc = service(ServiceConfig::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("credentials");
     write_line(&file, Duration::from_secs(4));
@@ -104,12 +109,7 @@ fn profile(
 #[tokio::test]
 async fn profiles_with_keys_and_with_a_credential_process_connect() {
     use std::os::unix::fs::PermissionsExt;
-    let svc = kvs_service::start(ServiceConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        ..ServiceConfig::default()
-    })
-    .await
-    .unwrap();
+    let svc = service(ServiceConfig::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let credentials = dir.path().join("credentials");
     let config = dir.path().join("config");
@@ -190,13 +190,11 @@ impl kvs_client::ProvideCredentials for ShortLived {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_expiring_every_five_seconds_do_not_disturb_a_twenty_second_exchange() {
     use kvs_client::{MessageType, ToMaster, Viewer, ViewerId};
-    let svc = kvs_service::start(ServiceConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
+    let svc = service(ServiceConfig {
         limits: None,
         ..ServiceConfig::default()
     })
-    .await
-    .unwrap();
+    .await;
     let provider = || {
         Arc::new(ShortLived {
             lifetime: Duration::from_secs(5),

@@ -299,7 +299,8 @@ impl Decoded {
                     .y()
                     .chunks(stride.max(1))
                     .take(size.1)
-                    .flat_map(|row| row[..size.0.min(row.len())].to_vec())
+                    .flat_map(|row| &row[..size.0.min(row.len())])
+                    .copied()
                     .collect();
                 self.pictures += 1;
                 if self.last_luma.as_ref().is_some_and(|l| *l != luma) {

@@ -5,9 +5,9 @@
 //! to prefill (it is public: AWS's own documentation prints it).
 
 use http_body_util::Full;
+use hyper::Response;
 use hyper::body::Bytes;
 use hyper::header::{self, HeaderValue};
-use hyper::{Response, StatusCode};
 use serde_json::json;
 
 use super::Shared;
@@ -103,10 +103,8 @@ fn config(shared: &Shared) -> Response<Body> {
             "secretAccessKey": EXAMPLE_SECRET_ACCESS_KEY,
         });
     }
-    let mut resp = file(
+    file(
         "application/json",
         Bytes::from(serde_json::to_vec(&body).unwrap_or_default()),
-    );
-    *resp.status_mut() = StatusCode::OK;
-    resp
+    )
 }
