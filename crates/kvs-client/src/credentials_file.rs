@@ -72,8 +72,7 @@ pub fn parse(text: &str, now: SystemTime) -> Result<Credentials, String> {
     let expiry = match expiration {
         None => cap,
         Some(text) => {
-            let compact: String = text.chars().filter(|c| *c != '-' && *c != ':').collect();
-            let at = kvs_proto::amz_date::parse(&compact)
+            let at = kvs_proto::amz_date::parse_extended(text)
                 .ok_or_else(|| format!("the expiration {text:?} is not YYYY-MM-DDTHH:mm:SSZ"))?;
             at.min(cap)
         }

@@ -1,4 +1,6 @@
-//! The `YYYYMMDDTHHMMSSZ` timestamps of SigV4, converted without a calendar crate.
+//! The `YYYYMMDDTHHMMSSZ` timestamps of SigV4, and the extended `YYYY-MM-DDTHH:MM:SSZ` form
+//! of credential expirations (the AWS IoT credentials provider, the C SDK's credentials
+//! file), converted without a calendar crate.
 
 #![cfg_attr(
     not(test),
@@ -73,6 +75,61 @@ pub fn parse(s: &str) -> Option<SystemTime> {
     UNIX_EPOCH.checked_add(Duration::from_secs(secs))
 }
 
+/// Formats a time as `YYYY-MM-DDTHH:MM:SSZ`, the form of credential expirations.
+pub fn format_extended(time: SystemTime) -> String {
+    let basic = format(time);
+    let b = basic.as_bytes();
+    let part = |range: std::ops::Range<usize>| {
+        b.get(range)
+            .and_then(|p| std::str::from_utf8(p).ok())
+            .unwrap_or_default()
+    };
+    format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        part(0..4),
+        part(4..6),
+        part(6..8),
+        part(9..11),
+        part(11..13),
+        part(13..15)
+    )
+}
+
+/// Parses exactly `YYYY-MM-DDTHH:MM:SSZ` (20 characters, as the C SDK requires of the IoT
+/// credentials provider's `expiration`); `None` for anything else.
+pub fn parse_extended(s: &str) -> Option<SystemTime> {
+    let bytes: &[u8; 20] = s.as_bytes().try_into().ok()?;
+    let [
+        y0,
+        y1,
+        y2,
+        y3,
+        b'-',
+        mo0,
+        mo1,
+        b'-',
+        d0,
+        d1,
+        b'T',
+        h0,
+        h1,
+        b':',
+        mi0,
+        mi1,
+        b':',
+        s0,
+        s1,
+        b'Z',
+    ] = *bytes
+    else {
+        return None;
+    };
+    let basic = [
+        y0, y1, y2, y3, mo0, mo1, d0, d1, b'T', h0, h1, mi0, mi1, s0, s1, b'Z',
+    ];
+    parse(std::str::from_utf8(&basic).ok()?)
+}
+
 /// The value of up to four ASCII decimal digits; `None` if any byte is not one.
 fn number(digits: &[u8]) -> Option<u32> {
     digits.iter().try_fold(0u32, |acc, &c| {
@@ -123,6 +180,23 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn the_extended_form_round_trips_and_nothing_else_parses() {
+        let t = parse("20191201T081502Z").unwrap();
+        assert_eq!(format_extended(t), "2019-12-01T08:15:02Z");
+        assert_eq!(parse_extended("2019-12-01T08:15:02Z"), Some(t));
+        for bad in [
+            "2019-12-01T08:15:02",
+            "2019-12-01 08:15:02Z",
+            "2019-12-01T08:15:02.000Z",
+            "20191201T081502Z",
+            "2019-02-30T08:15:02Z",
+            "2019-12-01T08:15:0éZ",
+        ] {
+            assert!(parse_extended(bad).is_none(), "{bad}");
+        }
+    }
 
     #[test]
     fn known_dates() {

@@ -299,6 +299,7 @@ mod tests {
             account_id: "123456789012".into(),
             policy: None,
             limits: None,
+            role_aliases: Vec::new(),
         })
     }
 

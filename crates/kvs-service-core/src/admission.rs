@@ -283,6 +283,7 @@ mod tests {
         .unwrap();
         let caller = Caller {
             access_key_id: "AKID",
+            thing_name: None,
             policy: &policy,
         };
         let r = admit(

@@ -29,6 +29,9 @@ pub struct ServiceKey {
     /// When set, requests signed with this key must carry this `X-Amz-Security-Token`
     /// (temporary credentials).
     pub session_token: Option<String>,
+    /// When set, signatures by this key are refused with `ExpiredTokenException` from this
+    /// instant (by the service's clock): temporary credentials the service issued.
+    pub expiration: Option<SystemTime>,
 }
 
 impl ServiceKey {
@@ -38,6 +41,7 @@ impl ServiceKey {
             access_key_id: access_key_id.into(),
             secret_access_key: secret_access_key.into(),
             session_token: None,
+            expiration: None,
         }
     }
 }
@@ -54,12 +58,14 @@ impl std::fmt::Debug for ServiceKey {
                     .as_ref()
                     .map(|_| kvs_proto::redact::REDACTED),
             )
+            .field("expiration", &self.expiration)
             .finish()
     }
 }
 
 /// The keys the service accepts in its region: what checks a request's signature. Immutable
-/// once the service runs, so drivers verify outside any lock.
+/// once the service runs, so drivers verify outside any lock; the temporary keys the service
+/// issues come in through a lookup ([`crate::IotIssuer::key`]).
 #[derive(Debug, Clone)]
 pub struct Keys {
     region: String,
@@ -75,26 +81,42 @@ impl Keys {
         }
     }
 
-    /// Checks a request's SigV4 signature against the accepted keys at the service's time
-    /// `now` ([`crate::ServiceCore::service_time`]), and the session token of keys that have
-    /// one.
+    /// Checks a request's SigV4 signature against the accepted keys, then those `issued`
+    /// finds, at the service's time `now` ([`crate::ServiceCore::service_time`]); then the
+    /// session token of keys that have one, and the expiration of keys that have one.
     pub fn authenticate(
         &self,
         req: &IncomingRequest<'_>,
         now: SystemTime,
+        issued: impl Fn(&str) -> Option<ServiceKey>,
     ) -> Result<Verified, VerifyError> {
-        let find = |ak: &str| self.keys.iter().find(|k| k.access_key_id == ak);
+        let key: std::cell::RefCell<Option<ServiceKey>> = std::cell::RefCell::new(None);
         let verified = sigv4::verify(
             req,
-            |ak| find(ak).map(|k| k.secret_access_key.clone()),
+            |ak| {
+                let found = self
+                    .keys
+                    .iter()
+                    .find(|k| k.access_key_id == ak)
+                    .cloned()
+                    .or_else(|| issued(ak));
+                let secret = found.as_ref().map(|k| k.secret_access_key.clone());
+                *key.borrow_mut() = found;
+                secret
+            },
             &self.region,
             now,
         )?;
-        let expected = find(&verified.access_key_id).and_then(|k| k.session_token.as_deref());
-        if let Some(expected) = expected
+        let Some(key) = key.into_inner() else {
+            return Err(VerifyError::UnknownAccessKey);
+        };
+        if let Some(expected) = key.session_token.as_deref()
             && verified.session_token.as_deref() != Some(expected)
         {
             return Err(VerifyError::UnknownAccessKey);
+        }
+        if key.expiration.is_some_and(|at| at <= now) {
+            return Err(VerifyError::ExpiredToken);
         }
         Ok(verified)
     }
@@ -156,6 +178,7 @@ pub fn parse_credentials_file(text: &str) -> Result<Vec<ServiceKey>, AuthFileErr
                 access_key_id: id,
                 secret_access_key: secret,
                 session_token: fields.remove("aws_session_token"),
+                expiration: None,
             }),
             (None, None) => {}
             _ => return Err(AuthFileError::IncompleteProfile { profile }),
@@ -198,16 +221,30 @@ struct Statement {
     #[serde(rename = "Sid", default)]
     _sid: Option<String>,
     effect: Effect,
-    /// Access key ids (wildcards allowed).
+    /// Access key ids, or thing names for `iot:AssumeRoleWithCertificate` (wildcards allowed).
     principal: OneOrMany,
     /// Actions such as `kinesisvideo:ConnectAsMaster` (wildcards allowed).
     action: OneOrMany,
-    /// Channel ARNs (wildcards allowed).
+    /// Channel or role alias ARNs (wildcards and [`THING_NAME_VARIABLE`] allowed).
     resource: OneOrMany,
 }
 
-/// A policy: the statements that grant or deny actions on channels to keys. An action is
-/// allowed when some Allow statement matches and no Deny statement does.
+/// The policy variable a resource may hold: the thing name that temporary credentials from the
+/// IoT endpoint were issued for (a statement with it matches nothing for other keys).
+pub const THING_NAME_VARIABLE: &str = "${credentials-iot:ThingName}";
+
+/// Who asks, as a policy sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Principal<'a> {
+    /// The access key id, or for `iot:AssumeRoleWithCertificate` the certificate's thing.
+    pub id: &'a str,
+    /// The thing the credentials were issued for, which [`THING_NAME_VARIABLE`] stands for.
+    pub thing_name: Option<&'a str>,
+}
+
+/// A policy: the statements that grant or deny actions on channels to keys, and role aliases
+/// to device certificates. An action is allowed when some Allow statement matches and no
+/// Deny statement does.
 ///
 /// ```json
 /// {"Statement": [{"Effect": "Allow", "Principal": "AKIDCAMERA",
@@ -228,14 +265,20 @@ impl Policy {
         serde_json::from_str(text).map_err(|e| AuthFileError::Policy(e.to_string()))
     }
 
-    /// Whether `access_key_id` may do `action` on `resource`.
-    pub fn allows(&self, access_key_id: &str, action: &str, resource: &str) -> bool {
+    /// Whether `who` may do `action` on `resource`.
+    pub fn allows(&self, who: Principal<'_>, action: &str, resource: &str) -> bool {
+        let resource_matches = |pattern: &str| match pattern.split_once(THING_NAME_VARIABLE) {
+            None => glob(pattern, resource, false),
+            Some((before, after)) => who
+                .thing_name
+                .is_some_and(|thing| glob(&format!("{before}{thing}{after}"), resource, false)),
+        };
         let matching = |effect: Effect| {
             self.statement.iter().any(|s| {
                 s.effect == effect
-                    && s.principal.iter().any(|p| glob(p, access_key_id, false))
+                    && s.principal.iter().any(|p| glob(p, who.id, false))
                     && s.action.iter().any(|a| glob(a, action, true))
-                    && s.resource.iter().any(|r| glob(r, resource, false))
+                    && s.resource.iter().any(resource_matches)
             })
         };
         matching(Effect::Allow) && !matching(Effect::Deny)
@@ -342,22 +385,97 @@ mod tests {
         )
         .unwrap();
         let cam = "arn:aws:kinesisvideo:us-west-2:1:channel/cam-1/5";
-        assert!(policy.allows("AKIDCAM", "kinesisvideo:ConnectAsMaster", cam));
-        assert!(policy.allows("AKIDGUEST", "kinesisvideo:ConnectAsViewer", cam));
-        assert!(!policy.allows("AKIDGUEST", "kinesisvideo:ConnectAsMaster", cam));
+        let key = |id| Principal {
+            id,
+            thing_name: None,
+        };
+        assert!(policy.allows(key("AKIDCAM"), "kinesisvideo:ConnectAsMaster", cam));
+        assert!(policy.allows(key("AKIDGUEST"), "kinesisvideo:ConnectAsViewer", cam));
+        assert!(!policy.allows(key("AKIDGUEST"), "kinesisvideo:ConnectAsMaster", cam));
         let narrow = Policy::parse(
             r#"{"Statement": [{"Effect": "Allow", "Principal": ["AKIDCAM"], "Action": "KinesisVideo:ConnectAs?aster",
                 "Resource": "arn:aws:kinesisvideo:*:*:channel/cam-*/*"}]}"#,
         )
         .unwrap();
-        assert!(narrow.allows("AKIDCAM", "kinesisvideo:ConnectAsMaster", cam));
-        assert!(!narrow.allows("AKIDCAM", "kinesisvideo:ConnectAsViewer", cam));
-        assert!(!narrow.allows("AKIDOTHER", "kinesisvideo:ConnectAsMaster", cam));
+        assert!(narrow.allows(key("AKIDCAM"), "kinesisvideo:ConnectAsMaster", cam));
+        assert!(!narrow.allows(key("AKIDCAM"), "kinesisvideo:ConnectAsViewer", cam));
+        assert!(!narrow.allows(key("AKIDOTHER"), "kinesisvideo:ConnectAsMaster", cam));
         assert!(!narrow.allows(
-            "AKIDCAM",
+            key("AKIDCAM"),
             "kinesisvideo:ConnectAsMaster",
             "arn:aws:kinesisvideo:us-west-2:1:channel/door/5"
         ));
+    }
+
+    #[test]
+    fn the_thing_name_variable_stands_for_the_issued_thing_only() {
+        let policy = Policy::parse(
+            r#"{"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "kinesisvideo:*",
+                "Resource": "arn:aws:kinesisvideo:*:*:channel/${credentials-iot:ThingName}/*"}]}"#,
+        )
+        .unwrap();
+        let cam = "arn:aws:kinesisvideo:us-west-2:1:channel/cam-1/5";
+        let issued = |thing| Principal {
+            id: "ASIAKEY",
+            thing_name: Some(thing),
+        };
+        assert!(policy.allows(issued("cam-1"), "kinesisvideo:ConnectAsMaster", cam));
+        assert!(!policy.allows(issued("cam-2"), "kinesisvideo:ConnectAsMaster", cam));
+        let long_term = Principal {
+            id: "AKID",
+            thing_name: None,
+        };
+        assert!(!policy.allows(long_term, "kinesisvideo:ConnectAsMaster", cam));
+    }
+
+    #[test]
+    fn an_issued_key_is_refused_once_expired_and_without_its_token() {
+        let t0 = kvs_proto::amz_date::parse("20261205T080000Z").unwrap();
+        let issued = ServiceKey {
+            access_key_id: "ASIAISSUED".into(),
+            secret_access_key: "issued-secret".into(),
+            session_token: Some("issued-token".into()),
+            expiration: Some(t0 + std::time::Duration::from_secs(60)),
+        };
+        let keys = Keys::new("us-west-2", vec![ServiceKey::new("AKIDA", "secretA")]);
+        let lookup = |ak: &str| (ak == "ASIAISSUED").then(|| issued.clone());
+        let check = |token: Option<&str>, now: SystemTime| {
+            let creds = kvs_proto::Credentials::new(
+                "ASIAISSUED",
+                "issued-secret",
+                token.map(str::to_owned),
+                None,
+                "test",
+            );
+            let url = kvs_proto::sigv4::presign_url(
+                "wss://127.0.0.1/?X-Amz-ChannelARN=arn",
+                &creds,
+                "us-west-2",
+                now,
+                std::time::Duration::from_secs(300),
+            )
+            .unwrap();
+            let query = url.split_once('?').unwrap().1.to_owned();
+            let req = IncomingRequest {
+                method: "GET",
+                host: "127.0.0.1",
+                path: "/",
+                query: Some(&query),
+                headers: &[],
+                body: &[],
+            };
+            keys.authenticate(&req, now, lookup)
+        };
+        assert!(check(Some("issued-token"), t0).is_ok());
+        assert_eq!(check(None, t0).unwrap_err(), VerifyError::UnknownAccessKey);
+        assert_eq!(
+            check(
+                Some("issued-token"),
+                t0 + std::time::Duration::from_secs(61)
+            )
+            .unwrap_err(),
+            VerifyError::ExpiredToken
+        );
     }
 
     #[test]

@@ -80,6 +80,8 @@ pub struct Context<'a> {
 pub struct Caller<'a> {
     /// The key that signed the request.
     pub access_key_id: &'a str,
+    /// The thing that key was issued for, when the IoT endpoint issued it.
+    pub thing_name: Option<&'a str>,
     /// What that key may do.
     pub policy: &'a Policy,
 }
@@ -92,7 +94,11 @@ impl Caller<'_> {
         resource: &str,
         signaling_api: bool,
     ) -> Result<(), ApiError> {
-        if self.policy.allows(self.access_key_id, action, resource) {
+        let who = crate::auth::Principal {
+            id: self.access_key_id,
+            thing_name: self.thing_name,
+        };
+        if self.policy.allows(who, action, resource) {
             return Ok(());
         }
         let code = if signaling_api {
@@ -841,6 +847,7 @@ mod tests {
             turn: None,
             caller: Some(Caller {
                 access_key_id: "AKID",
+                thing_name: None,
                 policy: &policy,
             }),
         };
@@ -867,6 +874,7 @@ mod tests {
         let other_key = Context {
             caller: Some(Caller {
                 access_key_id: "AKIDOTHER",
+                thing_name: None,
                 policy: &policy,
             }),
             ..cx

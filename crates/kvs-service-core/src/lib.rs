@@ -15,6 +15,7 @@ mod arn;
 mod auth;
 mod channels;
 mod faults;
+pub mod iot;
 pub mod lifetime;
 mod relay;
 mod service;
@@ -24,12 +25,15 @@ mod validate;
 pub use admission::Refusal;
 pub use api_error::ApiError;
 pub use arn::{ResourceArn, arn_channel_name};
-pub use auth::{AuthFileError, Keys, Policy, ServiceKey, parse_credentials_file};
+pub use auth::{
+    AuthFileError, Keys, Policy, Principal, ServiceKey, THING_NAME_VARIABLE, parse_credentials_file,
+};
 pub use channels::{
     AlexaOffer, Answer, Caller, ChannelRecord, Channels, Context, Effects, EndpointBase,
     MASTER_PATH, Outcome, Snapshot, TurnServers, VIEWER_PATH,
 };
 pub use faults::{Faults, InjectedError, MAX_CLOCK_SKEW_SECS, MessageFault, SkewTooLarge};
+pub use iot::{IotIssuer, RoleAlias};
 pub use kvs_proto::rate::Limits;
 pub use relay::{
     AlexaRouted, ConnId, ConnectError, Joined, MAX_HELD_PER_PEER, MAX_VIEWERS, Relay, Routed,

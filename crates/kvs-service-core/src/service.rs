@@ -19,6 +19,7 @@ use crate::channels::{
     TurnServers,
 };
 use crate::faults::{Faults, MessageFault};
+use crate::iot::{ISSUE_RANDOM_BYTES, IotAnswer, IotIssuer, IotRequest, RoleAlias};
 use crate::relay::{AlexaRouted, ConnId, Joined, Relay, Routed};
 
 /// What the service core is configured with.
@@ -32,6 +33,8 @@ pub struct CoreConfig {
     pub policy: Option<Policy>,
     /// The real service's quotas, or `None` for no rate limits.
     pub limits: Option<Limits>,
+    /// The role aliases of the IoT credentials endpoint (none when it is off).
+    pub role_aliases: Vec<RoleAlias>,
 }
 
 /// A verified control-plane or signaling-API request, and where its caller reached us.
@@ -79,6 +82,7 @@ pub struct ServiceCore<O = (), W = ()> {
     channels: Channels,
     relay: Relay<O, W>,
     faults: Faults,
+    iot: IotIssuer,
 }
 
 impl<O, W> ServiceCore<O, W> {
@@ -88,6 +92,7 @@ impl<O, W> ServiceCore<O, W> {
             channels: Channels::new(&config.region, &config.account_id),
             relay: Relay::with_limits(config.limits),
             faults: Faults::default(),
+            iot: IotIssuer::new(config.role_aliases.clone()),
             config,
         }
     }
@@ -119,7 +124,7 @@ impl<O, W> ServiceCore<O, W> {
             base: req.base,
             now,
             turn: req.turn,
-            caller: caller(&self.config, req.signer),
+            caller: caller(&self.config, &self.iot, req.signer),
         };
         let outcome = self.channels.dispatch(req.operation, req.body, cx)?;
         let closed = match &outcome.effects.closed_channel {
@@ -176,11 +181,12 @@ impl<O, W> ServiceCore<O, W> {
             channels,
             faults,
             relay,
+            iot,
         } = self;
         let admitted = admission::admit(
             role,
             &signer.params,
-            caller(config, signer),
+            caller(config, iot, signer),
             |action| faults.next_error(action),
             |arn| channels.by_arn(arn).cloned(),
         )?;
@@ -238,9 +244,31 @@ impl<O, W> ServiceCore<O, W> {
         self.relay.disconnect(now, id);
     }
 
-    /// Frees departed viewer ids and held messages that expired by `now`.
-    pub fn sweep(&mut self, now: Instant) {
+    /// Frees departed viewer ids and held messages that expired by `now`, and issued keys
+    /// long expired by the machine's time `machine`.
+    pub fn sweep(&mut self, now: Instant, machine: SystemTime) {
         self.relay.sweep(now);
+        let service_now = self.service_time(machine);
+        self.iot.sweep(service_now);
+    }
+
+    /// Answers a request to the IoT credentials endpoint ([`IotIssuer::request`]) on the
+    /// service's clock; `random` makes the keys.
+    pub fn iot_request(
+        &mut self,
+        req: IotRequest<'_>,
+        machine: SystemTime,
+        random: &[u8; ISSUE_RANDOM_BYTES],
+    ) -> IotAnswer {
+        let now = self.service_time(machine);
+        let here = (self.config.region.as_str(), self.config.account_id.as_str());
+        self.iot
+            .request(req, now, self.config.policy.as_ref(), here, random)
+    }
+
+    /// A key the IoT endpoint issued, for the signature check.
+    pub fn issued_key(&self, access_key_id: &str) -> Option<crate::ServiceKey> {
+        self.iot.key(access_key_id)
     }
 
     /// The outbox of a live connection.
@@ -277,9 +305,14 @@ impl<O, W> ServiceCore<O, W> {
 }
 
 /// The caller as the policy sees it; `None` when there is no policy.
-fn caller<'a>(config: &'a CoreConfig, signer: &'a Verified) -> Option<Caller<'a>> {
+fn caller<'a>(
+    config: &'a CoreConfig,
+    iot: &'a IotIssuer,
+    signer: &'a Verified,
+) -> Option<Caller<'a>> {
     config.policy.as_ref().map(|policy| Caller {
         access_key_id: &signer.access_key_id,
+        thing_name: iot.thing_of(&signer.access_key_id),
         policy,
     })
 }

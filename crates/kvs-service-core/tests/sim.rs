@@ -59,6 +59,7 @@ fn core() -> ServiceCore<(), u32> {
         account_id: "123456789012".into(),
         policy: None,
         limits: Some(Limits::KVS),
+        role_aliases: Vec::new(),
     })
 }
 
@@ -250,7 +251,11 @@ impl Sim {
             body,
         };
         let service_now = self.svc.core.service_time(self.wall());
-        let signer = match self.svc.keys.authenticate(&req, service_now) {
+        let signer = match self
+            .svc
+            .keys
+            .authenticate(&req, service_now, |ak| self.svc.core.issued_key(ak))
+        {
             Ok(v) => v,
             Err(e) => {
                 return (
@@ -335,7 +340,11 @@ impl Sim {
             body: &[],
         };
         let service_now = self.svc.core.service_time(self.wall());
-        let signer = match self.svc.keys.authenticate(&req, service_now) {
+        let signer = match self
+            .svc
+            .keys
+            .authenticate(&req, service_now, |ak| self.svc.core.issued_key(ak))
+        {
             Ok(v) => v,
             Err(e) => {
                 let input = refused(
@@ -464,7 +473,8 @@ impl Sim {
                 self.deliver(to, &frame);
             }
         }
-        self.svc.core.sweep(now);
+        let wall = self.wall();
+        self.svc.core.sweep(now, wall);
         self.pump();
         true
     }

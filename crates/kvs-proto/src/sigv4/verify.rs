@@ -96,6 +96,10 @@ pub enum VerifyError {
     /// The access key is not one the service knows.
     #[error("The security token included in the request is invalid.")]
     UnknownAccessKey,
+    /// The key is a temporary one whose session has expired: its holder must fetch new
+    /// credentials.
+    #[error("The security token included in the request is expired")]
+    ExpiredToken,
     /// The credential scope names another region or service, or a date other than the request's.
     #[error("{0}")]
     BadScope(String),
@@ -136,6 +140,7 @@ impl VerifyError {
             Self::MissingAuthentication => "MissingAuthenticationTokenException",
             Self::Incomplete(_) => "IncompleteSignatureException",
             Self::UnknownAccessKey => "UnrecognizedClientException",
+            Self::ExpiredToken => "ExpiredTokenException",
             Self::BadScope(_)
             | Self::SignatureMismatch
             | Self::Expired { .. }
