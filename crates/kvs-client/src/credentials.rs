@@ -4,8 +4,6 @@
 //! shipped here. Providers may do IO, so they live in the driver crate; the sans-IO core only
 //! asks for credentials and receives them.
 
-use std::error::Error as _;
-
 pub use aws_credential_types::provider::ProvideCredentials;
 pub use aws_credential_types::provider::error::CredentialsError;
 /// The future a provider returns (`aws_credential_types::provider::future::ProvideCredentials`).
@@ -15,6 +13,11 @@ use kvs_proto::Credentials;
 /// A provider's error with its causes, one after another (the SDK's errors keep the
 /// interesting part in their source).
 pub(crate) fn describe(error: &CredentialsError) -> String {
+    chain(error)
+}
+
+/// An error and its sources, joined with `: `.
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
@@ -49,13 +52,32 @@ pub fn profile_provider(name: Option<&str>) -> aws_config::profile::ProfileFileC
     builder.build()
 }
 
-/// The default chain: the environment variables, then the profile files.
+/// The default chain: the environment variables, then the profile files, then the AWS IoT
+/// credentials provider when its variables are set ([`crate::IotSettings::from_env`]).
 pub fn default_chain() -> aws_config::meta::credentials::CredentialsProviderChain {
-    aws_config::meta::credentials::CredentialsProviderChain::first_try(
+    let chain = aws_config::meta::credentials::CredentialsProviderChain::first_try(
         "environment",
         EnvironmentProvider,
     )
-    .or_else("profile", profile_provider(None))
+    .or_else("profile", profile_provider(None));
+    match crate::IotSettings::from_env().map(|s| s.and_then(|s| crate::IotProvider::new(&s))) {
+        None => chain,
+        Some(Ok(iot)) => chain.or_else("iot", iot),
+        Some(Err(e)) => chain.or_else("iot", Unusable(e.to_string())),
+    }
+}
+
+/// A provider whose settings are wrong: every ask answers why.
+#[derive(Debug)]
+struct Unusable(String);
+
+impl ProvideCredentials for Unusable {
+    fn provide_credentials<'a>(&'a self) -> ProvideFuture<'a>
+    where
+        Self: 'a,
+    {
+        ProvideFuture::ready(Err(CredentialsError::invalid_configuration(self.0.clone())))
+    }
 }
 
 /// The standard `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`

@@ -83,6 +83,7 @@
 mod credentials;
 mod credentials_file;
 mod driver;
+mod iot;
 mod role;
 mod session;
 mod transport;
@@ -101,6 +102,7 @@ pub use credentials::{
 };
 pub use credentials_file::CSdkFileProvider;
 pub use driver::{MAX_WS_MESSAGE, WS_READ_BUFFER};
+pub use iot::{IOT_ENV, IotProvider, IotSettings, IotSetupError};
 pub use kvs_proto::Credentials;
 pub use kvs_proto::api::{ChannelRole, ChannelType, ErrorCode, IceServer};
 pub use kvs_proto::client::{

@@ -54,6 +54,16 @@ impl TlsOptions {
 
     /// A rustls client config (ring, TLS 1.2/1.3, no ALPN) trusting these roots.
     pub(crate) fn client_config(&self) -> Result<Arc<rustls::ClientConfig>, TransportError> {
+        Ok(Arc::new(self.config_builder()?.with_no_client_auth()))
+    }
+
+    /// The config up to the client's own certificate: ring, TLS 1.2/1.3, these roots.
+    pub(crate) fn config_builder(
+        &self,
+    ) -> Result<
+        rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert>,
+        TransportError,
+    > {
         let mut roots = rustls::RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
@@ -74,12 +84,10 @@ impl TlsOptions {
             }
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
+        Ok(rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| TransportError::Tls(e.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        Ok(Arc::new(config))
+            .with_root_certificates(roots))
     }
 }
 

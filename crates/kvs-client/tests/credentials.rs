@@ -19,24 +19,10 @@ async fn service(config: ServiceConfig) -> kvs_service::ServiceHandle {
     .unwrap()
 }
 
-/// `YYYY-MM-DDTHH:mm:SSZ` for `t`.
-fn iso(t: SystemTime) -> String {
-    let compact = kvs_proto::amz_date::format(t);
-    format!(
-        "{}-{}-{}T{}:{}:{}Z",
-        &compact[0..4],
-        &compact[4..6],
-        &compact[6..8],
-        &compact[9..11],
-        &compact[11..13],
-        &compact[13..15]
-    )
-}
-
 fn write_line(path: &std::path::Path, lifetime: Duration) {
     let line = format!(
         "CREDENTIALS {EXAMPLE_ACCESS_KEY_ID} {} {EXAMPLE_SECRET_ACCESS_KEY}\n",
-        iso(SystemTime::now() + lifetime)
+        kvs_proto::amz_date::format_extended(SystemTime::now() + lifetime)
     );
     std::fs::write(path, line).unwrap();
 }
@@ -121,7 +107,8 @@ async fn profiles_with_keys_and_with_a_credential_process_connect() {
         ),
     )
     .unwrap();
-    let expiration = iso(SystemTime::now() + Duration::from_secs(900));
+    let expiration =
+        kvs_proto::amz_date::format_extended(SystemTime::now() + Duration::from_secs(900));
     std::fs::write(
         &script,
         format!(

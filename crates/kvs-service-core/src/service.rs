@@ -266,6 +266,11 @@ impl<O, W> ServiceCore<O, W> {
             .request(req, now, self.config.policy.as_ref(), here, random)
     }
 
+    /// How many keys the IoT endpoint issued and still remembers.
+    pub fn iot_issued_count(&self) -> usize {
+        self.iot.issued_count()
+    }
+
     /// A key the IoT endpoint issued, for the signature check.
     pub fn issued_key(&self, access_key_id: &str) -> Option<crate::ServiceKey> {
         self.iot.key(access_key_id)

@@ -24,10 +24,14 @@ use kvs_service_core::admin::{AdminCommand, ConnSignal};
 
 pub use kvs_service_core::{
     AuthFileError, EXAMPLE_ACCESS_KEY_ID, EXAMPLE_SECRET_ACCESS_KEY, Faults, InjectedError, Limits,
-    MessageFault, Policy, ServiceKey, TurnCredentials, parse_credentials_file,
+    MessageFault, Policy, RoleAlias, ServiceKey, THING_NAME_VARIABLE, TurnCredentials,
+    parse_credentials_file,
 };
 pub use server::ws_config;
-pub use tls::{TlsIdentity, client_config as client_tls_config, identity as tls_identity};
+pub use tls::{
+    DeviceCertificate, TlsIdentity, client_config as client_tls_config, identity as tls_identity,
+    issue_device_certificate,
+};
 
 /// How to run the service.
 #[derive(Clone)]
@@ -75,6 +79,35 @@ pub struct ServiceConfig {
     /// On shutdown, how long in-flight HTTP requests get to finish and each WebSocket to take
     /// its close frame (default 5 s); what is left after it is cut.
     pub shutdown_grace: Duration,
+    /// The AWS IoT credentials endpoint (mutual TLS on a port of its own), or `None`
+    /// (default) for none. Needs TLS.
+    pub iot: Option<IotConfig>,
+}
+
+/// The role alias the IoT credentials endpoint serves unless told otherwise.
+pub const DEFAULT_ROLE_ALIAS: &str = "kvs-signaling-role-alias";
+
+/// The IoT credentials endpoint's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IotConfig {
+    /// Its TCP port on the service's address; 0 picks a free one.
+    pub port: u16,
+    /// The role aliases devices may ask through, each with its credentials' lifetime.
+    pub role_aliases: Vec<RoleAlias>,
+}
+
+impl Default for IotConfig {
+    /// A free port and [`DEFAULT_ROLE_ALIAS`] issuing credentials for an hour, as the real
+    /// service does by default.
+    fn default() -> Self {
+        Self {
+            port: 0,
+            role_aliases: vec![RoleAlias {
+                name: DEFAULT_ROLE_ALIAS.into(),
+                credential_duration: Duration::from_secs(3600),
+            }],
+        }
+    }
 }
 
 impl std::fmt::Debug for ServiceConfig {
@@ -104,6 +137,7 @@ impl std::fmt::Debug for ServiceConfig {
                 &self.reconnect_ice_server_after,
             )
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("iot", &self.iot)
             .finish()
     }
 }
@@ -132,6 +166,7 @@ impl Default for ServiceConfig {
             go_away_grace: Duration::from_secs(60),
             reconnect_ice_server_after: None,
             shutdown_grace: Duration::from_secs(5),
+            iot: None,
         }
     }
 }
@@ -162,6 +197,9 @@ pub enum ServiceError {
     /// The state directory could not be used.
     #[error("state directory error: {0}")]
     StateDir(String),
+    /// The IoT credentials endpoint was asked for without TLS.
+    #[error("the IoT credentials endpoint needs TLS; drop --plain or turn it off with --no-iot")]
+    IotNeedsTls,
     /// The TURN server could not start.
     #[error("TURN server failed to start: {0}; turn it off with --no-turn")]
     Turn(String),
@@ -170,6 +208,7 @@ pub enum ServiceError {
 /// A running service. Dropping it stops the service.
 pub struct ServiceHandle {
     endpoint: String,
+    iot_endpoint: Option<String>,
     local_addr: SocketAddr,
     ca_pem: Option<String>,
     ca_path: Option<PathBuf>,
@@ -182,6 +221,21 @@ impl ServiceHandle {
     /// The control-plane endpoint URL, e.g. `https://127.0.0.1:4443`.
     pub fn endpoint(&self) -> &str {
         &self.endpoint
+    }
+
+    /// The IoT credentials endpoint's URL, e.g. `https://127.0.0.1:4444`, when it is on.
+    pub fn iot_endpoint(&self) -> Option<&str> {
+        self.iot_endpoint.as_deref()
+    }
+
+    /// The metrics in Prometheus's text format, as `GET /metrics` serves them.
+    pub fn metrics(&self) -> String {
+        server::metrics(&self.shared)
+    }
+
+    /// How many temporary keys the IoT endpoint has issued and still remembers.
+    pub fn issued_key_count(&self) -> usize {
+        server::issued_key_count(&self.shared)
     }
 
     /// The bound address.

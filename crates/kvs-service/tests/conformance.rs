@@ -310,6 +310,7 @@ async fn keys_with_a_session_token_need_that_token() {
             access_key_id: "ASIATEMPORARY0000001".into(),
             secret_access_key: "temp-secret".into(),
             session_token: Some("IQoJb3JpZ2luX2VjE".into()),
+            expiration: None,
         }],
         ..config()
     })

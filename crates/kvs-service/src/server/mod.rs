@@ -5,6 +5,7 @@
 mod admin;
 mod console;
 mod http;
+mod iot;
 mod request;
 mod response;
 mod websocket;
@@ -70,6 +71,14 @@ pub(crate) fn is_connected(shared: &Shared, channel_arn: &str, client_id: Option
 
 pub(crate) fn channel_arn(shared: &Shared, name: &str) -> Option<String> {
     lock(&shared.core).channel_arn(name)
+}
+
+pub(crate) fn metrics(shared: &Shared) -> String {
+    shared.observe.render()
+}
+
+pub(crate) fn issued_key_count(shared: &Shared) -> usize {
+    lock(&shared.core).iot_issued_count()
 }
 
 pub(crate) struct Shared {
@@ -141,6 +150,11 @@ pub(crate) async fn start(config: ServiceConfig) -> Result<ServiceHandle, Servic
         account_id: config.account_id.clone(),
         policy: config.policy.clone(),
         limits: config.limits,
+        role_aliases: config
+            .iot
+            .as_ref()
+            .map(|iot| iot.role_aliases.clone())
+            .unwrap_or_default(),
     });
     let store = match &config.state_dir {
         Some(dir) => {
@@ -175,6 +189,14 @@ pub(crate) async fn start(config: ServiceConfig) -> Result<ServiceHandle, Servic
     let acceptor = identity
         .as_ref()
         .map(|id| tokio_rustls::TlsAcceptor::from(id.server_config.clone()));
+    let iot_endpoint = match (&shared.config.iot, &identity) {
+        (None, _) => None,
+        (Some(_), None) => return Err(ServiceError::IotNeedsTls),
+        (Some(iot), Some(id)) => {
+            let addr = SocketAddr::new(local_addr.ip(), iot.port);
+            Some(iot::start(addr, id.mutual.clone(), shared.clone()).await?)
+        }
+    };
     info!(
         %endpoint,
         region = %shared.config.region,
@@ -182,12 +204,14 @@ pub(crate) async fn start(config: ServiceConfig) -> Result<ServiceHandle, Servic
         rate_limits = shared.config.limits.is_some(),
         admin_api = shared.config.admin_token.is_some(),
         policy = shared.config.policy.is_some(),
+        iot_endpoint = iot_endpoint.as_deref().unwrap_or("off"),
         "signaling service listening"
     );
     let handle_shared = shared.clone();
     let task = tokio::spawn(accept_loop(listener, acceptor, shared));
     Ok(ServiceHandle {
         endpoint,
+        iot_endpoint,
         local_addr,
         ca_pem: identity.as_ref().map(|i| i.ca_pem.clone()),
         ca_path: identity.and_then(|i| i.ca_path),
@@ -228,7 +252,7 @@ async fn accept_loop(
         let (tcp, peer) = tokio::select! {
             _ = shutdown.changed() => break,
             _ = sweep.tick() => {
-                lock(&shared.core).sweep(Instant::now());
+                lock(&shared.core).sweep(Instant::now(), SystemTime::now());
                 continue;
             }
             accepted = listener.accept() => match accepted {

@@ -78,7 +78,11 @@ impl Parts {
             headers: &headers,
             body,
         };
-        shared.keys.authenticate(&req, shared.now())
+        shared
+            .keys
+            .authenticate(&req, shared.now(), |access_key_id| {
+                crate::clock::lock(&shared.core).issued_key(access_key_id)
+            })
     }
 }
 
