@@ -57,7 +57,7 @@ async fn master(
     svc: &ServiceHandle,
     channel: &str,
 ) -> anyhow::Result<(Master, SignalingClient<kvs_client::Master>)> {
-    let (master, session, mut events) = crate::phases::master(svc, channel, false)?;
+    let (master, session, mut events) = crate::phases::master(svc, channel, false, None)?;
     session.connected().await?;
     tokio::spawn(async move { while events.recv().await.is_some() {} });
     Ok((master, session))

@@ -31,6 +31,14 @@ pub struct DemoArgs {
     /// With --browser, open the page in the system browser when one is found.
     #[arg(long, requires = "browser")]
     pub open: bool,
+    /// The master signs with temporary credentials from the service's AWS IoT credentials
+    /// endpoint, bought with a device certificate the service issues for the thing
+    /// demo-camera, as a camera in the field does. The --iot-* flags replace parts of that
+    /// set-up (e.g. your own --iot-cert, to see how the endpoint refuses it) and imply --iot.
+    #[arg(long, conflicts_with = "browser")]
+    pub iot: bool,
+    #[command(flatten)]
+    pub iot_flags: crate::iot::IotArgs,
 }
 
 /// Prints one timeline line per happening, in milliseconds since the demo started.
@@ -65,6 +73,18 @@ impl Timeline {
                     cause,
                 } => self.log(who, format_args!("retry  #{attempt} in {delay:?}: {cause}")),
                 Event::Error(e) => self.log(who, format_args!("error  {e}")),
+                Event::CredentialsRefreshed { expiry } => self.log(
+                    who,
+                    format_args!(
+                        "credentials refreshed{}",
+                        expiry
+                            .map(|at| format!(
+                                ", valid until {}",
+                                kvs_proto::amz_date::format_extended(at)
+                            ))
+                            .unwrap_or_default()
+                    ),
+                ),
                 _ => {}
             },
             PeerEvent::Opened {
@@ -155,12 +175,19 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         })?
 }
 
-/// The in-process service on a free loopback port, over TLS or plain HTTP, said in the
-/// timeline.
-async fn service(timeline: Timeline, tls: bool) -> anyhow::Result<ServiceHandle> {
+/// The in-process service on a free loopback port, over TLS or plain HTTP, keeping its CA
+/// in `state_dir` when given, with the IoT endpoint when `iot`; said in the timeline.
+async fn service(
+    timeline: Timeline,
+    tls: bool,
+    state_dir: Option<&std::path::Path>,
+    iot: bool,
+) -> anyhow::Result<ServiceHandle> {
     let svc = kvs_service::start(ServiceConfig {
         listen: crate::any_loopback_port(),
         tls,
+        state_dir: state_dir.map(ToOwned::to_owned),
+        iot: iot.then(kvs_service::IotConfig::default),
         ..ServiceConfig::default()
     })
     .await
@@ -174,13 +201,72 @@ async fn service(timeline: Timeline, tls: bool) -> anyhow::Result<ServiceHandle>
         "service",
         format_args!("listening on {} ({how})", svc.endpoint()),
     );
+    if let Some(iot) = svc.iot_endpoint() {
+        timeline.log(
+            "service",
+            format_args!(
+                "IoT credentials endpoint on {iot} (mutual TLS, device certificates from its CA)"
+            ),
+        );
+    }
     Ok(svc)
+}
+
+/// The thing `demo --iot` issues a device certificate for.
+const DEMO_THING: &str = "demo-camera";
+
+/// `demo --iot`: a device certificate for [`DEMO_THING`] from the service's CA (in
+/// `state_dir`), and the IoT provider the master signs with, said in the timeline.
+fn iot_credentials(
+    timeline: Timeline,
+    svc: &ServiceHandle,
+    state_dir: &std::path::Path,
+    flags: &crate::iot::IotArgs,
+) -> anyhow::Result<std::sync::Arc<dyn kvs_client::ProvideCredentials>> {
+    let device = kvs_service::issue_device_certificate(state_dir, DEMO_THING, None)?;
+    timeline.log(
+        "service",
+        format_args!(
+            "issued a device certificate for thing {DEMO_THING} ({})",
+            device.cert_path.display()
+        ),
+    );
+    let settings = flags.over(kvs_client::IotSettings {
+        endpoint: svc.iot_endpoint().unwrap_or_default().to_owned(),
+        role_alias: kvs_service::DEFAULT_ROLE_ALIAS.into(),
+        thing_name: DEMO_THING.into(),
+        cert: device.cert_path,
+        key: device.key_path,
+        ca: Some(device.ca_path),
+    });
+    let provider = kvs_client::IotProvider::new(&settings)?;
+    timeline.log(
+        "master",
+        format_args!(
+            "signs with temporary credentials from the IoT endpoint {} (thing {}, role alias {})",
+            settings.endpoint, settings.thing_name, settings.role_alias
+        ),
+    );
+    Ok(std::sync::Arc::new(provider))
 }
 
 async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let timeline = Timeline(Instant::now());
-    let svc = service(timeline, true).await?;
-    let (master, session, mut master_events) = phases::master(&svc, CHANNEL, args.relay)?;
+    let iot = args.iot || args.iot_flags.any();
+    // The CA must outlive the service and sign the device certificate: keep it on disk.
+    let state_dir = tempfile::tempdir()?;
+    let svc = service(timeline, true, iot.then_some(state_dir.path()), iot).await?;
+    let credentials = match iot {
+        true => Some(iot_credentials(
+            timeline,
+            &svc,
+            state_dir.path(),
+            &args.iot_flags,
+        )?),
+        false => None,
+    };
+    let (master, session, mut master_events) =
+        phases::master(&svc, CHANNEL, args.relay, credentials)?;
     loop {
         let event = master_events
             .recv()
@@ -249,8 +335,8 @@ fn summary(phases: &Phases, relay: bool) {
 /// pattern, and the console's URL (which connects as a viewer when opened).
 async fn browser(open: bool) -> anyhow::Result<()> {
     let timeline = Timeline(Instant::now());
-    let svc = service(timeline, false).await?;
-    let (master, session, mut events) = phases::master(&svc, CHANNEL, false)?;
+    let svc = service(timeline, false, None, false).await?;
+    let (master, session, mut events) = phases::master(&svc, CHANNEL, false, None)?;
     let url = format!("{}/?channel={CHANNEL}&connect=1", svc.endpoint());
     println!("open: {url}");
     if open {

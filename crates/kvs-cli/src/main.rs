@@ -7,6 +7,7 @@ mod bench_reconnect;
 mod bench_webrtc;
 mod console;
 mod demo;
+mod iot;
 mod latency_proxy;
 mod load;
 mod local;
@@ -117,14 +118,17 @@ struct ClientArgs {
     #[arg(long)]
     metrics: bool,
     /// Take credentials from this profile of the shared config and credentials files
-    /// (static keys or credential_process). Without it: AWS_ACCESS_KEY_ID and friends, then
-    /// the AWS_PROFILE (or default) profile.
-    #[arg(long, conflicts_with = "c_sdk_credentials_file")]
+    /// (static keys or credential_process). Without it and the other credential flags:
+    /// AWS_ACCESS_KEY_ID and friends, then the AWS_PROFILE (or default) profile, then the
+    /// IoT credentials provider when AWS_IOT_CORE_CREDENTIAL_ENDPOINT and friends are set.
+    #[arg(long, conflicts_with_all = ["c_sdk_credentials_file", "iot_endpoint"])]
     profile: Option<String>,
     /// Take credentials from a file in the C SDK's format
     /// (`CREDENTIALS <key id> [<expiration>] <secret> [<token>]`), read again before expiry.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "iot_endpoint")]
     c_sdk_credentials_file: Option<PathBuf>,
+    #[command(flatten)]
+    iot: iot::IotArgs,
 }
 
 #[derive(Args, Debug)]
@@ -153,11 +157,13 @@ impl ClientArgs {
             ClientConfig::new(ChannelRef::Name(self.channel.clone()), &self.region, role);
         config.endpoint = resolve_endpoint(self.endpoint_url.as_deref(), &self.region);
         config.client_id = client_id.to_owned();
+        let iot = self.iot.settings()?;
         let credentials: Arc<dyn kvs_client::ProvideCredentials> =
-            match (&self.profile, &self.c_sdk_credentials_file) {
-                (Some(name), _) => Arc::new(kvs_client::profile_provider(Some(name))),
-                (None, Some(path)) => Arc::new(kvs_client::CSdkFileProvider::new(path)),
-                (None, None) => Arc::new(kvs_client::default_chain()),
+            match (&self.profile, &self.c_sdk_credentials_file, iot) {
+                (Some(name), _, _) => Arc::new(kvs_client::profile_provider(Some(name))),
+                (None, Some(path), _) => Arc::new(kvs_client::CSdkFileProvider::new(path)),
+                (None, None, Some(iot)) => Arc::new(kvs_client::IotProvider::new(&iot)?),
+                (None, None, None) => Arc::new(kvs_client::default_chain()),
             };
         let mut options = ClientOptions::new(config, credentials);
         options.tls = TlsOptions::resolve(self.ca_bundle.as_deref())?;

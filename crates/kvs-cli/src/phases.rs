@@ -51,10 +51,19 @@ pub type RunningMaster = (
     tokio::sync::mpsc::Receiver<PeerEvent>,
 );
 
-/// A master on `svc`'s `channel` sending the test pattern (relay-only with `relay`); its
-/// signaling starts at once, and its events tell when it is CONNECTED.
-pub fn master(svc: &ServiceHandle, channel: &str, relay: bool) -> anyhow::Result<RunningMaster> {
-    let options = crate::local::options(svc, channel, ChannelRole::Master, "");
+/// A master on `svc`'s `channel` sending the test pattern (relay-only with `relay`), signing
+/// with `credentials` or else the example keys; its signaling starts at once, and its events
+/// tell when it is CONNECTED.
+pub fn master(
+    svc: &ServiceHandle,
+    channel: &str,
+    relay: bool,
+    credentials: Option<std::sync::Arc<dyn kvs_client::ProvideCredentials>>,
+) -> anyhow::Result<RunningMaster> {
+    let mut options = crate::local::options(svc, channel, ChannelRole::Master, "");
+    if let Some(credentials) = credentials {
+        options.credentials = credentials;
+    }
     let (session, signaling) = SignalingClient::<kvs_client::Master>::start(options)?;
     let (master, events) = kvs_webrtc::master::Master::start(
         session.clone(),

@@ -8,8 +8,8 @@ use crate::secret::Secret;
 use anyhow::Context;
 use clap::Args;
 use kvs_service::{
-    EXAMPLE_ACCESS_KEY_ID, EXAMPLE_SECRET_ACCESS_KEY, Limits, Policy, ServiceConfig, ServiceKey,
-    TurnConfig,
+    DEFAULT_ROLE_ALIAS, EXAMPLE_ACCESS_KEY_ID, EXAMPLE_SECRET_ACCESS_KEY, IotConfig, Limits,
+    Policy, RoleAlias, ServiceConfig, ServiceKey, TurnConfig,
 };
 
 /// Options of the local service.
@@ -101,6 +101,27 @@ pub struct ServeArgs {
     /// exercise clients' ICE refresh (default: never).
     #[arg(long)]
     reconnect_ice_server_after: Option<u64>,
+    /// Port of the AWS IoT credentials endpoint (mutual TLS; device certificates from this
+    /// service's CA get temporary keys). Default: a free port, printed at start.
+    #[arg(long, default_value_t = 0)]
+    iot_port: u16,
+    /// Role aliases the IoT endpoint serves (default: kvs-signaling-role-alias). The policy
+    /// file can restrict them: action iot:AssumeRoleWithCertificate, principal the thing
+    /// name, resource arn:aws:iot:<region>:<account>:rolealias/<alias>.
+    #[arg(long = "iot-role-alias", value_delimiter = ',')]
+    iot_role_aliases: Vec<String>,
+    /// Seconds the IoT endpoint's temporary credentials last (the real service: 900 to
+    /// 43200, default 3600; any value here, so refreshes can be watched).
+    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    iot_credential_duration: u64,
+    /// Do not run the IoT credentials endpoint.
+    #[arg(long, conflicts_with_all = ["iot_port", "iot_role_aliases"])]
+    no_iot: bool,
+    /// Issue a device certificate and key for this thing into <state-dir>/devices/ (with the
+    /// service's CA) before starting, and print the flags a master needs to use it.
+    /// Repeatable.
+    #[arg(long, value_name = "THING", conflicts_with = "no_iot")]
+    issue_device_cert: Vec<String>,
 }
 
 fn parse_prefix(s: &str) -> Result<String, String> {
@@ -164,13 +185,39 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .iter()
         .map(|k| k.access_key_id.clone())
         .collect();
+    let state_dir = args.state_dir.unwrap_or_else(default_state_dir);
+    let mut devices = Vec::new();
+    for thing in &args.issue_device_cert {
+        let device = kvs_service::issue_device_certificate(&state_dir, thing, None)
+            .with_context(|| format!("issuing a device certificate for {thing}"))?;
+        devices.push((thing, device));
+    }
+    let role_aliases = if args.iot_role_aliases.is_empty() {
+        vec![DEFAULT_ROLE_ALIAS.to_owned()]
+    } else {
+        args.iot_role_aliases.clone()
+    };
+    for alias in &role_aliases {
+        kvs_proto::iot::check_role_alias(alias)
+            .with_context(|| format!("--iot-role-alias {alias}"))?;
+    }
+    let iot = (!args.no_iot && !args.plain).then(|| IotConfig {
+        port: args.iot_port,
+        role_aliases: role_aliases
+            .iter()
+            .map(|name| RoleAlias {
+                name: name.clone(),
+                credential_duration: Duration::from_secs(args.iot_credential_duration),
+            })
+            .collect(),
+    });
     if !args.listen.ip().is_loopback() {
         tracing::warn!(listen = %args.listen, "listening beyond loopback as asked; anyone who can reach it and knows a key can use it");
     }
     let config = ServiceConfig {
         listen: args.listen,
         region: args.region.clone(),
-        state_dir: Some(args.state_dir.unwrap_or_else(default_state_dir)),
+        state_dir: Some(state_dir),
         credentials,
         policy,
         limits: (!args.no_rate_limits).then_some(Limits::KVS),
@@ -188,6 +235,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         max_connection_duration: Duration::from_secs(args.max_connection_duration),
         go_away_grace: Duration::from_secs(args.go_away_grace),
         reconnect_ice_server_after: args.reconnect_ice_server_after.map(Duration::from_secs),
+        iot,
         ..ServiceConfig::default()
     };
     let handle = kvs_service::start(config)
@@ -205,6 +253,24 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         let ports: Vec<String> = turn_ports.iter().map(u16::to_string).collect();
         println!("turn: udp ports {}", ports.join(","));
+    }
+    match handle.iot_endpoint() {
+        Some(iot) => println!(
+            "iot: {iot} (role aliases {}; credentials last {} s)",
+            role_aliases.join(","),
+            args.iot_credential_duration
+        ),
+        None => println!("iot: off"),
+    }
+    for (thing, device) in &devices {
+        println!(
+            "device {thing}: --iot-endpoint {} --iot-role-alias {} --iot-thing-name {thing} --iot-cert {} --iot-key {} --iot-ca {}",
+            handle.iot_endpoint().unwrap_or("(off)"),
+            role_aliases[0],
+            device.cert_path.display(),
+            device.key_path.display(),
+            device.ca_path.display()
+        );
     }
     let console = format!("{}/", handle.endpoint().trim_end_matches('/'));
     match handle.ca_path() {
