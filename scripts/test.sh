@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every check: formatting, clippy with warnings as errors (which also enforces the core's clock
 # ban and the panic-free input paths), no module cycles, the workspace's unit, integration,
-# conformance, CLI and browser tests (installing Chromium when missing), then each fuzz target for a bounded time. This is what CI runs
+# conformance, CLI and browser tests (installing Chromium when missing), the optional
+# aws-default-chain feature, then each fuzz target for a bounded time. This is what CI runs
 # (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,4 +18,8 @@ if [ ! -x /usr/bin/chromium ] || ! command -v certutil >/dev/null; then
     apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium libnss3-tools
 fi
 cargo test --workspace
+# The optional feature with the rest of the AWS SDK's credentials chain, built, linted and
+# tested once.
+cargo clippy -p kvs-client --features aws-default-chain --all-targets -- -D warnings
+cargo test -p kvs-client --features aws-default-chain --test sdk_default_chain
 scripts/fuzz.sh "${FUZZ_SECONDS:-30}"

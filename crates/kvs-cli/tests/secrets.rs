@@ -235,3 +235,102 @@ async fn no_provider_leaks_the_secret_or_the_token_at_trace_level() {
         assert!(!all.contains(secret), "{secret} leaked");
     }
 }
+
+/// Collects what a tracing subscriber writes.
+#[derive(Clone, Default)]
+struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The IoT provider: a master with the --iot-* flags buys temporary credentials with a device
+/// certificate from the service (run in this process, on this thread, so its trace logs are
+/// captured and the keys it issued can be looked at). Neither the master's output nor the
+/// service's logs hold an issued secret or session token, or the device's private key; the
+/// issued access key id appears in the master's (positive control).
+#[tokio::test]
+async fn the_iot_provider_leaks_no_issued_secret_token_or_device_key_at_trace_level() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let dir = tempfile::tempdir().unwrap();
+    let device = kvs_service::issue_device_certificate(dir.path(), "cam-secrets", None).unwrap();
+    let svc = kvs_service::start(kvs_service::ServiceConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        state_dir: Some(dir.path().to_owned()),
+        iot: Some(kvs_service::IotConfig::default()),
+        ..kvs_service::ServiceConfig::default()
+    })
+    .await
+    .unwrap();
+    let ca = device.ca_path.to_str().unwrap();
+    let out = master(
+        svc.endpoint(),
+        ca,
+        &[
+            "--iot-endpoint",
+            svc.iot_endpoint().unwrap(),
+            "--iot-role-alias",
+            kvs_service::DEFAULT_ROLE_ALIAS,
+            "--iot-thing-name",
+            "cam-secrets",
+            "--iot-cert",
+            device.cert_path.to_str().unwrap(),
+            "--iot-key",
+            device.key_path.to_str().unwrap(),
+            "--iot-ca",
+            ca,
+        ],
+        &[],
+    )
+    .await;
+    assert!(out.contains(r#""state":"CONNECTED""#), "{out}");
+    assert!(
+        out.contains("TRACE"),
+        "the master's trace logs were captured"
+    );
+    let issued = svc.issued_keys();
+    assert_eq!(issued.len(), 1);
+    let key = &issued[0];
+    assert!(
+        out.contains(&key.access_key_id),
+        "positive control: the issued access key id is in the master's output"
+    );
+    svc.shutdown().await;
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("TRACE") && logs.contains(&key.access_key_id),
+        "the service's trace logs were captured and name the key it issued"
+    );
+    let device_key = std::fs::read_to_string(&device.key_path).unwrap();
+    let key_body = device_key.lines().nth(1).unwrap();
+    for (what, secret) in [
+        ("the issued secret", key.secret_access_key.as_str()),
+        (
+            "the issued session token",
+            key.session_token.as_deref().unwrap(),
+        ),
+        ("the device's private key", key_body),
+    ] {
+        assert!(
+            !out.contains(secret),
+            "{what} leaked in the master's output"
+        );
+        assert!(
+            !logs.contains(secret),
+            "{what} leaked in the service's logs"
+        );
+    }
+}

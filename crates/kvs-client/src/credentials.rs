@@ -53,17 +53,50 @@ pub fn profile_provider(name: Option<&str>) -> aws_config::profile::ProfileFileC
 }
 
 /// The default chain: the environment variables, then the profile files, then the AWS IoT
-/// credentials provider when its variables are set ([`crate::IotSettings::from_env`]).
+/// credentials provider when its variables are set ([`crate::IotSettings::from_env`]); with
+/// the `aws-default-chain` feature, then the rest of the AWS SDK's default chain (web
+/// identity, ECS, IMDS, SSO).
 pub fn default_chain() -> aws_config::meta::credentials::CredentialsProviderChain {
     let chain = aws_config::meta::credentials::CredentialsProviderChain::first_try(
         "environment",
         EnvironmentProvider,
     )
     .or_else("profile", profile_provider(None));
-    match crate::IotSettings::from_env().map(|s| s.and_then(|s| crate::IotProvider::new(&s))) {
-        None => chain,
-        Some(Ok(iot)) => chain.or_else("iot", iot),
-        Some(Err(e)) => chain.or_else("iot", Unusable(e.to_string())),
+    let chain =
+        match crate::IotSettings::from_env().map(|s| s.and_then(|s| crate::IotProvider::new(&s))) {
+            None => chain,
+            Some(Ok(iot)) => chain.or_else("iot", iot),
+            Some(Err(e)) => chain.or_else("iot", Unusable(e.to_string())),
+        };
+    #[cfg(feature = "aws-default-chain")]
+    let chain = chain.or_else("aws-sdk-default-chain", SdkDefaultChain::default());
+    chain
+}
+
+/// The AWS SDK's default chain, built (asynchronously, as the SDK requires) at its first use.
+#[cfg(feature = "aws-default-chain")]
+#[derive(Debug, Default)]
+struct SdkDefaultChain(
+    tokio::sync::OnceCell<aws_config::default_provider::credentials::DefaultCredentialsChain>,
+);
+
+#[cfg(feature = "aws-default-chain")]
+impl ProvideCredentials for SdkDefaultChain {
+    fn provide_credentials<'a>(&'a self) -> ProvideFuture<'a>
+    where
+        Self: 'a,
+    {
+        ProvideFuture::new(async move {
+            let chain = self
+                .0
+                .get_or_init(|| {
+                    aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
+                        .configure(provider_config())
+                        .build()
+                })
+                .await;
+            chain.provide_credentials().await
+        })
     }
 }
 

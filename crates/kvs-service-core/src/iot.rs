@@ -203,9 +203,9 @@ impl IotIssuer {
         self.issued.get(access_key_id)?.thing_name.as_deref()
     }
 
-    /// How many issued keys are remembered.
-    pub fn issued_count(&self) -> usize {
-        self.issued.len()
+    /// The issued keys remembered.
+    pub fn keys(&self) -> Vec<ServiceKey> {
+        self.issued.values().map(|i| i.key.clone()).collect()
     }
 
     /// Forgets keys expired for longer than [`KEEP_EXPIRED`].
@@ -343,7 +343,7 @@ mod tests {
             assert_eq!(message(&a), (status, text.to_owned()), "{req:?}");
             assert_eq!(a.issued, None);
         }
-        assert_eq!(iot.issued_count(), 0);
+        assert!(iot.keys().is_empty());
         let allowed = Policy::parse(
             r#"{"Statement": [{"Effect": "Allow", "Principal": "cam-*", "Action": "iot:AssumeRoleWithCertificate",
                 "Resource": "arn:aws:iot:us-west-2:123456789012:rolealias/cam-alias"}]}"#,

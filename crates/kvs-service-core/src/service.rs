@@ -266,9 +266,9 @@ impl<O, W> ServiceCore<O, W> {
             .request(req, now, self.config.policy.as_ref(), here, random)
     }
 
-    /// How many keys the IoT endpoint issued and still remembers.
-    pub fn iot_issued_count(&self) -> usize {
-        self.iot.issued_count()
+    /// The keys the IoT endpoint issued and still remembers.
+    pub fn issued_keys(&self) -> Vec<crate::ServiceKey> {
+        self.iot.keys()
     }
 
     /// A key the IoT endpoint issued, for the signature check.

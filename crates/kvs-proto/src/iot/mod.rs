@@ -299,6 +299,24 @@ mod tests {
         assert!(err.to_string().len() < 400, "{err}");
     }
 
+    proptest::proptest! {
+        /// A valid answer with one byte changed, cut or extended: an error that never quotes
+        /// the secret, or credentials with every field.
+        #[test]
+        fn perturbed_answers_never_panic_or_leak(at in 0usize..200, byte in proptest::prelude::any::<u8>(), cut in proptest::prelude::any::<bool>()) {
+            let mut body = br#"{"credentials":{"accessKeyId":"ASIAKEY","secretAccessKey":"SECRETVALUE","sessionToken":"TOKENVALUE","expiration":"2026-12-05T08:15:00Z"}}"#.to_vec();
+            let at = at % body.len();
+            if cut { body.truncate(at) } else { body[at] = byte }
+            match parse_response(200, &body, "a") {
+                Ok(c) => proptest::prop_assert!(c.expiry().is_some() && c.session_token().is_some()),
+                Err(e) => {
+                    let text = e.to_string();
+                    proptest::prop_assert!(!text.contains("SECRETVALUE") && !text.contains("TOKENVALUE"), "{}", text);
+                }
+            }
+        }
+    }
+
     #[test]
     fn aliases_and_thing_names_are_checked_and_paths_round_trip() {
         assert!(check_role_alias("kvs-camera_role=1,@x").is_ok());

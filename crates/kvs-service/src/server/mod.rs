@@ -77,8 +77,8 @@ pub(crate) fn metrics(shared: &Shared) -> String {
     shared.observe.render()
 }
 
-pub(crate) fn issued_key_count(shared: &Shared) -> usize {
-    lock(&shared.core).iot_issued_count()
+pub(crate) fn issued_keys(shared: &Shared) -> Vec<kvs_service_core::ServiceKey> {
+    lock(&shared.core).issued_keys()
 }
 
 pub(crate) struct Shared {
