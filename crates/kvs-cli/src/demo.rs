@@ -276,7 +276,8 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         match event {
             PeerEvent::Signaling(Event::StateChanged(kvs_client::State::Connected)) => break,
             PeerEvent::Signaling(Event::Closed(e)) => {
-                return Err(anyhow!("the master's signaling ended: {e:?}"));
+                let why = e.map(|e| format!(": {e}")).unwrap_or_default();
+                return Err(anyhow!("the master's signaling ended{why}"));
             }
             _ => {}
         }

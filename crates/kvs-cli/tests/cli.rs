@@ -258,6 +258,35 @@ async fn demo_relay_goes_through_the_services_turn_server() {
     }
 }
 
+/// `demo --iot`: the master's credentials come from the service's IoT endpoint, bought with
+/// a device certificate the service issued; a role alias the endpoint does not serve stops the
+/// demo with the endpoint's refusal, named.
+#[tokio::test]
+async fn demo_iot_signs_the_master_with_credentials_from_a_device_certificate() {
+    let text = run_ok(&["demo", "--iot"]).await;
+    for needle in [
+        "service IoT credentials endpoint on https://",
+        "service issued a device certificate for thing demo-camera",
+        "master  signs with temporary credentials from the IoT endpoint",
+        "master  signaling CONNECTED",
+        "viewer  video  key frame",
+        "ok:",
+    ] {
+        assert!(text.contains(needle), "missing '{needle}' in:\n{text}");
+    }
+    let out = Command::new(BIN)
+        .args(["demo", "--iot-role-alias", "no-such-alias"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the role alias \"no-such-alias\" does not exist"),
+        "{err}"
+    );
+}
+
 /// `master --webrtc` with a video file, two `viewer --webrtc` processes: lines echo back,
 /// the saved video is the file's frames, and a viewer killed with SIGKILL is freed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,9 +8,8 @@ use super::State;
 #[non_exhaustive]
 pub enum Error {
     /// The credential provider could not produce credentials.
-    #[error(
-        "authentication error: no credentials ({0}); set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or configure a provider"
-    )]
+    /// The text is the provider's, which names its own cause and fix.
+    #[error("authentication error: no credentials: {0}")]
     Credentials(String),
     /// The service answered an API call or the WebSocket upgrade with an error status.
     #[error("{}", describe_service_error(*.during, *.status, *.code, .error_type.as_deref(), .message))]
