@@ -20,6 +20,7 @@ fuzz_target!(|data: &[u8]| {
         account_id: "123456789012".into(),
         policy: None,
         limits: None,
+        role_aliases: Vec::new(),
     });
     // The channel `c` created at the epoch: arn:aws:kinesisvideo:us-west-2:123456789012:channel/c/0
     let operator = Verified { access_key_id: "AKID".into(), session_token: None, params: Default::default() };

@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
         base: EndpointBase { https: "https://h:1", wss: "wss://h:1" },
         now: UNIX_EPOCH,
         turn: Some(TurnServers { credentials: &turn, uris: &uris }),
-        caller: Some(Caller { access_key_id: "AKID", policy: &policy }),
+        caller: Some(Caller { access_key_id: "AKID", thing_name: None, policy: &policy }),
     };
     let seed = br#"{"ChannelName":"fuzz","Tags":[{"Key":"a","Value":"b"}]}"#;
     let _ = channels.dispatch(Operation::CreateSignalingChannel, seed, cx);

@@ -214,6 +214,7 @@ impl IotProvider {
             .map_err(|e| key_error(format!("it does not go with the certificate ({e})")))?;
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(config)
+            .tcp_nodelay(true)
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
             .user_agent(concat!("kvs-signaling/", env!("CARGO_PKG_VERSION")))
