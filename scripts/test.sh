@@ -2,7 +2,8 @@
 # Every check: formatting, clippy with warnings as errors (which also enforces the core's clock
 # ban and the panic-free input paths), no module cycles, the workspace's unit, integration,
 # conformance, CLI and browser tests (installing Chromium when missing), the optional
-# aws-default-chain feature, then each fuzz target for a bounded time. This is what CI runs
+# aws-default-chain feature, the no_std build of the split-mode link, then each fuzz target
+# for a bounded time. This is what CI runs
 # (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,14 @@ if [ ! -x /usr/bin/chromium ] || ! command -v certutil >/dev/null; then
     apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium libnss3-tools
 fi
 cargo test --workspace
+# The split-mode link must build for a microcontroller: no_std, with and without alloc, for
+# a Cortex-M4F (prebuilt targets cannot be downloaded here, so core and alloc are built from
+# rust-src). This fails, never skips, when it cannot.
+if ! rustup component list --installed | grep -q '^rust-src'; then
+    rustup component add rust-src
+fi
+RUSTC_BOOTSTRAP=1 cargo build -p kvs-link --release -Zbuild-std=core,alloc --target thumbv7em-none-eabihf
+RUSTC_BOOTSTRAP=1 cargo build -p kvs-link --release --no-default-features -Zbuild-std=core --target thumbv7em-none-eabihf
 # The optional feature with the rest of the AWS SDK's credentials chain, built, linted and
 # tested once.
 cargo clippy -p kvs-client --features aws-default-chain --all-targets -- -D warnings
