@@ -8,11 +8,14 @@
 //! - [`driver`]: one task per link end, with a handle to send [`Message`]s and a channel of
 //!   [`LinkEvent`]s.
 
+pub mod coprocessor;
 pub mod driver;
+pub mod host;
 pub mod line;
 pub mod transport;
 
-pub use driver::{LinkEvent, LinkHandle, LinkStopped};
+pub use driver::{LinkEvent, LinkHandle, LinkStopped, SendFailed};
+pub use host::{Host, HostEvents};
 pub use kvs_link::message::{IceServer, Message, SignalingKind};
 pub use kvs_link::{Config as LinkConfig, Stats as LinkStats};
 pub use line::{Impairments, Paced};

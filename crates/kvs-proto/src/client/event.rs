@@ -53,6 +53,28 @@ impl State {
     }
 }
 
+impl State {
+    /// The state named `name` ([`State::as_str`]'s form), e.g. from split mode's coprocessor.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            Self::New,
+            Self::GetCredentials,
+            Self::Describe,
+            Self::Create,
+            Self::GetEndpoint,
+            Self::GetIceConfig,
+            Self::Ready,
+            Self::Connecting,
+            Self::Connected,
+            Self::Disconnected,
+            Self::Delete,
+            Self::Deleted,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
+    }
+}
+
 impl std::fmt::Display for State {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
