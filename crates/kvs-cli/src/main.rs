@@ -16,6 +16,7 @@ mod phases;
 mod pipe;
 mod secret;
 mod serve;
+mod split;
 mod stats;
 
 use std::net::SocketAddr;
@@ -89,6 +90,14 @@ enum Command {
     /// Load the service (run as a child process) with many idle connections and with relay
     /// traffic, against a bare tokio-tungstenite echo server on the same TLS stack.
     Load(load::LoadArgs),
+    /// Split mode's network coprocessor: holds the signaling connection and the credentials,
+    /// relays viewers' messages to the host over a serial line, holds them while the host
+    /// sleeps and wakes it (--wake-command) when an offer comes. Prints its events as JSON
+    /// lines ({"event":"held",...}, {"event":"hostReady","flushed":N}, ...).
+    Coprocessor(CoprocessorArgs),
+    /// Split mode's main processor: signaling through the coprocessor over a serial line, as
+    /// a JSON-lines pipe (like `master`), or with --webrtc the peer-connection master.
+    Host(HostArgs),
     /// The load generator's floor: a bare TLS WebSocket echo server (internal).
     #[command(hide = true)]
     LoadEchoServer,
@@ -148,6 +157,33 @@ struct ViewerArgs {
     client_id: String,
     #[command(flatten)]
     webrtc: peer::WebrtcArgs,
+}
+
+#[derive(Args, Debug)]
+struct CoprocessorArgs {
+    #[command(flatten)]
+    client: ClientArgs,
+    #[command(flatten)]
+    serial: split::SerialArgs,
+    /// A shell command that wakes the host (on a board: a GPIO), run when an offer comes
+    /// while the host is not READY, e.g. one that starts `kvs-signaling host`.
+    #[arg(long, value_name = "COMMAND")]
+    wake_command: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct HostArgs {
+    #[command(flatten)]
+    serial: split::SerialArgs,
+    #[command(flatten)]
+    webrtc: peer::WebrtcArgs,
+    /// AWS region of the channel (for the peer connections' defaults).
+    #[arg(long, env = "AWS_REGION", default_value = "us-west-2")]
+    region: String,
+    /// The coprocessor's signaling endpoint, when it is not the public one (a loopback one
+    /// makes the peer connections bind loopback).
+    #[arg(long)]
+    endpoint_url: Option<String>,
 }
 
 impl ClientArgs {
@@ -254,6 +290,20 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Load(args) => {
             init_logging(level, "warn");
             load::run(args).await
+        }
+        Command::Coprocessor(args) => {
+            init_logging(level, QUIET_WEBRTC);
+            match args.client.options(ChannelRole::Master, "") {
+                Ok(options) => {
+                    split::coprocessor(options, &args.serial, args.wake_command.as_deref()).await
+                }
+                Err(e) => Err(e),
+            }
+        }
+        Command::Host(args) => {
+            init_logging(level, QUIET_WEBRTC);
+            let endpoint = resolve_endpoint(args.endpoint_url.as_deref(), &args.region);
+            split::host(&args.serial, &args.webrtc, &args.region, &endpoint).await
         }
         Command::LoadEchoServer => {
             init_logging(level, "error");

@@ -54,8 +54,8 @@ pub struct WebrtcArgs {
 }
 
 impl WebrtcArgs {
-    fn peer_options(&self, options: &ClientOptions) -> PeerOptions {
-        let mut peer = PeerOptions::new(&options.config.region, &options.config.endpoint);
+    pub fn peer_options(&self, region: &str, endpoint: &str) -> PeerOptions {
+        let mut peer = PeerOptions::new(region, endpoint);
         peer.relay_only = self.relay;
         peer.stun_url = self.stun_url.clone();
         peer.answer_timeout = Duration::from_secs(self.answer_timeout.max(1));
@@ -64,7 +64,7 @@ impl WebrtcArgs {
         peer
     }
 
-    fn video(&self) -> Option<VideoSpec> {
+    pub fn video(&self) -> Option<VideoSpec> {
         if self.no_video {
             return None;
         }
@@ -164,13 +164,26 @@ pub fn no_answer(waited: Duration) -> String {
 
 /// The master: answers viewers until interrupted or signaling ends.
 pub async fn master(options: ClientOptions, args: &WebrtcArgs) -> anyhow::Result<()> {
-    let peer_options = args.peer_options(&options);
+    let peer_options = args.peer_options(&options.config.region, &options.config.endpoint);
     let video = args.video();
     if let Some(spec) = &video {
         spec.open().context("the video source")?; // a bad file fails now, not per viewer
     }
     let (session, signaling) = SignalingClient::<kvs_client::Master>::start(options)?;
-    let (master, mut events) = Master::start(session.clone(), signaling, peer_options, video);
+    let result = serve_master(session.clone(), signaling, peer_options, video).await;
+    session.close().await;
+    result
+}
+
+/// Runs the peer-connection master on any signaling session (direct, or split mode's host),
+/// printing its events as JSON lines, until interrupted or signaling ends.
+pub async fn serve_master<S: kvs_client::SignalingSession<Peer = kvs_client::ViewerId>>(
+    session: S,
+    signaling: S::Events,
+    peer_options: PeerOptions,
+    video: Option<VideoSpec>,
+) -> anyhow::Result<()> {
+    let (master, mut events) = Master::start(session, signaling, peer_options, video);
     let result = loop {
         tokio::select! {
             event = events.recv() => match event {
@@ -189,7 +202,6 @@ pub async fn master(options: ClientOptions, args: &WebrtcArgs) -> anyhow::Result
         }
     };
     master.stop().await;
-    session.close().await;
     result
 }
 
@@ -206,7 +218,7 @@ struct VideoCount {
 /// of stdin, waits for the replies (at most `REPLY_WAIT`) and stops.
 pub async fn viewer(options: ClientOptions, args: &WebrtcArgs) -> anyhow::Result<()> {
     const REPLY_WAIT: Duration = Duration::from_secs(10);
-    let peer_options = args.peer_options(&options);
+    let peer_options = args.peer_options(&options.config.region, &options.config.endpoint);
     let mut save = match &args.save {
         Some(path) => Some(
             tokio::fs::File::create(path)

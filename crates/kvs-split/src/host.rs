@@ -238,6 +238,10 @@ async fn run(
                 Message::SignalingState { state: name } => match State::from_name(&name) {
                     Some(s) => {
                         state.send_replace(s);
+                        if s == State::Connected {
+                            // The TURN servers are known (or new) once signaling connects.
+                            let _ = link.send(&Message::IceServerRequest { index: 0 }).await;
+                        }
                         Event::StateChanged(s)
                     }
                     None => continue,
@@ -250,13 +254,27 @@ async fn run(
                     let turn = {
                         let mut l = lock(&learned);
                         match (index, server) {
-                            (0, Some(s)) => l.stun = s.uris.into_iter().next(),
-                            (_, Some(s)) => l.turn.push(IceServer {
-                                uris: s.uris,
-                                username: s.username,
-                                password: s.credential,
-                                ttl: s.ttl_secs,
-                            }),
+                            (0, server) => {
+                                // A new round: the list is rebuilt from index 1.
+                                l.stun = server.and_then(|s| s.uris.into_iter().next());
+                                l.turn.clear();
+                            }
+                            (i, Some(s)) => {
+                                let server = IceServer {
+                                    uris: s.uris,
+                                    username: s.username,
+                                    password: s.credential,
+                                    ttl: s.ttl_secs,
+                                };
+                                // Indexes may be answered twice (two rounds crossing): keep
+                                // one entry per index.
+                                let at = usize::from(i) - 1;
+                                match at.cmp(&l.turn.len()) {
+                                    std::cmp::Ordering::Less => l.turn[at] = server,
+                                    std::cmp::Ordering::Equal => l.turn.push(server),
+                                    std::cmp::Ordering::Greater => {}
+                                }
+                            }
                             (_, None) => {}
                         }
                         l.turn.clone()
