@@ -12,8 +12,8 @@ use kvs_webrtc::PeerEvent;
 
 use crate::phases::{self, Phases};
 
-const CHANNEL: &str = "demo-channel";
-const VIEWER_ID: &str = "demo-viewer";
+pub(crate) const CHANNEL: &str = "demo-channel";
+pub(crate) const VIEWER_ID: &str = "demo-viewer";
 const DEADLINE: Duration = Duration::from_secs(60);
 
 /// Options of `demo`.
@@ -37,21 +37,27 @@ pub struct DemoArgs {
     /// set-up (e.g. your own --iot-cert, to see how the endpoint refuses it) and imply --iot.
     #[arg(long, conflicts_with = "browser")]
     pub iot: bool,
+    /// Split mode: the coprocessor (this process: the signaling client and the credentials)
+    /// and the host (a second process, the peer-connection master) joined by a
+    /// pseudo-terminal pair paced at 921,600 baud. The host sleeps (is not running) until the
+    /// viewer's offer makes the coprocessor wake it.
+    #[arg(long, conflicts_with_all = ["browser", "iot"])]
+    pub split: bool,
     #[command(flatten)]
     pub iot_flags: crate::iot::IotArgs,
 }
 
 /// Prints one timeline line per happening, in milliseconds since the demo started.
 #[derive(Clone, Copy)]
-struct Timeline(Instant);
+pub(crate) struct Timeline(pub(crate) Instant);
 
 impl Timeline {
-    fn log(&self, who: &str, what: impl std::fmt::Display) {
+    pub(crate) fn log(&self, who: &str, what: impl std::fmt::Display) {
         let ms = self.0.elapsed().as_secs_f64() * 1000.0;
         println!("{ms:>9.1} ms  {who:<7} {what}");
     }
 
-    fn event(&self, who: &str, event: &PeerEvent) {
+    pub(crate) fn event(&self, who: &str, event: &PeerEvent) {
         match event {
             PeerEvent::Signaling(e) => match e {
                 Event::StateChanged(s) => self.log(who, format_args!("signaling {s}")),
@@ -165,6 +171,16 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     if args.browser {
         return browser(args.open).await;
     }
+    if args.split {
+        return tokio::time::timeout(DEADLINE, crate::demo_split::run(args.relay))
+            .await
+            .map_err(|_| {
+                anyhow!(
+                    "timeout error: the split demo did not finish within {} s",
+                    DEADLINE.as_secs()
+                )
+            })?;
+    }
     tokio::time::timeout(DEADLINE, demo(args))
         .await
         .map_err(|_| {
@@ -177,7 +193,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 
 /// The in-process service on a free loopback port, over TLS or plain HTTP, keeping its CA
 /// in `state_dir` when given, with the IoT endpoint when `iot`; said in the timeline.
-async fn service(
+pub(crate) async fn service(
     timeline: Timeline,
     tls: bool,
     state_dir: Option<&std::path::Path>,
@@ -304,7 +320,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn summary(phases: &Phases, relay: bool) {
+pub(crate) fn summary(phases: &Phases, relay: bool) {
     println!();
     println!("phases of the viewer, from its start:");
     let mut rows = phases.rows();

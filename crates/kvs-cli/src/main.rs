@@ -7,6 +7,7 @@ mod bench_reconnect;
 mod bench_webrtc;
 mod console;
 mod demo;
+mod demo_split;
 mod iot;
 mod latency_proxy;
 mod load;

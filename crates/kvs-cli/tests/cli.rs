@@ -287,6 +287,31 @@ async fn demo_iot_signs_the_master_with_credentials_from_a_device_certificate() 
     );
 }
 
+/// `demo --split`: the host process is started by the coprocessor's wake hook when the
+/// viewer's offer comes, gets the held messages after READY, and answers through the
+/// coprocessor over the paced pseudo-terminal pair; the viewer gets video and its data
+/// channel's reply. No TURN credential appears in the output.
+#[tokio::test]
+async fn demo_split_wakes_the_host_which_answers_through_the_coprocessor() {
+    let text = run_ok(&["demo", "--split"]).await;
+    for needle in [
+        "co      signaling CONNECTED",
+        "co      held   SDP_OFFER for the sleeping host (1 held)",
+        "co      wake   the host",
+        "host    woken: starting the host process",
+        "held message(s) forwarded",
+        "host    recv   SDP_OFFER from demo-viewer",
+        "co      from host SDP_ANSWER -> viewer",
+        "viewer  recv   SDP_ANSWER from master",
+        "viewer  data   'ping'",
+        "viewer  video  key frame",
+        "ok: split mode",
+    ] {
+        assert!(text.contains(needle), "missing '{needle}' in:\n{text}");
+    }
+    assert!(!text.contains("Password"), "{text}");
+}
+
 /// `master --webrtc` with a video file, two `viewer --webrtc` processes: lines echo back,
 /// the saved video is the file's frames, and a viewer killed with SIGKILL is freed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
