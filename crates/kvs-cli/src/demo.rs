@@ -14,7 +14,7 @@ use crate::phases::{self, Phases};
 
 pub(crate) const CHANNEL: &str = "demo-channel";
 pub(crate) const VIEWER_ID: &str = "demo-viewer";
-const DEADLINE: Duration = Duration::from_secs(60);
+pub(crate) const DEADLINE: Duration = Duration::from_secs(60);
 
 /// Options of `demo`.
 #[derive(Args, Debug)]
@@ -170,16 +170,6 @@ impl Timeline {
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     if args.browser {
         return browser(args.open).await;
-    }
-    if args.split {
-        return tokio::time::timeout(DEADLINE, crate::demo_split::run(args.relay))
-            .await
-            .map_err(|_| {
-                anyhow!(
-                    "timeout error: the split demo did not finish within {} s",
-                    DEADLINE.as_secs()
-                )
-            })?;
     }
     tokio::time::timeout(DEADLINE, demo(args))
         .await

@@ -67,7 +67,19 @@ fn host_line(line: &str) -> String {
     }
 }
 
+/// Runs the split demo within the demo's deadline.
 pub async fn run(relay: bool) -> anyhow::Result<()> {
+    tokio::time::timeout(crate::demo::DEADLINE, split(relay))
+        .await
+        .map_err(|_| {
+            anyhow!(
+                "timeout error: the split demo did not finish within {} s",
+                crate::demo::DEADLINE.as_secs()
+            )
+        })?
+}
+
+async fn split(relay: bool) -> anyhow::Result<()> {
     let timeline = Timeline(tokio::time::Instant::now().into_std());
     let svc = crate::demo::service(timeline, true, None, false).await?;
     let (co_end, host_end) = kvs_split::transport::pty_pair()?;
@@ -107,9 +119,7 @@ pub async fn run(relay: bool) -> anyhow::Result<()> {
         host_args.push("--relay".into());
     }
     let host_task = tokio::spawn(async move {
-        if wake_rx.recv().await.is_none() {
-            return None;
-        }
+        wake_rx.recv().await?;
         timeline.log("host", "woken: starting the host process");
         let mut child = tokio::process::Command::new(exe)
             .args(&host_args)

@@ -258,7 +258,11 @@ async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Demo(args) => {
             init_logging(level, QUIET_WEBRTC);
-            demo::run(args).await
+            if args.split {
+                demo_split::run(args.relay).await
+            } else {
+                demo::run(args).await
+            }
         }
         Command::Serve(args) => {
             init_logging(level, "info");
