@@ -4,6 +4,7 @@
 mod bench;
 mod bench_process;
 mod bench_reconnect;
+mod bench_split;
 mod bench_webrtc;
 mod console;
 mod demo;
@@ -88,6 +89,10 @@ enum Command {
     /// phases to its first data-channel byte and video frame, direct and relayed; ten
     /// viewers with and without the service's pacing; the master's memory per viewer.
     BenchWebrtc(bench_webrtc::BenchWebrtcArgs),
+    /// Measure split mode's link over a paced pty pair: 10 KB offers' goodput against the raw
+    /// line in the same run, clean and with bit errors, and the offer-to-answer time through
+    /// the coprocessor with the host awake and asleep.
+    BenchSplit(bench_split::BenchSplitArgs),
     /// Load the service (run as a child process) with many idle connections and with relay
     /// traffic, against a bare tokio-tungstenite echo server on the same TLS stack.
     Load(load::LoadArgs),
@@ -291,6 +296,10 @@ async fn run(cli: Cli) -> ExitCode {
         Command::BenchWebrtc(args) => {
             init_logging(level, QUIET_WEBRTC);
             bench_webrtc::run(args).await
+        }
+        Command::BenchSplit(args) => {
+            init_logging(level, "warn");
+            bench_split::run(args).await
         }
         Command::Load(args) => {
             init_logging(level, "warn");

@@ -55,7 +55,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             max_payload: MAX_PAYLOAD as u16,
-            window: 16,
+            window: 32,
             send_queue_limit: 512 * 1024,
             hello_interval: Duration::from_millis(250),
             heartbeat_interval: Duration::from_millis(250),
@@ -127,7 +127,15 @@ pub struct Stats {
     pub duplicates: u64,
     /// Messages delivered.
     pub messages_delivered: u64,
+    /// The payload new data frames carry now: it halves while many frames need sending
+    /// again (bit errors hit long frames hardest) and grows back on a clean line.
+    pub frame_payload: u16,
 }
+
+/// Data frames per adaptation step of the frame size.
+const ADAPT_EVERY: u32 = 32;
+/// The smallest payload the adaptation goes down to.
+const MIN_ADAPTED_PAYLOAD: u16 = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -185,6 +193,9 @@ pub struct Link {
     srtt: Option<Duration>,
     rttvar: Duration,
     rto: Duration,
+    /// Data frames sent and sent again since the last adaptation of the frame size.
+    adapt_sent: u32,
+    adapt_resent: u32,
     // Receiving.
     expected: u32,
     held: BTreeMap<u32, Vec<u8>>,
@@ -226,6 +237,8 @@ impl Link {
             srtt: None,
             rttvar: Duration::ZERO,
             rto,
+            adapt_sent: 0,
+            adapt_resent: 0,
             expected: 0,
             held: BTreeMap::new(),
             ack_due: false,
@@ -363,6 +376,9 @@ impl Link {
     fn come_up(&mut self, now: Time) {
         let Some(peer) = self.peer else { return };
         self.state = State::Up;
+        if self.stats.frame_payload == 0 {
+            self.stats.frame_payload = peer.max_payload.min(self.config.max_payload);
+        }
         self.hello_due = None;
         // What was in flight when the link went down goes again at once.
         self.rto = self.current_rto();
@@ -591,6 +607,8 @@ impl Link {
             out.sent_at = Some(now);
             let payload = core::mem::take(&mut out.payload);
             self.stats.retransmissions += 1;
+            self.adapt_resent += 1;
+            self.adapt(peer);
             let wire = self.write(now, Kind::Data, peer.session, seq, &payload);
             if let Some(out) = self.frames.iter_mut().find(|f| f.seq == seq) {
                 out.payload = payload;
@@ -603,6 +621,7 @@ impl Link {
         {
             let seq = self.next_seq;
             self.next_seq = seq.wrapping_add(1);
+            self.adapt(peer);
             let last_of_message = payload.first().is_some_and(|f| f & LAST != 0);
             let wire = self.write(now, Kind::Data, peer.session, seq, &payload);
             self.frames.push_back(OutFrame {
@@ -622,9 +641,37 @@ impl Link {
         None
     }
 
+    /// Every [`ADAPT_EVERY`] data frames: halve the frame payload when more than 15 % of them
+    /// were sent again, double it (up to what was agreed) when under 3 %.
+    fn adapt(&mut self, peer: Peer) {
+        self.adapt_sent += 1;
+        if self.adapt_sent < ADAPT_EVERY {
+            return;
+        }
+        let agreed = peer.max_payload.min(self.config.max_payload);
+        let now = self
+            .stats
+            .frame_payload
+            .clamp(MIN_ADAPTED_PAYLOAD.min(agreed), agreed);
+        let resent = self.adapt_resent * 100 / self.adapt_sent;
+        self.stats.frame_payload = if resent > 15 {
+            (now / 2).max(MIN_ADAPTED_PAYLOAD.min(agreed))
+        } else if resent < 3 {
+            now.saturating_mul(2).min(agreed)
+        } else {
+            now
+        };
+        self.adapt_sent = 0;
+        self.adapt_resent = 0;
+    }
+
     fn next_fragment(&mut self, peer: Peer) -> Option<Vec<u8>> {
         let message = self.messages.get(self.frag_message)?;
-        let room = usize::from(peer.max_payload.min(self.config.max_payload));
+        let agreed = peer.max_payload.min(self.config.max_payload);
+        let room = usize::from(match self.stats.frame_payload {
+            0 => agreed,
+            now => now.min(agreed),
+        });
         let first = self.frag_offset == 0;
         let header = if first { 5 } else { 1 };
         let take = room

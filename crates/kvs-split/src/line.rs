@@ -25,6 +25,9 @@ pub struct Impairments {
 
 /// Bytes accepted per write: about 1.4 ms at 921,600 baud.
 const CHUNK: usize = 128;
+/// The timer's granularity: the line may run this far ahead of its exact schedule, so
+/// rounding each sleep up to the timer's tick does not slow the line down.
+const SLACK: Duration = Duration::from_millis(2);
 
 /// Paces and impairs the writes of `T`; reads pass through.
 pub struct Paced<T> {
@@ -122,8 +125,11 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Paced<T> {
         }
         this.free_at = Some(free_at);
         this.impair(chunk);
-        // The bytes leave once their airtime has passed, so the reader sees the line's pace.
-        this.sleep = Some(Box::pin(tokio::time::sleep_until(free_at)));
+        // The next bytes wait until these have (almost) left: the reader sees the line's pace,
+        // give or take the timer's granularity.
+        if free_at > now + SLACK {
+            this.sleep = Some(Box::pin(tokio::time::sleep_until(free_at - SLACK)));
+        }
         Poll::Ready(Ok(chunk.len()))
     }
 
