@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, anyhow};
+use anyhow::anyhow;
 use clap::Args;
 use futures_util::StreamExt;
 use kvs_client::{Action, ClientOptions, SignalingClient, SignalingSession, ViewerId};
@@ -23,8 +23,9 @@ pub struct SerialArgs {
     /// The line rate.
     #[arg(long, default_value_t = 921_600)]
     pub baud: u32,
-    /// For development without serial hardware: TCP instead (the coprocessor listens on
-    /// ADDR, the host connects to it).
+    /// For development without serial hardware: TCP instead. The coprocessor listens on
+    /// ADDR like a serial line with nobody at the other end until a host connects (bytes
+    /// written meanwhile are lost); the host connects to it.
     #[arg(long, value_name = "ADDR", conflicts_with = "serial")]
     pub tcp: Option<String>,
     /// Pace writes at --baud, as a UART would (pseudo-terminals and TCP do not pace).
@@ -38,10 +39,7 @@ impl SerialArgs {
         let io: Box<dyn Io> = match (&self.serial, &self.tcp) {
             (Some(path), _) => Box::new(kvs_split::transport::serial(path, self.baud)?),
             (None, Some(addr)) if listen => {
-                let listener = tokio::net::TcpListener::bind(addr)
-                    .await
-                    .with_context(|| format!("cannot listen on {addr}"))?;
-                Box::new(kvs_split::transport::tcp_accept(&listener).await?)
+                Box::new(kvs_split::transport::TcpLine::bind(addr).await?)
             }
             (None, Some(addr)) => Box::new(kvs_split::transport::tcp_connect(addr).await?),
             (None, None) => return Err(anyhow!("give --serial PATH or --tcp ADDR")),

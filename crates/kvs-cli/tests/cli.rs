@@ -312,6 +312,57 @@ async fn demo_split_wakes_the_host_which_answers_through_the_coprocessor() {
     assert!(!text.contains("Password"), "{text}");
 }
 
+/// `coprocessor` and `host` as two processes over TCP (the development transport): the
+/// host's pipe shows the coprocessor's signaling state and the viewer's offer, and its
+/// answer, a stdin line, reaches the viewer through the coprocessor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coprocessor_and_host_pipes_relay_an_offer_and_an_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_serve, endpoint, ca) = serve(dir.path()).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let link = format!("127.0.0.1:{port}");
+    let channel = [
+        "--channel",
+        "split-cli",
+        "--endpoint-url",
+        &endpoint,
+        "--ca-bundle",
+        &ca,
+    ];
+    let mut co = Proc::spawn(&[&["coprocessor", "--tcp", &link][..], &channel[..]].concat());
+    co.event(|v| v["event"] == "state" && v["state"] == "CONNECTED")
+        .await;
+    let mut host = Proc::spawn(&["host", "--tcp", &link]);
+    co.event(|v| v["event"] == "hostReady").await;
+    host.event(|v| v["event"] == "state" && v["state"] == "CONNECTED")
+        .await;
+
+    let mut viewer = Proc::spawn(&[&["viewer", "--client-id", "v7"][..], &channel[..]].concat());
+    viewer.event(connected).await;
+    let offer = json!({"type": "offer", "sdp": "v=0\r\n"});
+    viewer
+        .send(&json!({"action": "SDP_OFFER", "payload": offer}).to_string())
+        .await;
+    let got = host.event(|v| v["event"] == "message").await;
+    assert_eq!(got["type"], "SDP_OFFER");
+    assert_eq!(got["senderClientId"], "v7");
+    assert_eq!(got["payload"], offer);
+    let answer = json!({"type": "answer", "sdp": "v=0\r\n"});
+    host.send(
+        &json!({"action": "SDP_ANSWER", "recipientClientId": "v7", "payload": answer}).to_string(),
+    )
+    .await;
+    let got = viewer.event(|v| v["event"] == "message").await;
+    assert_eq!(got["type"], "SDP_ANSWER");
+    assert_eq!(got["payload"], answer);
+    co.event(|v| v["event"] == "relayed" && v["type"] == "SDP_ANSWER")
+        .await;
+}
+
 /// `master --webrtc` with a video file, two `viewer --webrtc` processes: lines echo back,
 /// the saved video is the file's frames, and a viewer killed with SIGKILL is freed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
