@@ -34,6 +34,15 @@ pub struct SerialArgs {
 }
 
 impl SerialArgs {
+    /// The link's settings for this line: its rate, so the link times frames from when they
+    /// leave it.
+    pub fn link_config(&self) -> LinkConfig {
+        LinkConfig {
+            baud: self.baud,
+            ..LinkConfig::default()
+        }
+    }
+
     /// Opens the transport: the serial port, or TCP (listening when `listen`).
     pub async fn open(&self, listen: bool) -> anyhow::Result<Box<dyn Io>> {
         let io: Box<dyn Io> = match (&self.serial, &self.tcp) {
@@ -91,7 +100,7 @@ pub async fn coprocessor(
         message_ttl: Duration::from_secs(60),
         region: options.config.region.clone(),
         endpoint: options.config.endpoint.clone(),
-        link: LinkConfig::default(),
+        link: serial.link_config(),
     };
     let io = serial.open(true).await?;
     let (session, signaling) = SignalingClient::<kvs_client::Master>::start(options)?;
@@ -128,7 +137,7 @@ pub async fn host(
     endpoint: &str,
 ) -> anyhow::Result<()> {
     let io = serial.open(false).await?;
-    let (host, events) = Host::start(io, LinkConfig::default());
+    let (host, events) = Host::start(io, serial.link_config());
     if webrtc.webrtc {
         // Gathering starts on the STUN server the coprocessor names first.
         let started = tokio::time::Instant::now();

@@ -44,6 +44,11 @@ pub struct Config {
     /// up, or down for less, it is kept however slowly it progresses: its sender has its
     /// fragments acknowledged and will not send them again, so dropping it would lose it.
     pub reassembly_timeout: Duration,
+    /// The line's rate in baud (10 bits a byte), 0 when unknown. With it the link knows when
+    /// each frame finishes leaving behind the ones queued before it, and times its round
+    /// trips and retransmissions from then: a burst of frames that takes 80 ms of line time
+    /// is not sent again because its last frames were acknowledged "late".
+    pub baud: u32,
     /// When the peer reboots, send it again what it had not acknowledged (the coprocessor
     /// toward a rebooted host: a host reboot loses nothing), or drop it (the host toward a
     /// rebooted coprocessor, whose signaling session is gone).
@@ -64,6 +69,7 @@ impl Default for Config {
             rto_min: Duration::from_millis(30),
             rto_max: Duration::from_millis(2000),
             reassembly_timeout: Duration::from_secs(60),
+            baud: 921_600,
             resend_after_peer_reboot: true,
         }
     }
@@ -193,6 +199,8 @@ pub struct Link {
     srtt: Option<Duration>,
     rttvar: Duration,
     rto: Duration,
+    /// When the bytes written so far have left the line (with [`Config::baud`]).
+    line_free_at: Time,
     /// Data frames sent and sent again since the last adaptation of the frame size.
     adapt_sent: u32,
     adapt_resent: u32,
@@ -239,6 +247,7 @@ impl Link {
             rto,
             adapt_sent: 0,
             adapt_resent: 0,
+            line_free_at: now,
             expected: 0,
             held: BTreeMap::new(),
             ack_due: false,
@@ -604,14 +613,15 @@ impl Link {
                 continue;
             }
             out.retransmitted = true;
-            out.sent_at = Some(now);
             let payload = core::mem::take(&mut out.payload);
             self.stats.retransmissions += 1;
             self.adapt_resent += 1;
             self.adapt(peer);
             let wire = self.write(now, Kind::Data, peer.session, seq, &payload);
+            let left = self.departure(now);
             if let Some(out) = self.frames.iter_mut().find(|f| f.seq == seq) {
                 out.payload = payload;
+                out.sent_at = Some(left);
             }
             return Some(wire);
         }
@@ -624,11 +634,12 @@ impl Link {
             self.adapt(peer);
             let last_of_message = payload.first().is_some_and(|f| f & LAST != 0);
             let wire = self.write(now, Kind::Data, peer.session, seq, &payload);
+            let left = self.departure(now);
             self.frames.push_back(OutFrame {
                 seq,
                 payload,
                 last_of_message,
-                sent_at: Some(now),
+                sent_at: Some(left),
                 retransmitted: false,
                 acked: false,
                 queued: false,
@@ -694,6 +705,15 @@ impl Link {
         Some(payload)
     }
 
+    /// When the frame just written has left the line: now, or later behind a queue.
+    fn departure(&self, now: Time) -> Time {
+        if self.config.baud > 0 {
+            self.line_free_at.max(now)
+        } else {
+            now
+        }
+    }
+
     fn hello(&mut self, now: Time) -> Vec<u8> {
         let reply = self.hello_reply_due;
         self.hello_reply_due = false;
@@ -745,6 +765,11 @@ impl Link {
         // Payloads are built here and never exceed MAX_PAYLOAD, so encoding cannot fail.
         let n = frame.encode(&mut scratch, &mut out).unwrap_or(0);
         out.truncate(n);
+        if self.config.baud > 0 {
+            let airtime =
+                Duration::from_micros(n as u64 * 10_000_000 / u64::from(self.config.baud));
+            self.line_free_at = self.line_free_at.max(now).after(airtime);
+        }
         self.last_tx = now;
         self.stats.frames_sent += 1;
         self.stats.bytes_sent += n as u64;

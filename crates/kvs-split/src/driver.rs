@@ -196,7 +196,11 @@ async fn run(
         let wake = link
             .poll_timeout()
             .map(|t| origin + Duration::from_micros(t.as_micros()));
+        // Input first: after a long write, the acknowledgements that came meanwhile must be
+        // read before the timers run, or every frame of the burst looks late and is sent
+        // again for nothing.
         tokio::select! {
+            biased;
             read = incoming.recv() => match read {
                 Some(Ok(bytes)) => link.handle_rx(clock(), &bytes),
                 Some(Err(e)) => break e,
