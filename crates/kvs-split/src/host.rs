@@ -269,10 +269,10 @@ async fn run(
                                 // Indexes may be answered twice (two rounds crossing): keep
                                 // one entry per index.
                                 let at = usize::from(i) - 1;
-                                match at.cmp(&l.turn.len()) {
-                                    std::cmp::Ordering::Less => l.turn[at] = server,
-                                    std::cmp::Ordering::Equal => l.turn.push(server),
-                                    std::cmp::Ordering::Greater => {}
+                                if let Some(slot) = l.turn.get_mut(at) {
+                                    *slot = server;
+                                } else if at == l.turn.len() {
+                                    l.turn.push(server);
                                 }
                             }
                             (_, None) => {}
