@@ -180,16 +180,10 @@ async fn offer_to_answer(
         let channel = format!("bench-split-{round}");
         let (co_end, host_end) = kvs_split::transport::pty_pair()?;
         let (wake_tx, mut wake_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
-        let options = CoprocessorOptions {
-            wake: WakeHook::Callback(std::sync::Arc::new(move || {
-                let _ = wake_tx.send(());
-            })),
-            max_held: 64,
-            message_ttl: Duration::from_secs(60),
-            region: crate::LOCAL_REGION.into(),
-            endpoint: svc.endpoint().to_owned(),
-            link: LinkConfig::default(),
-        };
+        let wake = WakeHook::Callback(std::sync::Arc::new(move || {
+            let _ = wake_tx.send(());
+        }));
+        let options = CoprocessorOptions::new(wake, crate::LOCAL_REGION, svc.endpoint());
         let (session, signaling) = SignalingClient::<kvs_client::Master>::start(
             crate::local::options(&svc, &channel, ChannelRole::Master, ""),
         )?;

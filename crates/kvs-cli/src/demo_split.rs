@@ -4,13 +4,12 @@
 //! the viewer's offer comes, joined to it by a pseudo-terminal pair paced at 921,600 baud.
 
 use std::process::Stdio;
-use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use kvs_client::{SignalingClient, State};
 use kvs_proto::api::ChannelRole;
 use kvs_split::coprocessor::{CoprocessorEvent, CoprocessorOptions, WakeHook};
-use kvs_split::{Impairments, LinkConfig, Paced};
+use kvs_split::{Impairments, Paced};
 use kvs_webrtc::PeerEvent;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -143,14 +142,7 @@ async fn split(relay: bool) -> anyhow::Result<()> {
     let options = crate::local::options(&svc, CHANNEL, ChannelRole::Master, "");
     let (session, signaling) = SignalingClient::<kvs_client::Master>::start(options)?;
     let (co_tx, mut co_events) = tokio::sync::mpsc::channel(256);
-    let co_options = CoprocessorOptions {
-        wake,
-        max_held: 64,
-        message_ttl: Duration::from_secs(60),
-        region: crate::LOCAL_REGION.into(),
-        endpoint: endpoint.clone(),
-        link: LinkConfig::default(),
-    };
+    let co_options = CoprocessorOptions::new(wake, crate::LOCAL_REGION, endpoint.clone());
     let co_io = Paced::new(co_end, BAUD, Impairments::default(), 0);
     let coprocessor = tokio::spawn(kvs_split::coprocessor::run(
         session.clone(),

@@ -95,12 +95,8 @@ pub async fn coprocessor(
         None => WakeHook::None,
     };
     let co_options = CoprocessorOptions {
-        wake,
-        max_held: 64,
-        message_ttl: Duration::from_secs(60),
-        region: options.config.region.clone(),
-        endpoint: options.config.endpoint.clone(),
         link: serial.link_config(),
+        ..CoprocessorOptions::new(wake, &options.config.region, &options.config.endpoint)
     };
     let io = serial.open(true).await?;
     let (session, signaling) = SignalingClient::<kvs_client::Master>::start(options)?;

@@ -10,13 +10,8 @@ pub use aws_credential_types::provider::error::CredentialsError;
 pub use aws_credential_types::provider::future::ProvideCredentials as ProvideFuture;
 use kvs_proto::Credentials;
 
-/// A provider's error with its causes, one after another (the SDK's errors keep the
+/// An error and its sources, joined with `: ` (the SDK's credentials errors keep the
 /// interesting part in their source).
-pub(crate) fn describe(error: &CredentialsError) -> String {
-    chain(error)
-}
-
-/// An error and its sources, joined with `: `.
 pub(crate) fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
@@ -157,7 +152,7 @@ mod tests {
         let err = CredentialsError::not_loaded(
             "environment: AWS_ACCESS_KEY_ID is not set; export it or pass keys another way",
         );
-        let text = describe(&err);
+        let text = chain(&err);
         assert!(text.contains("AWS_ACCESS_KEY_ID is not set"), "{text}");
     }
 }

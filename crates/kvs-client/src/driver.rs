@@ -111,7 +111,7 @@ impl Driver {
                             )
                             .await
                             {
-                                Ok(result) => result.map_err(|e| crate::credentials::describe(&e)),
+                                Ok(result) => result.map_err(|e| crate::credentials::chain(&e)),
                                 Err(_) => Err(format!(
                                     "the credentials provider {provider:?} gave no answer within {} s",
                                     limit.as_secs()

@@ -64,24 +64,22 @@ impl IotSettings {
     fn from_vars(var: impl Fn(&str) -> Option<String>) -> Option<Result<Self, IotSetupError>> {
         let [endpoint, alias, thing, cert, key, ca] = IOT_ENV.map(&var);
         let endpoint = endpoint?;
-        let missing: Vec<&'static str> = [
-            (IOT_ENV[1], alias.is_none()),
-            (IOT_ENV[2], thing.is_none()),
-            (IOT_ENV[3], cert.is_none()),
-            (IOT_ENV[4], key.is_none()),
-        ]
-        .into_iter()
-        .filter_map(|(name, absent)| absent.then_some(name))
-        .collect();
-        if !missing.is_empty() {
+        let (Some(role_alias), Some(thing_name), Some(cert), Some(key)) =
+            (alias.clone(), thing.clone(), cert.clone(), key.clone())
+        else {
+            let missing: Vec<&str> = [alias, thing, cert, key]
+                .iter()
+                .zip(&IOT_ENV[1..5])
+                .filter_map(|(value, name)| value.is_none().then_some(*name))
+                .collect();
             return Some(Err(IotSetupError::Missing(missing.join(", "))));
-        }
+        };
         Some(Ok(Self {
             endpoint,
-            role_alias: alias.unwrap_or_default(),
-            thing_name: thing.unwrap_or_default(),
-            cert: cert.map(PathBuf::from).unwrap_or_default(),
-            key: key.map(PathBuf::from).unwrap_or_default(),
+            role_alias,
+            thing_name,
+            cert: cert.into(),
+            key: key.into(),
             ca: ca.map(PathBuf::from),
         }))
     }
@@ -295,13 +293,7 @@ impl ProvideCredentials for IotProvider {
 mod tests {
     use super::*;
 
-    fn vars<'a>(set: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |name| {
-            set.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| (*v).to_owned())
-        }
-    }
+    use crate::transport::fake_env as vars;
 
     #[test]
     fn the_environment_gives_all_settings_or_names_what_is_missing() {

@@ -152,17 +152,21 @@ fn endpoint_from(
         .to_owned()
 }
 
+/// An environment of `vars` only, for tests of what reads variables.
+#[cfg(test)]
+pub(crate) fn fake_env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+    move |name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |name| {
-            vars.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| (*v).to_owned())
-        }
-    }
+    use super::fake_env as env;
 
     #[test]
     fn endpoint_precedence_is_flag_then_service_variable_then_global_variable() {

@@ -94,7 +94,7 @@ async fn a_device_certificate_buys_credentials_that_connect_and_are_refreshed() 
         }
     }
     assert!(
-        svc.issued_key_count() >= 3,
+        svc.issued_keys().len() >= 3,
         "one issue at start and one per refresh"
     );
     assert!(svc.is_connected(&svc.channel_arn("cam-1").unwrap(), None));
@@ -179,7 +179,7 @@ async fn each_refusal_names_its_cause_and_is_not_retried() {
     assert!(err.to_string().contains("does not exist"), "{err}");
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(answered(&svc, 404), 2, "one more request, no storm");
-    assert_eq!(svc.issued_key_count(), 0);
+    assert_eq!(svc.issued_keys().len(), 0);
     svc.shutdown().await;
 }
 

@@ -233,11 +233,6 @@ impl ServiceHandle {
         server::metrics(&self.shared)
     }
 
-    /// How many temporary keys the IoT endpoint has issued and still remembers.
-    pub fn issued_key_count(&self) -> usize {
-        server::issued_keys(&self.shared).len()
-    }
-
     /// The temporary keys the IoT endpoint has issued and still remembers, secrets included:
     /// for tests and tools that embed the service (the service itself never logs them).
     pub fn issued_keys(&self) -> Vec<ServiceKey> {

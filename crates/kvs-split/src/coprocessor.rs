@@ -76,6 +76,22 @@ pub struct CoprocessorOptions {
     pub link: kvs_link::Config,
 }
 
+impl CoprocessorOptions {
+    /// Waking the host with `wake`, for a session in `region` against `endpoint`: at most 64
+    /// messages held for a sleeping host, each for a minute (the channel's default message
+    /// TTL), on the default link.
+    pub fn new(wake: WakeHook, region: impl Into<String>, endpoint: impl Into<String>) -> Self {
+        Self {
+            wake,
+            max_held: 64,
+            message_ttl: Duration::from_secs(60),
+            region: region.into(),
+            endpoint: endpoint.into(),
+            link: kvs_link::Config::default(),
+        }
+    }
+}
+
 /// Something the coprocessor did, for its log and timeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CoprocessorEvent {

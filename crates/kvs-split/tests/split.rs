@@ -47,14 +47,11 @@ async fn a_sleeping_host_is_woken_by_an_offer_and_gets_thirty_held_messages_in_o
     let (co_io, host_io) = kvs_split::transport::pty_pair().unwrap();
     let wake = Arc::new(tokio::sync::Notify::new());
     let woken = wake.clone();
-    let co_options = CoprocessorOptions {
-        wake: WakeHook::Callback(Arc::new(move || woken.notify_one())),
-        max_held: 64,
-        message_ttl: Duration::from_secs(60),
-        region: "us-west-2".into(),
-        endpoint: svc.endpoint().to_owned(),
-        link: LinkConfig::default(),
-    };
+    let co_options = CoprocessorOptions::new(
+        WakeHook::Callback(Arc::new(move || woken.notify_one())),
+        "us-west-2",
+        svc.endpoint(),
+    );
     let (session, signaling) =
         SignalingClient::<Master>::start(options(&svc, ChannelRole::Master, "")).unwrap();
     session.connected().await.unwrap();

@@ -54,30 +54,26 @@ pub fn role_alias_of(path: &str) -> Option<&str> {
         .filter(|alias| !alias.is_empty() && !alias.contains('/'))
 }
 
+/// 1–128 characters, each a letter, a digit or one of `extra`: IoT's names.
+fn iot_name(name: &str, extra: &[u8]) -> bool {
+    (1..=128).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || extra.contains(&b))
+}
+
 /// Role aliases are 1–128 characters of `[A-Za-z0-9_=,@-]` (IoT's `CreateRoleAlias`).
 pub fn check_role_alias(alias: &str) -> Result<(), IotError> {
-    let ok = (1..=128).contains(&alias.len())
-        && alias
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_=,@-".contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(IotError::BadRoleAlias)
-    }
+    iot_name(alias, b"_=,@-")
+        .then_some(())
+        .ok_or(IotError::BadRoleAlias)
 }
 
 /// Thing names are 1–128 characters of `[A-Za-z0-9:_-]` (IoT's `CreateThing`).
 pub fn check_thing_name(name: &str) -> Result<(), IotError> {
-    let ok = (1..=128).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b":_-".contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(IotError::BadThingName)
-    }
+    iot_name(name, b":_-")
+        .then_some(())
+        .ok_or(IotError::BadThingName)
 }
 
 /// Why the IoT credentials provider gave no credentials. The texts name the cause and the
