@@ -1,0 +1,112 @@
+//! The local service for the C API's tests, and C programs built against the static library.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use kvs_service::{ServiceConfig, ServiceHandle};
+
+/// A running local service with its CA written to `state`, and the runtime that serves it
+/// (the C API runs on its own runtime, so the tests are plain threads).
+pub struct Service {
+    pub runtime: tokio::runtime::Runtime,
+    pub handle: ServiceHandle,
+}
+
+impl Service {
+    pub fn start(state: &Path, turn: bool) -> Self {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let default = ServiceConfig::default();
+        let handle = runtime
+            .block_on(kvs_service::start(ServiceConfig {
+                listen: "127.0.0.1:0".parse().unwrap(),
+                state_dir: Some(state.to_owned()),
+                turn: if turn { default.turn.clone() } else { None },
+                iot: None,
+                ..default
+            }))
+            .unwrap();
+        Self { runtime, handle }
+    }
+
+    pub fn endpoint(&self) -> &str {
+        self.handle.endpoint()
+    }
+
+    pub fn ca(&self) -> &Path {
+        self.handle
+            .ca_path()
+            .expect("the service writes its CA to its state dir")
+    }
+
+    /// The environment the C programs read.
+    pub fn env(&self, channel: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("KVS_CHANNEL", channel.to_owned()),
+            ("KVS_ENDPOINT", self.endpoint().to_owned()),
+            ("KVS_CA", self.ca().display().to_string()),
+            (
+                "AWS_ACCESS_KEY_ID",
+                kvs_service::EXAMPLE_ACCESS_KEY_ID.to_owned(),
+            ),
+            (
+                "AWS_SECRET_ACCESS_KEY",
+                kvs_service::EXAMPLE_SECRET_ACCESS_KEY.to_owned(),
+            ),
+            // Warnings only: the seed example asks for DEBUG, which would flood the test log.
+            ("AWS_KVS_LOG_LEVEL", "4".to_owned()),
+        ]
+    }
+}
+
+/// A fresh directory under cargo's temporary directory for tests.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("kvs-capi-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The static library cargo built next to this test binary.
+pub fn static_library() -> PathBuf {
+    let deps = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_owned();
+    let lib = deps.join("libkvs_signaling_c.a");
+    assert!(lib.exists(), "{} was not built", lib.display());
+    lib
+}
+
+/// Compiles `tests/c/<name>.c` with `cc` against the committed header and the static
+/// library, warnings as errors.
+pub fn compile(name: &str, out_dir: &Path) -> PathBuf {
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let exe = out_dir.join(name);
+    let output = Command::new("cc")
+        .args([
+            "-std=c11",
+            "-g",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-D_POSIX_C_SOURCE=200809L",
+        ])
+        .arg("-I")
+        .arg(crate_dir.join("include"))
+        .arg(crate_dir.join("tests/c").join(format!("{name}.c")))
+        .arg(static_library())
+        .args(["-lpthread", "-ldl", "-lm", "-o"])
+        .arg(&exe)
+        .output()
+        .expect("cc runs (scripts/test.sh installs a C compiler when missing)");
+    assert!(
+        output.status.success(),
+        "cc failed on {name}.c:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    exe
+}
