@@ -84,7 +84,6 @@ struct Shared {
     wake: Condvar,
     runtime_errors: AtomicU32,
     last_error: Mutex<Option<Error>>,
-    ended: AtomicBool,
     offer_received_ms: AtomicU64,
     answer_ms: AtomicU64,
 }
@@ -116,8 +115,8 @@ impl Shared {
         self.push(Item::Error(status, error.to_string()));
     }
 
-    /// Turns a client event into what the application sees.
-    fn on_event(&self, event: Event) {
+    /// Turns an event of the client whose end `ended` marks into what the application sees.
+    fn on_event(&self, event: Event, ended: &AtomicBool) {
         match event {
             Event::StateChanged(s) => self.push(Item::State(status::public_state(s))),
             Event::Message(m) => {
@@ -137,7 +136,7 @@ impl Shared {
             }
             Event::Retrying { cause, .. } => *lock(&self.last_error) = Some(cause),
             Event::Closed(Some(e)) => {
-                self.ended.store(true, Ordering::Release);
+                ended.store(true, Ordering::Release);
                 let code = if e.is_connection_lost() {
                     STATUS_SIGNALING_RECONNECT_FAILED
                 } else {
@@ -146,7 +145,7 @@ impl Shared {
                 self.error(code, &e);
                 *lock(&self.last_error) = Some(e);
             }
-            Event::Closed(None) => self.ended.store(true, Ordering::Release),
+            Event::Closed(None) => ended.store(true, Ordering::Release),
             _ => {}
         }
     }
@@ -210,7 +209,7 @@ struct Timings {
 /// One signaling client of the C API.
 pub(crate) struct Session {
     settings: Settings,
-    client: Mutex<AnyClient>,
+    live: Mutex<Live>,
     shared: Arc<Shared>,
     callback_thread: Mutex<Option<JoinHandle<()>>>,
     closing: Arc<AtomicBool>,
@@ -261,11 +260,10 @@ impl Session {
             wake: Condvar::new(),
             runtime_errors: AtomicU32::new(0),
             last_error: Mutex::new(None),
-            ended: AtomicBool::new(false),
             offer_received_ms: AtomicU64::new(0),
             answer_ms: AtomicU64::new(0),
         });
-        let client = spawn_client(&settings, &shared)?;
+        let live = spawn_client(&settings, &shared)?;
         let closing = Arc::new(AtomicBool::new(false));
         let thread = {
             let shared = shared.clone();
@@ -279,7 +277,7 @@ impl Session {
         shared.push(Item::State(SIGNALING_CLIENT_STATE_GET_CREDENTIALS));
         let session = Arc::new(Self {
             settings,
-            client: Mutex::new(client),
+            live: Mutex::new(live),
             shared,
             callback_thread: Mutex::new(Some(thread)),
             closing,
@@ -308,33 +306,37 @@ impl Session {
     }
 
     fn client(&self) -> AnyClient {
-        lock(&self.client).clone()
+        lock(&self.live).client.clone()
     }
 
     /// The client, replaced by a fresh one (state NEW) when the previous one ended, which
     /// is how the C SDK's recovery calls start again.
-    fn live_client(&self) -> Result<AnyClient, STATUS> {
+    fn live_client(&self) -> Result<Live, STATUS> {
         if self.deleted.load(Ordering::Acquire) {
             tracing::error!("the channel was deleted; free this client");
             return Err(STATUS_SIGNALING_CHANNEL_BEING_DELETED);
         }
-        let mut client = lock(&self.client);
-        if self.shared.ended.swap(false, Ordering::AcqRel) {
+        let mut live = lock(&self.live);
+        if live.ended.load(Ordering::Acquire) {
             tracing::info!("the previous session ended; starting a new one");
-            *client = spawn_client(&self.settings, &self.shared)?;
+            *live = spawn_client(&self.settings, &self.shared)?;
         }
-        Ok(client.clone())
+        Ok(live.clone())
     }
 
-    /// Waits for `call` up to `limit`, mapping failures to STATUS codes.
+    /// Waits for `call` on `live` up to `limit`, mapping failures to STATUS codes.
     fn wait(
         &self,
+        live: &Live,
         limit: Duration,
         call: impl Future<Output = Result<(), SessionError>>,
     ) -> STATUS {
         match block_on(limit, call) {
             Ok(Ok(())) => STATUS_SUCCESS,
             Ok(Err(e)) => {
+                // The session has ended (its pump may not have seen the last event yet);
+                // the next fetch or connect starts a new one.
+                live.ended.store(true, Ordering::Release);
                 tracing::warn!("{e}");
                 status::of_session(&e, STATUS_INVALID_OPERATION)
             }
@@ -344,22 +346,36 @@ impl Session {
 
     /// `signalingClientFetchSync`: to READY.
     pub(crate) fn fetch(&self) -> STATUS {
-        let client = match self.live_client() {
-            Ok(c) => c,
+        let live = match self.live_client() {
+            Ok(l) => l,
             Err(s) => return s,
         };
+        let client = live.client.clone();
         let started = Instant::now();
-        let status = self.wait(STATE_TIMEOUT, async move { client.fetch().await });
+        // From NEW the client fetches everything; later (connected, or on the way back
+        // after a loss) it closes the WebSocket and holds at READY with what it fetched,
+        // which is where the C SDK's repair call leaves it.
+        self.connect_requested.store(false, Ordering::Release);
+        let status = if client.state() == State::New {
+            self.wait(&live, STATE_TIMEOUT, async move { client.fetch().await })
+        } else {
+            self.wait(
+                &live,
+                STATE_TIMEOUT,
+                async move { client.disconnect().await },
+            )
+        };
         lock(&self.timings).fetch_ms = started.elapsed().as_millis() as u64;
         status
     }
 
     /// `signalingClientConnectSync`: to CONNECTED, after a fetch.
     pub(crate) fn connect(&self) -> STATUS {
-        let client = match self.live_client() {
-            Ok(c) => c,
+        let live = match self.live_client() {
+            Ok(l) => l,
             Err(s) => return s,
         };
+        let client = live.client.clone();
         if matches!(client.state(), State::New | State::GetCredentials) {
             tracing::error!(
                 "signalingClientConnectSync before signalingClientFetchSync: fetch first"
@@ -367,7 +383,7 @@ impl Session {
             return STATUS_INVALID_OPERATION;
         }
         let (started, start_ms) = (Instant::now(), epoch_ms());
-        let status = self.wait(STATE_TIMEOUT, async move { client.connect().await });
+        let status = self.wait(&live, STATE_TIMEOUT, async move { client.connect().await });
         let mut t = lock(&self.timings);
         t.connect_ms = started.elapsed().as_millis() as u64;
         t.connect_start_ms = start_ms;
@@ -380,8 +396,11 @@ impl Session {
 
     /// The seed's `connectSignalingChannel`: fetch when needed, then connect.
     pub(crate) fn fetch_and_connect(&self) -> STATUS {
-        let fresh = self.shared.ended.load(Ordering::Acquire)
-            || matches!(self.client().state(), State::New | State::GetCredentials);
+        let fresh = {
+            let live = lock(&self.live);
+            live.ended.load(Ordering::Acquire)
+                || matches!(live.client.state(), State::New | State::GetCredentials)
+        };
         if fresh {
             let status = self.fetch();
             if status != STATUS_SUCCESS {
@@ -394,17 +413,25 @@ impl Session {
     /// `signalingClientDisconnectSync`: back to READY.
     pub(crate) fn disconnect(&self) -> STATUS {
         self.connect_requested.store(false, Ordering::Release);
-        let client = self.client();
-        self.wait(STATE_TIMEOUT, async move { client.disconnect().await })
+        let live = lock(&self.live).clone();
+        let client = live.client.clone();
+        self.wait(
+            &live,
+            STATE_TIMEOUT,
+            async move { client.disconnect().await },
+        )
     }
 
     /// `signalingClientDeleteSync`: deletes the channel; the client is finished afterwards.
     pub(crate) fn delete(&self) -> STATUS {
-        let client = match self.live_client() {
-            Ok(c) => c,
+        let live = match self.live_client() {
+            Ok(l) => l,
             Err(s) => return s,
         };
-        let status = self.wait(STATE_TIMEOUT, async move { client.delete_channel().await });
+        let client = live.client.clone();
+        let status = self.wait(&live, STATE_TIMEOUT, async move {
+            client.delete_channel().await
+        });
         if status == STATUS_SUCCESS {
             self.deleted.store(true, Ordering::Release);
         }
@@ -588,21 +615,29 @@ impl Session {
     }
 }
 
+/// A running client and the flag its pump raises when it ends.
+#[derive(Clone)]
+struct Live {
+    client: AnyClient,
+    ended: Arc<AtomicBool>,
+}
+
 /// Starts a client and the task that pumps its events into the queue.
-fn spawn_client(settings: &Settings, shared: &Arc<Shared>) -> Result<AnyClient, STATUS> {
+fn spawn_client(settings: &Settings, shared: &Arc<Shared>) -> Result<Live, STATUS> {
     let _enter = runtime().enter();
     let (client, events) =
         AnyClient::new(settings.role, settings.options.clone()).map_err(|e| {
             tracing::error!("{e}");
             STATUS_INVALID_ARG
         })?;
-    runtime().spawn(pump(events, shared.clone()));
-    Ok(client)
+    let ended = Arc::new(AtomicBool::new(false));
+    runtime().spawn(pump(events, shared.clone(), ended.clone()));
+    Ok(Live { client, ended })
 }
 
-async fn pump(mut events: Events, shared: Arc<Shared>) {
+async fn pump(mut events: Events, shared: Arc<Shared>, ended: Arc<AtomicBool>) {
     while let Some(event) = events.recv().await {
-        shared.on_event(event);
+        shared.on_event(event, &ended);
     }
 }
 

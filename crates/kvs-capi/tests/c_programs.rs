@@ -15,6 +15,10 @@ use kvs_client::{ClientOptions, Event, MessageType, SignalingClient, TlsOptions,
 use kvs_proto::client::{ChannelRef, ClientConfig};
 
 /// Starts the seed master and waits until it reports CONNECTED.
+#[expect(
+    clippy::zombie_processes,
+    reason = "the child is handed to the caller, which waits for it in stop_master"
+)]
 fn start_master(
     exe: &std::path::Path,
     svc: &Service,
