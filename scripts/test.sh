@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every check: formatting, clippy with warnings as errors (which also enforces the core's clock
 # ban and the panic-free input paths), no module cycles, the workspace's unit, integration,
-# conformance, CLI and browser tests (installing Chromium when missing), the optional
+# conformance, CLI, browser and C-program tests (installing Chromium, a C compiler and
+# valgrind when missing), the optional
 # aws-default-chain feature, the no_std build of the split-mode link, then each fuzz target
 # for a bounded time. This is what CI runs
 # (.ci/run).
@@ -17,6 +18,11 @@ python3 scripts/module-graph.py -q # fails on a module cycle in any crate
 # service's CA through NSS's certutil.
 if [ ! -x /usr/bin/chromium ] || ! command -v certutil >/dev/null; then
     apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium libnss3-tools
+fi
+# The C API's tests compile C programs with cc against the static library and run one under
+# valgrind (Debian's packages).
+if ! command -v cc >/dev/null || ! command -v valgrind >/dev/null; then
+    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y gcc libc6-dev valgrind
 fi
 cargo test --workspace
 # The split-mode link must build for a microcontroller: no_std, with and without alloc, for

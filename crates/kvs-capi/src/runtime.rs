@@ -44,6 +44,8 @@ fn level_name(level: UINT32) -> &'static str {
 /// subscriber already. `RUST_LOG` wins, then `AWS_KVS_LOG_LEVEL` (the C SDK's variable), then
 /// the first client's `loggingLevel`. Only this library's crates log at that level.
 pub(crate) fn init_logging(logging_level: UINT32) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     static ONCE: OnceLock<()> = OnceLock::new();
     ONCE.get_or_init(|| {
         let level = std::env::var("AWS_KVS_LOG_LEVEL")
@@ -51,14 +53,19 @@ pub(crate) fn init_logging(logging_level: UINT32) {
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(logging_level);
         let level = level_name(level);
-        let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-            tracing_subscriber::EnvFilter::new(format!(
-                "warn,kvs_signaling_c={level},kvs_client={level},kvs_proto={level}"
-            ))
-        });
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
+        // `Targets` understands RUST_LOG's `target=level,…` form without a regex engine,
+        // which would add a quarter of a megabyte to every device image.
+        let filter: tracing_subscriber::filter::Targets = std::env::var("RUST_LOG")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| {
+                format!("warn,kvs_signaling_c={level},kvs_client={level},kvs_proto={level}")
+                    .parse()
+                    .expect("a valid filter")
+            });
+        let _ = tracing_subscriber::registry()
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .with(filter)
             .try_init();
     });
 }

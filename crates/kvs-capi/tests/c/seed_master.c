@@ -29,8 +29,8 @@ static VOID reply(PSampleConfiguration cfg, PReceivedSignalingMessage in, SIGNAL
     MEMSET(&out, 0, SIZEOF(out));
     out.version = SIGNALING_MESSAGE_CURRENT_VERSION;
     out.messageType = type;
-    STRNCPY(out.peerClientId, in->peerClientId, MAX_SIGNALING_CLIENT_ID_LEN);
-    STRNCPY(out.payload, payload, MAX_SIGNALING_MESSAGE_LEN);
+    SNPRINTF(out.peerClientId, SIZEOF(out.peerClientId), "%s", in->peerClientId);
+    SNPRINTF(out.payload, SIZEOF(out.payload), "%s", payload);
     out.payloadLen = (UINT32) STRLEN(out.payload);
     STATUS status = signalingClientSendMessageSync(cfg->handle, &out);
     if (STATUS_FAILED(status)) {

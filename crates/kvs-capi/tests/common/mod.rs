@@ -82,19 +82,24 @@ pub fn static_library() -> PathBuf {
 }
 
 /// Compiles `tests/c/<name>.c` with `cc` against the committed header and the static
-/// library, warnings as errors.
+/// library, warnings as errors, with debug information for valgrind.
 pub fn compile(name: &str, out_dir: &Path) -> PathBuf {
+    compile_with(name, out_dir, &["-g"])
+}
+
+/// As [`compile`], with other flags (`-O2 -Wl,--gc-sections -s` for a release build).
+pub fn compile_with(name: &str, out_dir: &Path, flags: &[&str]) -> PathBuf {
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let exe = out_dir.join(name);
     let output = Command::new("cc")
         .args([
             "-std=c11",
-            "-g",
             "-Wall",
             "-Wextra",
             "-Werror",
             "-D_POSIX_C_SOURCE=200809L",
         ])
+        .args(flags)
         .arg("-I")
         .arg(crate_dir.join("include"))
         .arg(crate_dir.join("tests/c").join(format!("{name}.c")))
