@@ -7,7 +7,8 @@
 //!   an existing channel, against a floor measured in the same run: our Rust client doing
 //!   the same in-process (a fresh HTTPS client, then start → CONNECTED).
 //!
-//! `cargo bench -p kvs-capi --bench footprint [-- ROUNDS]`
+//! `cargo bench -p kvs-capi --bench footprint --profile capi [-- ROUNDS]` (the `capi` profile
+//! is how the library ships; without it the figures are those of a plain release build).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -136,41 +137,12 @@ fn main() {
         std::thread::sleep(Duration::from_millis(1500));
         let rss = rss_kib(child.id(), "VmRSS:");
         let hwm = rss_kib(child.id(), "VmHWM:");
-        if std::env::var_os("KVS_BENCH_SMAPS").is_some() {
-            let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
-            for l in status
-                .lines()
-                .filter(|l| l.starts_with("Rss") || l.starts_with("Threads"))
-            {
-                println!("  {l}");
-            }
-            let maps = std::fs::read_to_string(format!("/proc/{}/smaps", child.id())).unwrap();
-            let mut region = String::new();
-            for l in maps.lines() {
-                if l.chars().next().is_some_and(|c| c.is_ascii_hexdigit())
-                    && l.contains('-')
-                    && !l.contains(':')
-                    || l.split_whitespace().count() >= 5
-                        && l.contains('-')
-                        && l.chars().next().is_some_and(|c| c.is_ascii_hexdigit())
-                {
-                    region = l.split_whitespace().skip(5).collect::<Vec<_>>().join(" ");
-                    if region.is_empty() {
-                        region = "[anon]".into();
-                    }
-                } else if let Some(v) = l.strip_prefix("Rss:") {
-                    let kb: u64 = v.split_whitespace().next().unwrap().parse().unwrap();
-                    if kb >= 256 {
-                        println!("  {kb:>6} kB {region}");
-                    }
-                }
-            }
-        }
+        let anon = rss_kib(child.id(), "RssAnon:");
         drop(child.stdin.take());
         let mut rest = String::new();
         std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
         assert!(child.wait().unwrap().success());
-        (connected, rss, hwm)
+        (connected, rss, hwm, anon)
     };
     let floor = || {
         svc.runtime.block_on(async {
@@ -199,10 +171,11 @@ fn main() {
     };
     // The channel exists before the first measured run, as in the set-up.
     run_master();
-    let (mut c_ms, mut floor_ms, mut rss, mut hwm) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut c_ms, mut floor_ms, mut rss, mut hwm, mut anon) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
-        let (t, r, h) = run_master();
+        let (t, r, h, a) = run_master();
+        anon.push(a as f64);
         c_ms.push(t.as_secs_f64() * 1e3);
         rss.push(r as f64);
         hwm.push(h as f64);
@@ -213,8 +186,9 @@ fn main() {
     println!("floor, Rust client in-process (new HTTPS client) → CONNECTED: median {f:.1} ms");
     println!("ratio C master / floor: {:.2}", c / f);
     println!(
-        "C master resident while connected and idle: median {:.2} MB (peak {:.2} MB)",
+        "C master resident while connected and idle: median {:.2} MB (peak {:.2} MB), of which {:.2} MB heap and stacks, the rest mapped code and data",
         median(&mut rss) / 1024.0,
-        median(&mut hwm) / 1024.0
+        median(&mut hwm) / 1024.0,
+        median(&mut anon) / 1024.0
     );
 }

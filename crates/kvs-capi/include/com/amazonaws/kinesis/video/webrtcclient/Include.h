@@ -34,7 +34,9 @@
 #define KVS_SIGNALING_C_INCLUDE_H
 
 #include <stdint.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- Platform basics, with the values of the C SDK's PIC headers ---------------------- */
@@ -95,10 +97,21 @@ typedef VOID *PVOID;
 #define STRNCMP strncmp
 #define STRCHR strchr
 #define SNPRINTF snprintf
+#define GETENV getenv
+#define ENTERS()
+#define LEAVES()
+#define DEFAULT_AWS_REGION "us-west-2"
+#define ACCESS_KEY_ENV_VAR ((PCHAR) "AWS_ACCESS_KEY_ID")
+#define SECRET_KEY_ENV_VAR ((PCHAR) "AWS_SECRET_ACCESS_KEY")
+#define SESSION_TOKEN_ENV_VAR ((PCHAR) "AWS_SESSION_TOKEN")
+#define DEFAULT_REGION_ENV_VAR ((PCHAR) "AWS_DEFAULT_REGION")
+#define CACERT_PATH_ENV_VAR ((PCHAR) "AWS_KVS_CACERT_PATH")
+#define DEBUG_LOG_LEVEL_ENV_VAR ((PCHAR) "AWS_KVS_LOG_LEVEL")
 /* The PIC's early-exit idiom: needs `STATUS retStatus` and a `CleanUp:` label. */
 #define CHK(condition, errRet) do { if (!(condition)) { retStatus = (errRet); goto CleanUp; } } while (FALSE)
 #define CHK_STATUS(condition) do { STATUS __status = (condition); if (STATUS_FAILED(__status)) { retStatus = __status; goto CleanUp; } } while (FALSE)
 #define CHK_ERR(condition, errRet, ...) do { if (!(condition)) { retStatus = (errRet); DLOGE(__VA_ARGS__); goto CleanUp; } } while (FALSE)
+#define CHK_WARN(condition, errRet, ...) do { if (!(condition)) { retStatus = (errRet); DLOGW(__VA_ARGS__); goto CleanUp; } } while (FALSE)
 #define CHK_LOG_ERR(condition) do { STATUS __status = (condition); if (STATUS_FAILED(__status)) { DLOGE("operation returned status code: 0x%08x", __status); } } while (FALSE)
 #define LOG_LEVEL_VERBOSE 1
 #define LOG_LEVEL_DEBUG 2
