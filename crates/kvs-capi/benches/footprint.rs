@@ -14,12 +14,11 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Service, compile_with, scratch};
+use common::{Service, compile_with, scratch, start_master, stop_master};
 use kvs_client::{ClientOptions, Master, SignalingClient, TlsOptions};
 use kvs_proto::client::{ChannelRef, ClientConfig};
 
@@ -119,29 +118,13 @@ fn main() {
     let channel = "bench-capi";
     let run_master = || {
         let started = Instant::now();
-        let mut child = Command::new(&master)
-            .envs(svc.env(channel))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        let connected = loop {
-            line.clear();
-            assert!(out.read_line(&mut line).unwrap() > 0, "the C master exited");
-            if line.starts_with("connected;") {
-                break started.elapsed();
-            }
-        };
+        let (child, out) = start_master(&master, &svc, channel);
+        let connected = started.elapsed();
         std::thread::sleep(Duration::from_millis(1500));
         let rss = rss_kib(child.id(), "VmRSS:");
         let hwm = rss_kib(child.id(), "VmHWM:");
         let anon = rss_kib(child.id(), "RssAnon:");
-        drop(child.stdin.take());
-        let mut rest = String::new();
-        std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
-        assert!(child.wait().unwrap().success());
+        stop_master(child, out);
         (connected, rss, hwm, anon)
     };
     let floor = || {

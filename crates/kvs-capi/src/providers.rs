@@ -544,20 +544,18 @@ pub unsafe extern "C" fn createCurlIotCredentialProvider(
     thingName: *mut CHAR,
     ppProvider: *mut *mut AwsCredentialProvider,
 ) -> STATUS {
-    guard("createCurlIotCredentialProvider", || {
-        // SAFETY: forwarded from the caller.
-        unsafe {
-            create_iot(
-                iotGetCredentialEndpoint,
-                certPath,
-                privateKeyPath,
-                caCertPath,
-                roleAlias,
-                thingName,
-                ppProvider,
-            )
-        }
-    })
+    // SAFETY: forwarded from the caller; the two names are one provider.
+    unsafe {
+        createLwsIotCredentialProvider(
+            iotGetCredentialEndpoint,
+            certPath,
+            privateKeyPath,
+            caCertPath,
+            roleAlias,
+            thingName,
+            ppProvider,
+        )
+    }
 }
 
 /// `freeIotCredentialProvider`.

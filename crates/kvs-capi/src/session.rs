@@ -726,93 +726,101 @@ fn fill_message(buffer: &mut KvsUpstreamReceivedSignalingMessage, item: &Item) {
 
 /// Calls the application's callback for `item`.
 fn deliver(item: Item, buffer: &mut KvsUpstreamReceivedSignalingMessage, callbacks: Callbacks) {
-    match (&item, callbacks) {
-        (
-            Item::State(s),
-            Callbacks::Upstream {
+    match &item {
+        Item::State(state) => callbacks.state(*state),
+        Item::Error(code, text) => callbacks.error(*code, text),
+        Item::Message(_) | Item::StatusResponse(_) => {
+            fill_message(buffer, &item);
+            callbacks.message(buffer);
+        }
+    }
+}
+
+/// Logs a non-success STATUS an upstream callback returned: the C SDK rolls its state
+/// machine back on one, while this client recovers by itself and carries on.
+fn ignored(callback: &str, status: STATUS) {
+    if status != STATUS_SUCCESS {
+        tracing::debug!("{callback} returned 0x{status:08x} (ignored)");
+    }
+}
+
+impl Callbacks {
+    fn state(self, state: SIGNALING_CLIENT_STATE) {
+        match self {
+            Self::Upstream {
                 custom,
                 state: Some(f),
                 ..
-            },
-        ) => {
-            // SAFETY: the application's callback, called as its type says.
-            let status = unsafe { f(custom, *s) };
-            if status != STATUS_SUCCESS {
-                tracing::debug!("stateChangeFn returned 0x{status:08x} (ignored)");
+            } => {
+                // SAFETY: the application's callback, called as its type says.
+                let status = unsafe { f(custom, state) };
+                ignored("stateChangeFn", status);
             }
-        }
-        (
-            Item::State(s),
-            Callbacks::Seed {
+            Self::Seed {
                 custom,
                 state: Some(f),
                 ..
-            },
-        ) => {
-            // SAFETY: as above.
-            unsafe { f(custom, *s) }
-        }
-        (
-            Item::Error(code, text),
-            Callbacks::Upstream {
-                custom,
-                error: Some(f),
-                ..
-            },
-        ) => {
-            let mut text = text.clone().into_bytes();
-            let len = text.len() as UINT32;
-            text.push(0);
-            // SAFETY: as above; the text is NUL-terminated and outlives the call.
-            unsafe { f(custom, *code, text.as_mut_ptr().cast(), len) };
-        }
-        (
-            Item::Error(code, text),
-            Callbacks::Seed {
-                custom,
-                error: Some(f),
-                ..
-            },
-        ) => {
-            let mut text = text.clone().into_bytes();
-            let len = text.len() as UINT32;
-            text.push(0);
-            // SAFETY: as above.
-            unsafe { f(custom, *code, text.as_mut_ptr().cast(), len) };
-        }
-        (
-            Item::Message(_) | Item::StatusResponse(_),
-            Callbacks::Upstream {
-                custom,
-                message: Some(f),
-                ..
-            },
-        ) => {
-            fill_message(buffer, &item);
-            // SAFETY: as above; the buffer stays valid during the call.
-            let status = unsafe { f(custom, &mut *buffer) };
-            if status != STATUS_SUCCESS {
-                tracing::debug!("messageReceivedFn returned 0x{status:08x} (ignored)");
+            } => {
+                // SAFETY: as above.
+                unsafe { f(custom, state) }
             }
+            _ => {}
         }
-        (
-            Item::Message(_) | Item::StatusResponse(_),
-            Callbacks::Seed {
+    }
+
+    fn error(self, code: STATUS, text: &str) {
+        let mut text = text.as_bytes().to_vec();
+        let len = text.len() as UINT32;
+        text.push(0);
+        let msg = text.as_mut_ptr().cast::<CHAR>();
+        match self {
+            Self::Upstream {
+                custom,
+                error: Some(f),
+                ..
+            } => {
+                // SAFETY: as in `state`; the text is NUL-terminated and outlives the call.
+                let status = unsafe { f(custom, code, msg, len) };
+                ignored("errorReportFn", status);
+            }
+            Self::Seed {
+                custom,
+                error: Some(f),
+                ..
+            } => {
+                // SAFETY: as above.
+                unsafe { f(custom, code, msg, len) }
+            }
+            _ => tracing::warn!(
+                "signaling error 0x{code:08x}: {}",
+                String::from_utf8_lossy(&text[..len as usize])
+            ),
+        }
+    }
+
+    fn message(self, buffer: &mut KvsUpstreamReceivedSignalingMessage) {
+        match self {
+            Self::Upstream {
                 custom,
                 message: Some(f),
                 ..
-            },
-        ) => {
-            fill_message(buffer, &item);
-            let seed = (&mut *buffer as *mut KvsUpstreamReceivedSignalingMessage)
-                .cast::<KvsSeedReceivedSignalingMessage>();
-            // SAFETY: the seed layout is the upstream one flattened (asserted at compile time
-            // in `structs`), so the same bytes are a valid seed message.
-            unsafe { f(custom, seed) };
+            } => {
+                // SAFETY: as in `state`; the buffer stays valid during the call.
+                let status = unsafe { f(custom, buffer) };
+                ignored("messageReceivedFn", status);
+            }
+            Self::Seed {
+                custom,
+                message: Some(f),
+                ..
+            } => {
+                let seed = (buffer as *mut KvsUpstreamReceivedSignalingMessage)
+                    .cast::<KvsSeedReceivedSignalingMessage>();
+                // SAFETY: the seed layout is the upstream one flattened (asserted at compile
+                // time in `structs`), so the same bytes are a valid seed message.
+                unsafe { f(custom, seed) }
+            }
+            _ => tracing::debug!("a message arrived and no messageReceivedFn is set"),
         }
-        (Item::Error(code, text), _) => {
-            tracing::warn!("signaling error 0x{code:08x}: {text}");
-        }
-        _ => {}
     }
 }

@@ -5,45 +5,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::io::Write;
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Service, compile, scratch};
+use common::{Service, compile, scratch, start_master, stop_master};
 use kvs_client::{ClientOptions, Event, MessageType, SignalingClient, TlsOptions, Viewer};
 use kvs_proto::client::{ChannelRef, ClientConfig};
-
-/// Starts the seed master and waits until it reports CONNECTED.
-#[expect(
-    clippy::zombie_processes,
-    reason = "the child is handed to the caller, which waits for it in stop_master"
-)]
-fn start_master(
-    exe: &std::path::Path,
-    svc: &Service,
-    channel: &str,
-) -> (Child, BufReader<ChildStdout>) {
-    let mut child = Command::new(exe)
-        .envs(svc.env(channel))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if out.read_line(&mut line).unwrap() == 0 {
-            let status = child.wait();
-            panic!("the C master exited before connecting: {status:?}");
-        }
-        if line.starts_with("connected;") {
-            assert!(line.contains("metrics version 0"), "{line}");
-            return (child, out);
-        }
-    }
-}
 
 /// Our Rust viewer: offer → answer, candidate → the same candidate back.
 fn rust_viewer_exchange(svc: &Service, channel: &str) {
@@ -84,15 +53,6 @@ fn rust_viewer_exchange(svc: &Service, channel: &str) {
         assert_eq!(echoed.payload, candidate.to_vec(), "the candidate comes back byte for byte");
         viewer.close().await;
     });
-}
-
-fn stop_master(mut child: Child, mut out: BufReader<ChildStdout>) -> String {
-    drop(child.stdin.take());
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
-    let status = child.wait().unwrap();
-    assert!(status.success(), "the C master failed: {rest}");
-    rest
 }
 
 #[test]

@@ -2,8 +2,9 @@
 
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, ChildStdout, Command, Stdio};
 
 use kvs_service::{ServiceConfig, ServiceHandle};
 
@@ -114,4 +115,41 @@ pub fn compile_with(name: &str, out_dir: &Path, flags: &[&str]) -> PathBuf {
         String::from_utf8_lossy(&output.stderr)
     );
     exe
+}
+
+/// Starts the seed master and waits until it reports CONNECTED.
+#[expect(
+    clippy::zombie_processes,
+    reason = "the child is handed to the caller, which waits for it in stop_master"
+)]
+pub fn start_master(exe: &Path, svc: &Service, channel: &str) -> (Child, BufReader<ChildStdout>) {
+    let mut child = Command::new(exe)
+        .envs(svc.env(channel))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if out.read_line(&mut line).unwrap() == 0 {
+            let status = child.wait();
+            panic!("the C master exited before connecting: {status:?}");
+        }
+        if line.starts_with("connected;") {
+            assert!(line.contains("metrics version 0"), "{line}");
+            return (child, out);
+        }
+    }
+}
+
+/// Closes the master's stdin, waits for it to exit successfully and returns the rest of its output.
+pub fn stop_master(mut child: Child, mut out: BufReader<ChildStdout>) -> String {
+    drop(child.stdin.take());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "the C master failed: {rest}");
+    rest
 }
