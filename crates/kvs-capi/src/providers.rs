@@ -193,7 +193,10 @@ unsafe extern "C" fn owned_get_credentials(
         }) {
             Ok(Ok(c)) => c,
             Ok(Err(e)) => {
-                tracing::warn!("credential provider failed: {e}");
+                tracing::warn!(
+                    "credential provider failed: {}",
+                    kvs_client::error_chain(&e)
+                );
                 return STATUS_SIGNALING_GET_TOKEN_CALL_FAILED;
             }
             Err(_) => return STATUS_OPERATION_TIMED_OUT,
@@ -276,9 +279,12 @@ fn free(kind: Kind, pp: *mut *mut AwsCredentialProvider) -> STATUS {
             STATUS_SUCCESS
         }
         Some(k) => {
-            tracing::error!(
-                "this credential provider is a {k:?} provider; free it with its own free function"
-            );
+            let right = match k {
+                Kind::Static => "freeStaticCredentialProvider",
+                Kind::File => "freeFileCredentialProvider",
+                Kind::Iot => "freeIotCredentialProvider",
+            };
+            tracing::error!("free this credential provider with {right}");
             STATUS_INVALID_ARG
         }
         None => {
@@ -416,7 +422,10 @@ pub unsafe extern "C" fn createFileCredentialProvider(
         }) {
             Ok(Ok(_)) => publish(Kind::File, provider, ppProvider),
             Ok(Err(e)) => {
-                tracing::error!("the credentials file {path} is unusable: {e}");
+                tracing::error!(
+                    "the credentials file {path} is unusable: {}",
+                    kvs_client::error_chain(&e)
+                );
                 STATUS_FILE_CREDENTIAL_PROVIDER_INVALID_FILE_FORMAT
             }
             Err(_) => STATUS_OPERATION_TIMED_OUT,

@@ -238,7 +238,10 @@ impl Session {
         ) {
             Ok(Ok(c)) => c,
             Ok(Err(e)) => {
-                tracing::error!("getting credentials failed: {e}; check the credential provider");
+                tracing::error!(
+                    "getting credentials failed: {}; check the credential provider",
+                    kvs_client::error_chain(&e)
+                );
                 return Err(STATUS_SIGNALING_GET_TOKEN_CALL_FAILED);
             }
             Err(_) => {

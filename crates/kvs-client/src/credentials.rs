@@ -10,19 +10,6 @@ pub use aws_credential_types::provider::error::CredentialsError;
 pub use aws_credential_types::provider::future::ProvideCredentials as ProvideFuture;
 use kvs_proto::Credentials;
 
-/// An error and its sources, joined with `: ` (the SDK's credentials errors keep the
-/// interesting part in their source).
-pub(crate) fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 /// What the AWS SDK's providers run on: an HTTPS client on rustls with ring (as the rest of
 /// the workspace; the SDK's default would bring aws-lc-rs) and tokio.
 pub fn provider_config() -> aws_config::provider_config::ProviderConfig {
@@ -152,7 +139,7 @@ mod tests {
         let err = CredentialsError::not_loaded(
             "environment: AWS_ACCESS_KEY_ID is not set; export it or pass keys another way",
         );
-        let text = chain(&err);
+        let text = crate::error_chain(&err);
         assert!(text.contains("AWS_ACCESS_KEY_ID is not set"), "{text}");
     }
 }

@@ -111,7 +111,7 @@ impl Driver {
                             )
                             .await
                             {
-                                Ok(result) => result.map_err(|e| crate::credentials::chain(&e)),
+                                Ok(result) => result.map_err(|e| crate::error_chain(&e)),
                                 Err(_) => Err(format!(
                                     "the credentials provider {provider:?} gave no answer within {} s",
                                     limit.as_secs()
@@ -319,7 +319,7 @@ impl Driver {
                 builder = builder.header(name, value);
             }
             let result = async {
-                let response = builder.send().await.map_err(|e| error_chain(&e))?;
+                let response = builder.send().await.map_err(|e| crate::error_chain(&e))?;
                 let status = response.status().as_u16();
                 let error_type = error_type(response.headers());
                 let date = response
@@ -365,7 +365,7 @@ impl Driver {
                 Err(e) => Done::WsFailed {
                     status: None,
                     error_type: None,
-                    message: error_chain(&e),
+                    message: crate::error_chain(&e),
                 },
             };
             let _ = tx.send(done);
@@ -401,7 +401,7 @@ const MAX_RESPONSE_BODY: usize = 1 << 20;
 /// Reads an answer's body, refusing one larger than [`MAX_RESPONSE_BODY`] without buffering it.
 async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| error_chain(&e))? {
+    while let Some(chunk) = response.chunk().await.map_err(|e| crate::error_chain(&e))? {
         if body.len() + chunk.len() > MAX_RESPONSE_BODY {
             return Err(format!(
                 "the answer is larger than {MAX_RESPONSE_BODY} bytes; is the endpoint URL a KVS endpoint?"
@@ -470,21 +470,6 @@ fn store_cache_entry(
             warn!(path = %path.display(), error = %e, "cannot write the endpoint cache");
         }
     });
-}
-
-/// An error and its sources, e.g. "error sending request: tcp connect error: Connection refused".
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let part = s.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        source = s.source();
-    }
-    text
 }
 
 async fn next_frame(ws: &mut Option<Ws>) -> Option<Result<Message, tungstenite::Error>> {

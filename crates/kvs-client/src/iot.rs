@@ -232,7 +232,7 @@ impl IotProvider {
         let unreachable = |e: &dyn std::error::Error| {
             CredentialsError::provider_error(Unreachable {
                 endpoint: self.endpoint.clone(),
-                cause: crate::credentials::chain(e),
+                cause: crate::error_chain(e),
             })
         };
         let mut resp = self

@@ -170,6 +170,23 @@ impl<R: Role> Clone for SignalingClient<R> {
     }
 }
 
+/// An error and its sources joined with `: `, each part once, e.g. "error sending request:
+/// tcp connect error: Connection refused". Transport and credentials errors keep the
+/// interesting part in their sources, which their own `Display` leaves out.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 /// Why waiting on a session failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]

@@ -24,7 +24,7 @@ impl Service {
                 listen: "127.0.0.1:0".parse().unwrap(),
                 state_dir: Some(state.to_owned()),
                 turn: if turn { default.turn.clone() } else { None },
-                iot: None,
+                iot: Some(kvs_service::IotConfig::default()),
                 ..default
             }))
             .unwrap();
