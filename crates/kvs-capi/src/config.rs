@@ -10,7 +10,7 @@ use kvs_client::{
 };
 
 use crate::ffi::{StrError, read_array, read_str};
-use crate::structs::{ChannelInfo, SignalingClientInfo};
+use crate::structs::{ChannelInfo, SignalingClientInfo, Tag};
 use crate::types::*;
 
 /// The C SDK's default region.
@@ -71,17 +71,23 @@ pub(crate) unsafe fn parse(
         );
         return Err(STATUS_SIGNALING_INVALID_CHANNEL_INFO_VERSION);
     }
-    // SAFETY: the fields read below exist in every version but those guarded by a version
-    // check, and the caller vouches for the size of that version.
-    let (ci, ch) = unsafe { (&*client_info, &*channel_info) };
-
-    let client_id =
-        read_array(&ci.clientId).map_err(|_| STATUS_SIGNALING_INVALID_CLIENT_INFO_CLIENT_LENGTH)?;
+    // The structures are read field by field through the raw pointers, never as references
+    // to the whole: an application built against an older header passes a smaller struct,
+    // and only the fields its version has are read.
+    // SAFETY: `clientId` and `loggingLevel` exist in every version; the caller vouches for the
+    // structure's size for its version.
+    let (client_id, logging_level) = unsafe {
+        (
+            read_array(&(*client_info).clientId),
+            (*client_info).loggingLevel,
+        )
+    };
+    let client_id = client_id.map_err(|_| STATUS_SIGNALING_INVALID_CLIENT_INFO_CLIENT_LENGTH)?;
     let cache_file = if client_version >= 1 {
-        // SAFETY: a v1+ field; NULL or a string.
+        // SAFETY: a v1+ field, present since the version says so; NULL or a string.
         unsafe {
             field(
-                ci.cacheFilePath,
+                (*client_info).cacheFilePath,
                 MAX_PATH_LEN,
                 STATUS_SIGNALING_INVALID_CLIENT_INFO_CACHE_FILE_PATH_LEN,
             )
@@ -89,63 +95,65 @@ pub(crate) unsafe fn parse(
     } else {
         None
     };
+    // SAFETY: as above, for `ChannelInfo`.
+    let ch = unsafe { ChannelFields::read(channel_info, channel_version) };
 
     // SAFETY: each is NULL or a string, per the caller.
     let (name, arn, storage_arn, region, endpoint, cert_path, postfix, custom_agent, kms) = unsafe {
         (
             field(
-                ch.pChannelName,
+                ch.name,
                 MAX_CHANNEL_NAME_LEN,
                 STATUS_SIGNALING_INVALID_CHANNEL_NAME_LENGTH,
             )?,
             field(
-                ch.pChannelArn,
+                ch.arn,
                 MAX_ARN_LEN,
                 STATUS_SIGNALING_INVALID_CHANNEL_ARN_LENGTH,
             )?,
             field(
-                ch.pStorageStreamArn,
+                ch.storage_arn,
                 MAX_ARN_LEN,
                 STATUS_SIGNALING_INVALID_STREAM_ARN_LENGTH,
             )?,
             field(
-                ch.pRegion,
+                ch.region,
                 MAX_REGION_NAME_LEN,
                 STATUS_SIGNALING_INVALID_REGION_LENGTH,
             )?,
             field(
-                ch.pControlPlaneUrl,
+                ch.control_plane_url,
                 MAX_ARN_LEN,
                 STATUS_SIGNALING_INVALID_CPL_LENGTH,
             )?,
             field(
-                ch.pCertPath,
+                ch.cert_path,
                 MAX_PATH_LEN,
                 STATUS_SIGNALING_INVALID_CERTIFICATE_PATH_LENGTH,
             )?,
             field(
-                ch.pUserAgentPostfix,
+                ch.user_agent_postfix,
                 MAX_CUSTOM_USER_AGENT_NAME_POSTFIX_LEN,
                 STATUS_SIGNALING_INVALID_AGENT_POSTFIX_LENGTH,
             )?,
             field(
-                ch.pCustomUserAgent,
+                ch.custom_user_agent,
                 MAX_CUSTOM_USER_AGENT_LEN,
                 STATUS_SIGNALING_INVALID_AGENT_LENGTH,
             )?,
             field(
-                ch.pKmsKeyId,
+                ch.kms_key_id,
                 MAX_ARN_LEN,
                 STATUS_SIGNALING_INVALID_KMS_KEY_LENGTH,
             )?,
         )
     };
     let _ = (postfix, custom_agent, kms);
-    if storage_arn.is_some() || (channel_version >= 1 && ch.useMediaStorage != 0) {
+    if storage_arn.is_some() || ch.use_media_storage != 0 {
         tracing::error!("media storage (JoinStorageSession) is not supported by this library");
         return Err(STATUS_NOT_IMPLEMENTED);
     }
-    check_tags(ch)?;
+    check_tags(ch.tag_count, ch.tags)?;
 
     let channel = match (arn, name) {
         (Some(arn), _) => {
@@ -160,7 +168,7 @@ pub(crate) unsafe fn parse(
             return Err(STATUS_SIGNALING_INVALID_CHANNEL_NAME_LENGTH);
         }
     };
-    let role = match ch.channelRoleType {
+    let role = match ch.role {
         SIGNALING_CHANNEL_ROLE_TYPE_MASTER => ChannelRole::Master,
         SIGNALING_CHANNEL_ROLE_TYPE_VIEWER => ChannelRole::Viewer,
         other => {
@@ -169,7 +177,7 @@ pub(crate) unsafe fn parse(
         }
     };
     if !matches!(
-        ch.channelType,
+        ch.channel_type,
         SIGNALING_CHANNEL_TYPE_UNKNOWN | SIGNALING_CHANNEL_TYPE_SINGLE_MASTER
     ) {
         return Err(STATUS_INVALID_ARG);
@@ -178,16 +186,12 @@ pub(crate) unsafe fn parse(
         tracing::error!("a viewer needs a clientId matching [a-zA-Z0-9_.-]{{1,256}}");
         return Err(STATUS_SIGNALING_INVALID_CLIENT_INFO_CLIENT_LENGTH);
     }
-    let ttl = match ch.messageTtl {
+    let ttl = match ch.message_ttl {
         0 => None,
         t if (5 * 10_000_000..=120 * 10_000_000).contains(&t) => Some((t / 10_000_000) as u32),
         _ => return Err(STATUS_SIGNALING_INVALID_MESSAGE_TTL_VALUE),
     };
-    let (policy, period) = if channel_version >= 1 {
-        (ch.cachingPolicy, ch.cachingPeriod)
-    } else {
-        (SIGNALING_API_CALL_CACHE_TYPE_NONE, 0)
-    };
+    let (policy, period) = (ch.caching_policy, ch.caching_period);
     if policy > SIGNALING_API_CALL_CACHE_TYPE_FILE_EXCEPT_DESCRIBE_MEDIA {
         return Err(STATUS_INVALID_ARG);
     }
@@ -222,26 +226,85 @@ pub(crate) unsafe fn parse(
     Ok(Settings {
         role,
         options,
-        logging_level: ci.loggingLevel,
+        logging_level,
     })
+}
+
+/// The `ChannelInfo` fields, read one by one; the v1 ones take their v0 meaning for a v0
+/// structure (no caching, no media storage).
+struct ChannelFields {
+    name: *mut CHAR,
+    arn: *mut CHAR,
+    storage_arn: *mut CHAR,
+    region: *mut CHAR,
+    control_plane_url: *mut CHAR,
+    cert_path: *mut CHAR,
+    user_agent_postfix: *mut CHAR,
+    custom_user_agent: *mut CHAR,
+    kms_key_id: *mut CHAR,
+    channel_type: SIGNALING_CHANNEL_TYPE,
+    role: SIGNALING_CHANNEL_ROLE_TYPE,
+    caching_period: UINT64,
+    message_ttl: UINT64,
+    tag_count: UINT32,
+    tags: *mut Tag,
+    caching_policy: SIGNALING_API_CALL_CACHE_TYPE,
+    use_media_storage: BOOL,
+}
+
+impl ChannelFields {
+    /// # Safety
+    /// `p` points to a `ChannelInfo` of at least `version`'s size.
+    unsafe fn read(p: *const ChannelInfo, version: UINT32) -> Self {
+        // SAFETY: every field read here is in version 0; the caller vouches for its size.
+        let mut fields = unsafe {
+            Self {
+                name: (*p).pChannelName,
+                arn: (*p).pChannelArn,
+                storage_arn: (*p).pStorageStreamArn,
+                region: (*p).pRegion,
+                control_plane_url: (*p).pControlPlaneUrl,
+                cert_path: (*p).pCertPath,
+                user_agent_postfix: (*p).pUserAgentPostfix,
+                custom_user_agent: (*p).pCustomUserAgent,
+                kms_key_id: (*p).pKmsKeyId,
+                channel_type: (*p).channelType,
+                role: (*p).channelRoleType,
+                caching_period: (*p).cachingPeriod,
+                message_ttl: (*p).messageTtl,
+                tag_count: (*p).tagCount,
+                tags: (*p).pTags,
+                caching_policy: SIGNALING_API_CALL_CACHE_TYPE_NONE,
+                use_media_storage: 0,
+            }
+        };
+        if version >= 1 {
+            // SAFETY: the v1 fields exist, since the version says so.
+            unsafe {
+                fields.caching_policy = (*p).cachingPolicy;
+                fields.use_media_storage = (*p).useMediaStorage;
+            }
+        }
+        fields
+    }
 }
 
 /// Tags are checked as the C SDK checks them (count, names, values), then not sent: the
 /// client creates channels without tags.
-fn check_tags(ch: &ChannelInfo) -> Result<(), STATUS> {
-    let count = ch.tagCount as usize;
+fn check_tags(count: UINT32, tags: *mut Tag) -> Result<(), STATUS> {
+    let count = count as usize;
     if count == 0 {
         return Ok(());
     }
     if count > MAX_TAG_COUNT {
         return Err(STATUS_INVALID_ARG);
     }
-    if ch.pTags.is_null() {
+    if tags.is_null() {
         return Err(STATUS_NULL_ARG);
     }
     for i in 0..count {
         // SAFETY: `pTags` points to `tagCount` tags, per the C SDK's contract.
-        let tag = unsafe { &*ch.pTags.add(i) };
+        let tag = unsafe { &*tags.add(i) };
         // SAFETY: a tag's strings are NUL-terminated.
         let (name, value) = unsafe {
             (
