@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 use std::time::SystemTime;
+use tracing::instrument::WithSubscriber;
 
 use futures_util::{SinkExt, StreamExt};
 use kvs_proto::Credentials;
@@ -343,14 +344,17 @@ impl Driver {
     fn spawn_ws_connect(&self, url: String, tx: mpsc::UnboundedSender<Done>) -> JoinHandle<()> {
         let connector = Connector::Rustls(self.http.tls.clone());
         tokio::spawn(async move {
-            let done = match tokio_tungstenite::connect_async_tls_with_config(
+            // tungstenite logs the handshake request at TRACE, and the URL is presigned: a
+            // session token sits in its query. The handshake runs with no subscriber at all,
+            // so that no log filter (RUST_LOG=trace included) can let the token out.
+            let connect = tokio_tungstenite::connect_async_tls_with_config(
                 url,
                 Some(ws_config()),
                 true,
                 Some(connector),
             )
-            .await
-            {
+            .with_subscriber(tracing::subscriber::NoSubscriber::default());
+            let done = match connect.await {
                 Ok((socket, _)) => Done::WsOpened(Box::new(socket)),
                 Err(tungstenite::Error::Http(response)) => {
                     let status = response.status().as_u16();

@@ -90,7 +90,13 @@ fn sign_for_service(
         SignableBody::Bytes(req.body),
     )
     .map_err(SigningError::from_display)?;
-    sign(signable, &params).map_err(SigningError::from_display)
+    // aws-sigv4 logs the canonical request at TRACE, and a presigned one carries the session
+    // token in its query string. Signing runs with no subscriber at all, so that no log
+    // filter (RUST_LOG=trace included) can let the token out.
+    tracing::subscriber::with_default(tracing::subscriber::NoSubscriber::default(), || {
+        sign(signable, &params)
+    })
+    .map_err(SigningError::from_display)
 }
 
 /// Signs a request in the `Authorization` header; returns the headers to add
