@@ -9,6 +9,7 @@ pub mod amz_date;
 pub mod api;
 pub mod client;
 mod credentials;
+pub mod doctor;
 pub mod iot;
 pub mod rate;
 pub mod redact;

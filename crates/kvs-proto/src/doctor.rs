@@ -1,0 +1,577 @@
+//! The reasoning of a signaling health check without IO: the seed's troubleshooting list
+//! (connection, authentication, timeouts, ICE, SDP negotiation) as checks in order, which
+//! check needs which, and the verdicts, with the cause and the fix in words, from what a
+//! driver measured. The driver does the resolving, connecting and calling and hands the
+//! figures here; nothing here reads a clock.
+
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::wire::MAX_PAYLOAD_LEN;
+
+/// The part of the troubleshooting list a check belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Area {
+    /// Reaching the service at all.
+    Connection,
+    /// Being accepted by it.
+    Authentication,
+    /// Getting answers in time.
+    Timeouts,
+    /// Reaching STUN and TURN over UDP.
+    Ice,
+    /// Offers fitting the service's limit.
+    Sdp,
+}
+
+/// One check, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Check {
+    /// The control-plane host resolves.
+    Resolve,
+    /// A TCP connection opens.
+    Tcp,
+    /// TLS completes with a trusted, valid certificate for the host.
+    Tls,
+    /// HTTPS proxies from the environment.
+    Proxy,
+    /// A credential provider supplies keys that have not expired.
+    Credentials,
+    /// The service's clock against ours.
+    ClockOffset,
+    /// A signed, read-only call is accepted.
+    SignedCall,
+    /// The permissions the role needs, tried by name.
+    Permissions,
+    /// Each call's latency against the client's timeout.
+    CallLatency,
+    /// The WebSocket upgrade, as a viewer of our own.
+    WebSocket,
+    /// A STUN binding: the server-reflexive address.
+    Stun,
+    /// A TURN allocation over UDP per TURN server: the relay addresses.
+    Turn,
+    /// Whether UDP reaches out at all.
+    Udp,
+    /// A typical offer against the service's message limit.
+    OfferSize,
+}
+
+impl Check {
+    /// Every check, in the order they run.
+    pub const ORDER: [Check; 14] = [
+        Check::Resolve,
+        Check::Tcp,
+        Check::Tls,
+        Check::Proxy,
+        Check::Credentials,
+        Check::ClockOffset,
+        Check::SignedCall,
+        Check::Permissions,
+        Check::CallLatency,
+        Check::WebSocket,
+        Check::Stun,
+        Check::Turn,
+        Check::Udp,
+        Check::OfferSize,
+    ];
+
+    /// Its part of the troubleshooting list.
+    pub fn area(self) -> Area {
+        match self {
+            Self::Resolve | Self::Tcp | Self::Tls | Self::Proxy => Area::Connection,
+            Self::Credentials | Self::ClockOffset | Self::SignedCall | Self::Permissions => {
+                Area::Authentication
+            }
+            Self::CallLatency | Self::WebSocket => Area::Timeouts,
+            Self::Stun | Self::Turn | Self::Udp => Area::Ice,
+            Self::OfferSize => Area::Sdp,
+        }
+    }
+
+    /// What it checks, in words.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Resolve => "name resolution of the control-plane endpoint",
+            Self::Tcp => "TCP connection to the endpoint",
+            Self::Tls => "TLS handshake (certificate chain, expiry, host name)",
+            Self::Proxy => "HTTPS proxies from the environment",
+            Self::Credentials => "credentials from the provider",
+            Self::ClockOffset => "clock offset to the service",
+            Self::SignedCall => "a signed call accepted",
+            Self::Permissions => "permissions of the role",
+            Self::CallLatency => "call latency against the timeouts",
+            Self::WebSocket => "WebSocket upgrade as a viewer",
+            Self::Stun => "STUN binding (server-reflexive address)",
+            Self::Turn => "TURN allocation over UDP (relay address)",
+            Self::Udp => "UDP reachability",
+            Self::OfferSize => "size of a typical offer",
+        }
+    }
+
+    /// The checks this one cannot run without: when one of them failed or was skipped,
+    /// this one is skipped too.
+    pub fn needs(self) -> &'static [Check] {
+        match self {
+            Self::Resolve | Self::Proxy | Self::Credentials | Self::OfferSize => &[],
+            Self::Tcp => &[Self::Resolve],
+            Self::Tls => &[Self::Tcp],
+            // The offset comes from the `Date` of a signed call's answer, whatever it says.
+            Self::ClockOffset => &[Self::Tls, Self::Credentials],
+            Self::SignedCall => &[Self::Tls, Self::Credentials],
+            Self::Permissions | Self::CallLatency => &[Self::SignedCall],
+            Self::WebSocket => &[Self::Permissions],
+            // The STUN and TURN servers come from GetIceServerConfig.
+            Self::Stun | Self::Turn => &[Self::SignedCall],
+            Self::Udp => &[Self::Stun],
+        }
+    }
+}
+
+/// How a check came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Mark {
+    /// Fine.
+    Pass,
+    /// Works, but worth knowing.
+    Warn,
+    /// The cause of a problem.
+    Fail,
+    /// Not run, because a check it needs did not pass.
+    Skipped,
+}
+
+impl Mark {
+    /// The mark printed before the line.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Self::Pass => "✔",
+            Self::Warn => "!",
+            Self::Fail => "✘",
+            Self::Skipped => "-",
+        }
+    }
+}
+
+/// One check's result: the figure measured and, for anything but a pass, the cause and the fix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    /// Which check.
+    pub check: Check,
+    /// How it came out.
+    pub mark: Mark,
+    /// What was measured (a time, an address, an offset), or why it was skipped.
+    pub figure: String,
+    /// Why it failed or warns.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+    /// What to do about it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+impl Finding {
+    /// A pass with its figure.
+    pub fn pass(check: Check, figure: impl Into<String>) -> Self {
+        Self {
+            check,
+            mark: Mark::Pass,
+            figure: figure.into(),
+            cause: None,
+            fix: None,
+        }
+    }
+
+    /// A failure with its figure, cause and fix.
+    pub fn fail(
+        check: Check,
+        figure: impl Into<String>,
+        cause: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
+        Self {
+            check,
+            mark: Mark::Fail,
+            figure: figure.into(),
+            cause: Some(cause.into()),
+            fix: Some(fix.into()),
+        }
+    }
+
+    /// A warning with its figure, cause and fix.
+    pub fn warn(
+        check: Check,
+        figure: impl Into<String>,
+        cause: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
+        Self {
+            mark: Mark::Warn,
+            ..Self::fail(check, figure, cause, fix)
+        }
+    }
+
+    /// The line a person reads: mark, area, what was checked, the figure, then the cause
+    /// and the fix.
+    pub fn line(&self) -> String {
+        let mut line = format!(
+            "{} {:<14} {}: {}",
+            self.mark.symbol(),
+            format!("{:?}", self.check.area()).to_lowercase(),
+            self.check.title(),
+            self.figure
+        );
+        if let Some(cause) = &self.cause {
+            line.push_str(&format!("\n    cause: {cause}"));
+        }
+        if let Some(fix) = &self.fix {
+            line.push_str(&format!("\n    fix:   {fix}"));
+        }
+        line
+    }
+}
+
+/// The findings so far, in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Report {
+    findings: Vec<Finding>,
+}
+
+impl Report {
+    /// An empty report.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The findings, in the order they were recorded.
+    pub fn findings(&self) -> &[Finding] {
+        &self.findings
+    }
+
+    /// The check `check` needs that did not pass (failed or skipped), if any: then `check`
+    /// must be skipped. A warning does not block.
+    pub fn blocker(&self, check: Check) -> Option<Check> {
+        check.needs().iter().copied().find(|need| {
+            self.findings
+                .iter()
+                .find(|f| f.check == *need)
+                .is_none_or(|f| matches!(f.mark, Mark::Fail | Mark::Skipped))
+        })
+    }
+
+    /// Records `finding`, or a skip naming the check it needed when one did not pass.
+    pub fn record(&mut self, finding: Finding) -> &Finding {
+        let finding = match self.blocker(finding.check) {
+            Some(blocker) => skipped(finding.check, blocker),
+            None => finding,
+        };
+        self.findings.push(finding);
+        self.findings.last().expect("just pushed")
+    }
+
+    /// True when a check failed (the doctor then exits non-zero).
+    pub fn failed(&self) -> bool {
+        self.findings.iter().any(|f| f.mark == Mark::Fail)
+    }
+}
+
+/// A skip of `check` because `blocker` did not pass.
+pub fn skipped(check: Check, blocker: Check) -> Finding {
+    Finding {
+        check,
+        mark: Mark::Skipped,
+        figure: format!("skipped: needs {}, which did not pass", blocker.title()),
+        cause: None,
+        fix: None,
+    }
+}
+
+/// How far the service's clock may be from the signer's: signatures older or newer than this
+/// are refused (`Signature expired` / `not yet current`).
+pub const CLOCK_TOLERANCE: Duration = Duration::from_secs(300);
+
+/// The verdict on the clock: `offset_ms` is the service's clock minus ours.
+pub fn clock_offset(offset_ms: i64) -> Finding {
+    let figure = format!(
+        "{:+.1} s ({})",
+        offset_ms as f64 / 1000.0,
+        if offset_ms >= 0 {
+            "the service is ahead"
+        } else {
+            "the service is behind"
+        }
+    );
+    let limit = CLOCK_TOLERANCE.as_millis() as i64;
+    if offset_ms.abs() > limit {
+        Finding::fail(
+            Check::ClockOffset,
+            figure,
+            "this machine's clock is more than the 5 minutes the service tolerates away from the service's; our client compensates, but every other tool on this machine (the AWS CLI, the C SDK) will get \"Signature expired\"",
+            "sync the clock (NTP: `timedatectl set-ntp true`, or chrony)",
+        )
+    } else if offset_ms.abs() > limit / 5 {
+        Finding::warn(
+            Check::ClockOffset,
+            figure,
+            "the clock is drifting towards the 5 minutes the service tolerates",
+            "sync the clock (NTP) before it crosses the limit",
+        )
+    } else {
+        Finding::pass(Check::ClockOffset, figure)
+    }
+}
+
+/// The verdict on credentials that expire at `expiry` (`None` for long-term keys), at `now`.
+pub fn credentials_expiry(provider: &str, expiry: Option<SystemTime>, now: SystemTime) -> Finding {
+    match expiry {
+        None => Finding::pass(
+            Check::Credentials,
+            format!("from {provider}, long-term keys"),
+        ),
+        Some(at) => match at.duration_since(now) {
+            Ok(left) if left > Duration::from_secs(60) => Finding::pass(
+                Check::Credentials,
+                format!("from {provider}, temporary, {} s left", left.as_secs()),
+            ),
+            Ok(left) => Finding::warn(
+                Check::Credentials,
+                format!("from {provider}, temporary, {} s left", left.as_secs()),
+                "the temporary credentials are about to expire",
+                "make sure the provider refreshes them (our client does; a fixed session token does not)",
+            ),
+            Err(ago) => Finding::fail(
+                Check::Credentials,
+                format!(
+                    "from {provider}, temporary, expired {} s ago",
+                    ago.duration().as_secs()
+                ),
+                "the temporary credentials have expired, so every call is refused with ExpiredTokenException",
+                "get new temporary credentials (aws sts get-session-token / assume-role, or the IoT credentials provider)",
+            ),
+        },
+    }
+}
+
+/// The verdict on the slowest call against the client's per-call timeout.
+pub fn call_latency(slowest_call: &str, slowest: Duration, timeout: Duration) -> Finding {
+    let figure = format!(
+        "slowest {slowest_call} {} ms of the {} s timeout",
+        slowest.as_millis(),
+        timeout.as_secs()
+    );
+    if slowest >= timeout {
+        Finding::fail(
+            Check::CallLatency,
+            figure,
+            "calls take longer than the client waits for them: a timeout error",
+            "check the network path to the endpoint (a slow proxy or link), or raise the timeout",
+        )
+    } else if slowest * 2 >= timeout {
+        Finding::warn(
+            Check::CallLatency,
+            figure,
+            "calls take more than half the timeout: a worse moment will time out",
+            "check the network path, or raise the timeout",
+        )
+    } else {
+        Finding::pass(Check::CallLatency, figure)
+    }
+}
+
+/// The verdict on UDP from the STUN binding and the TURN allocations (`turn_ok` of
+/// `turn_total` servers allocated).
+pub fn udp(stun_ok: bool, turn_ok: usize, turn_total: usize) -> Finding {
+    match (stun_ok, turn_ok) {
+        (true, _) if turn_total == 0 || turn_ok == turn_total => Finding::pass(
+            Check::Udp,
+            format!("STUN answered, {turn_ok} of {turn_total} TURN allocations"),
+        ),
+        (true, _) => Finding::warn(
+            Check::Udp,
+            format!("STUN answered, {turn_ok} of {turn_total} TURN allocations"),
+            "some TURN servers did not allocate over UDP, so relayed connections have fewer paths",
+            "allow outbound UDP to the TURN servers' ports",
+        ),
+        (false, 0) => Finding::fail(
+            Check::Udp,
+            format!("no STUN answer, {turn_ok} of {turn_total} TURN allocations"),
+            "nothing answers over UDP: a firewall blocks outbound UDP, so ICE will fail",
+            "allow outbound UDP (STUN on 443, the TURN servers' ports), or use TURN over TLS (turns:)",
+        ),
+        (false, _) => Finding::warn(
+            Check::Udp,
+            format!("no STUN answer, {turn_ok} of {turn_total} TURN allocations"),
+            "STUN does not answer but TURN does: peers connect only through the relay",
+            "allow outbound UDP to the STUN server",
+        ),
+    }
+}
+
+/// The verdict on a typical offer whose JSON (`{"type":"offer","sdp":…}`) is `offer_json_len`
+/// bytes, once base64-encoded as the WebSocket message carries it.
+pub fn offer_size(offer_json_len: usize) -> Finding {
+    let encoded = offer_json_len.div_ceil(3) * 4;
+    let figure =
+        format!("{offer_json_len} bytes, {encoded} in base64 of the service's {MAX_PAYLOAD_LEN}");
+    if encoded > MAX_PAYLOAD_LEN {
+        Finding::fail(
+            Check::OfferSize,
+            figure,
+            "the offer is larger than the service accepts, so it is refused and SDP negotiation never starts",
+            "offer fewer codecs or media sections, and trickle candidates instead of putting them in the offer",
+        )
+    } else if encoded * 10 > MAX_PAYLOAD_LEN * 8 {
+        Finding::warn(
+            Check::OfferSize,
+            figure,
+            "the offer is within 20 % of the service's limit: more codecs or candidates will cross it",
+            "trickle candidates and keep the codec list short",
+        )
+    } else {
+        Finding::pass(Check::OfferSize, figure)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_check_needs_only_checks_that_run_before_it() {
+        for (i, check) in Check::ORDER.iter().enumerate() {
+            for need in check.needs() {
+                let at = Check::ORDER.iter().position(|c| c == need).unwrap();
+                assert!(at < i, "{check:?} needs {need:?}, which runs after it");
+            }
+        }
+    }
+
+    #[test]
+    fn a_failure_skips_what_depends_on_it_and_says_why() {
+        let mut report = Report::new();
+        report.record(Finding::pass(Check::Resolve, "127.0.0.1"));
+        report.record(Finding::fail(
+            Check::Tcp,
+            "refused",
+            "nothing listens",
+            "start it",
+        ));
+        report.record(Finding::pass(Check::Tls, "TLS 1.3"));
+        report.record(Finding::pass(Check::Proxy, "none"));
+        report.record(Finding::pass(Check::Credentials, "env"));
+        report.record(Finding::pass(Check::SignedCall, "200"));
+        let marks: Vec<_> = report.findings().iter().map(|f| f.mark).collect();
+        assert_eq!(
+            marks,
+            [
+                Mark::Pass,
+                Mark::Fail,
+                Mark::Skipped,
+                Mark::Pass,
+                Mark::Pass,
+                Mark::Skipped
+            ]
+        );
+        let tls = &report.findings()[2];
+        assert!(tls.figure.contains("TCP connection"), "{}", tls.figure);
+        assert_eq!(report.blocker(Check::WebSocket), Some(Check::Permissions));
+        assert!(report.failed());
+    }
+
+    #[test]
+    fn a_warning_does_not_block() {
+        let mut report = Report::new();
+        report.record(Finding::warn(Check::Credentials, "soon", "c", "f"));
+        for check in [Check::Resolve, Check::Tcp, Check::Tls] {
+            report.record(Finding::pass(check, "ok"));
+        }
+        assert_eq!(report.blocker(Check::SignedCall), None);
+        assert!(!report.failed());
+    }
+
+    #[test]
+    fn the_clock_fails_past_five_minutes_and_names_other_tools() {
+        assert_eq!(clock_offset(1_200).mark, Mark::Pass);
+        assert_eq!(clock_offset(-90_000).mark, Mark::Warn);
+        let off = clock_offset(600_000);
+        assert_eq!(off.mark, Mark::Fail);
+        assert!(off.figure.starts_with("+600.0 s"), "{}", off.figure);
+        assert!(off.cause.unwrap().contains("other tool"));
+        assert_eq!(clock_offset(-300_001).mark, Mark::Fail);
+        assert_eq!(
+            clock_offset(300_000).mark,
+            Mark::Warn,
+            "exactly the tolerance still passes a signature"
+        );
+    }
+
+    #[test]
+    fn expired_credentials_fail_and_long_term_ones_pass() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        assert_eq!(
+            credentials_expiry("environment", None, now).mark,
+            Mark::Pass
+        );
+        let expired = credentials_expiry("profile", Some(now - Duration::from_secs(30)), now);
+        assert_eq!(expired.mark, Mark::Fail);
+        assert!(expired.figure.contains("expired 30 s ago"));
+        assert_eq!(
+            credentials_expiry("iot", Some(now + Duration::from_secs(10)), now).mark,
+            Mark::Warn
+        );
+        assert_eq!(
+            credentials_expiry("iot", Some(now + Duration::from_secs(3600)), now).mark,
+            Mark::Pass
+        );
+    }
+
+    #[test]
+    fn latency_udp_and_offer_size_verdicts() {
+        let t = Duration::from_secs(15);
+        assert_eq!(
+            call_latency("Describe", Duration::from_millis(40), t).mark,
+            Mark::Pass
+        );
+        assert_eq!(
+            call_latency("Describe", Duration::from_secs(8), t).mark,
+            Mark::Warn
+        );
+        assert_eq!(call_latency("Describe", t, t).mark, Mark::Fail);
+
+        assert_eq!(udp(true, 2, 2).mark, Mark::Pass);
+        assert_eq!(udp(true, 0, 0).mark, Mark::Pass);
+        assert_eq!(udp(true, 1, 2).mark, Mark::Warn);
+        assert_eq!(udp(false, 0, 2).mark, Mark::Fail);
+        assert_eq!(udp(false, 2, 2).mark, Mark::Warn);
+
+        assert_eq!(offer_size(3_000).mark, Mark::Pass);
+        assert_eq!(offer_size(7_000).mark, Mark::Warn);
+        assert_eq!(
+            offer_size(7_500).mark,
+            Mark::Warn,
+            "7,500 bytes are exactly 10,000 of base64"
+        );
+        assert_eq!(offer_size(7_501).mark, Mark::Fail);
+    }
+
+    #[test]
+    fn findings_read_as_one_line_and_serialise_as_json() {
+        let f = Finding::fail(
+            Check::Tls,
+            "unknown issuer",
+            "the CA bundle does not hold the service's CA",
+            "pass --ca-bundle",
+        );
+        let line = f.line();
+        assert!(line.starts_with("✘ connection     TLS handshake"), "{line}");
+        assert!(line.contains("cause: the CA bundle") && line.contains("fix:   pass --ca-bundle"));
+        let json = serde_json::to_value(&f).unwrap();
+        assert_eq!(json["check"], "tls");
+        assert_eq!(json["mark"], "fail");
+    }
+}
