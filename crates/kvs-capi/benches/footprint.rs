@@ -15,12 +15,10 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{Service, compile_with, scratch, start_master, stop_master};
-use kvs_client::{ClientOptions, Master, SignalingClient, TlsOptions};
-use kvs_proto::client::{ChannelRef, ClientConfig};
+use kvs_client::{Master, SignalingClient};
 
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -130,21 +128,7 @@ fn main() {
     let floor = || {
         svc.runtime.block_on(async {
             let started = Instant::now();
-            let mut config = ClientConfig::new(
-                ChannelRef::Name(channel.into()),
-                "us-west-2",
-                kvs_client::ChannelRole::Master,
-            );
-            config.endpoint = svc.endpoint().to_owned();
-            let creds = kvs_proto::Credentials::new(
-                kvs_service::EXAMPLE_ACCESS_KEY_ID,
-                kvs_service::EXAMPLE_SECRET_ACCESS_KEY,
-                None,
-                None,
-                "bench",
-            );
-            let mut options = ClientOptions::new(config, Arc::new(creds));
-            options.tls = TlsOptions::with_ca_bundle(svc.ca()).unwrap();
+            let options = svc.options(channel, kvs_client::ChannelRole::Master, "");
             let (client, _events) = SignalingClient::<Master>::start(options).unwrap();
             client.connected().await.unwrap();
             let took = started.elapsed();

@@ -7,28 +7,15 @@ mod common;
 
 use std::io::Write;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::{Service, compile, scratch, start_master, stop_master};
-use kvs_client::{ClientOptions, Event, MessageType, SignalingClient, TlsOptions, Viewer};
-use kvs_proto::client::{ChannelRef, ClientConfig};
+use kvs_client::{Event, MessageType, SignalingClient, Viewer};
 
 /// Our Rust viewer: offer → answer, candidate → the same candidate back.
 fn rust_viewer_exchange(svc: &Service, channel: &str) {
     svc.runtime.block_on(async {
-        let mut config = ClientConfig::new(ChannelRef::Name(channel.into()), "us-west-2", kvs_client::ChannelRole::Viewer);
-        config.endpoint = svc.endpoint().to_owned();
-        config.client_id = "rust-viewer".into();
-        let creds = kvs_proto::Credentials::new(
-            kvs_service::EXAMPLE_ACCESS_KEY_ID,
-            kvs_service::EXAMPLE_SECRET_ACCESS_KEY,
-            None,
-            None,
-            "test",
-        );
-        let mut options = ClientOptions::new(config, Arc::new(creds));
-        options.tls = TlsOptions::with_ca_bundle(svc.ca()).unwrap();
+        let options = svc.options(channel, kvs_client::ChannelRole::Viewer, "rust-viewer");
         let (viewer, mut events) = SignalingClient::<Viewer>::start(options).unwrap();
         tokio::time::timeout(Duration::from_secs(30), viewer.connected()).await.unwrap().unwrap();
         let mut next = async |want: MessageType| {

@@ -11,25 +11,12 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Service, scratch};
+use common::{Service, scratch, set, zeroed};
 use kvs_signaling_c::providers::*;
 use kvs_signaling_c::seed::*;
 use kvs_signaling_c::structs::*;
 use kvs_signaling_c::types::*;
 use kvs_signaling_c::upstream::*;
-
-/// Zeroed C structures, as C programs `MEMSET` them.
-fn zeroed<T>() -> Box<T> {
-    // SAFETY: only used for the crate's C structures: integers, raw pointers, optional
-    // function pointers and `c_char` arrays, all valid when zero.
-    unsafe { Box::new_zeroed().assume_init() }
-}
-
-fn set(array: &mut [CHAR], s: &str) {
-    for (d, b) in array.iter_mut().zip(s.bytes().chain([0])) {
-        *d = b as CHAR;
-    }
-}
 
 /// Strings that outlive the structures pointing at them.
 struct Strings(Vec<CString>);

@@ -3,9 +3,12 @@
 //! of range, tag tables) are either accepted or refused with one of the documented STATUS
 //! codes, never a panic (`STATUS_INTERNAL_ERROR`), and an accepted client frees cleanly.
 
+mod common;
+
 use std::ffi::CString;
 use std::ptr::null_mut;
 
+use common::zeroed;
 use kvs_signaling_c::providers::*;
 use kvs_signaling_c::structs::*;
 use kvs_signaling_c::types::*;
@@ -113,11 +116,6 @@ const DOCUMENTED: [STATUS; 13] = [
     STATUS_SIGNALING_INVALID_MESSAGE_TTL_VALUE,
     STATUS_SIGNALING_INVALID_CLIENT_INFO_CACHE_FILE_PATH_LEN,
 ];
-
-fn zeroed<T>() -> Box<T> {
-    // SAFETY: the crate's C structures are valid when all-zero.
-    unsafe { Box::new_zeroed().assume_init() }
-}
 
 fn run(p: &Perturbation, provider: *mut AwsCredentialProvider) -> STATUS {
     let mut keep = Vec::new();

@@ -8,16 +8,11 @@ mod common;
 use std::ffi::{CStr, CString};
 use std::ptr::null_mut;
 
-use common::{Service, scratch};
+use common::{Service, scratch, set, zeroed};
 use kvs_signaling_c::providers::*;
 use kvs_signaling_c::structs::*;
 use kvs_signaling_c::types::*;
 use kvs_signaling_c::upstream::*;
-
-fn zeroed<T>() -> Box<T> {
-    // SAFETY: the crate's C structures are valid when all-zero.
-    unsafe { Box::new_zeroed().assume_init() }
-}
 
 fn c(s: &str) -> CString {
     CString::new(s).unwrap()
@@ -33,9 +28,7 @@ fn connect_with(svc: &Service, channel: &str, provider: *mut AwsCredentialProvid
     );
     let mut ci = zeroed::<SignalingClientInfo>();
     ci.version = SIGNALING_CLIENT_INFO_CURRENT_VERSION;
-    for (d, b) in ci.clientId.iter_mut().zip(b"provider-viewer\0") {
-        *d = *b as CHAR;
-    }
+    set(&mut ci.clientId, "provider-viewer");
     let mut ch = zeroed::<ChannelInfo>();
     ch.version = CHANNEL_INFO_CURRENT_VERSION;
     ch.pChannelName = name.as_ptr().cast_mut();

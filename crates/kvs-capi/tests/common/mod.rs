@@ -41,6 +41,33 @@ impl Service {
             .expect("the service writes its CA to its state dir")
     }
 
+    /// Rust client options for `channel` in `role`, signing with the service's example keys
+    /// and trusting its CA.
+    pub fn options(
+        &self,
+        channel: &str,
+        role: kvs_client::ChannelRole,
+        client_id: &str,
+    ) -> kvs_client::ClientOptions {
+        let mut config = kvs_proto::client::ClientConfig::new(
+            kvs_proto::client::ChannelRef::Name(channel.into()),
+            "us-west-2",
+            role,
+        );
+        config.endpoint = self.endpoint().to_owned();
+        config.client_id = client_id.to_owned();
+        let creds = kvs_proto::Credentials::new(
+            kvs_service::EXAMPLE_ACCESS_KEY_ID,
+            kvs_service::EXAMPLE_SECRET_ACCESS_KEY,
+            None,
+            None,
+            "test",
+        );
+        let mut options = kvs_client::ClientOptions::new(config, std::sync::Arc::new(creds));
+        options.tls = kvs_client::TlsOptions::with_ca_bundle(self.ca()).unwrap();
+        options
+    }
+
     /// The environment the C programs read.
     pub fn env(&self, channel: &str) -> Vec<(&'static str, String)> {
         vec![
@@ -152,4 +179,18 @@ pub fn stop_master(mut child: Child, mut out: BufReader<ChildStdout>) -> String 
     let status = child.wait().unwrap();
     assert!(status.success(), "the C master failed: {rest}");
     rest
+}
+
+/// A zeroed C structure, as C programs `MEMSET` them.
+pub fn zeroed<T>() -> Box<T> {
+    // SAFETY: only used for the crate's C structures: integers, raw pointers, optional
+    // function pointers and `c_char` arrays, all valid when zero.
+    unsafe { Box::new_zeroed().assume_init() }
+}
+
+/// Copies `s` with its terminator into a C character array (cut to fit).
+pub fn set(array: &mut [kvs_signaling_c::types::CHAR], s: &str) {
+    for (d, b) in array.iter_mut().zip(s.bytes().chain([0])) {
+        *d = b as kvs_signaling_c::types::CHAR;
+    }
 }
