@@ -9,6 +9,7 @@ mod bench_webrtc;
 mod console;
 mod demo;
 mod demo_split;
+mod doctor;
 mod iot;
 mod latency_proxy;
 mod load;
@@ -27,7 +28,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
-use kvs_client::{ClientOptions, Master, TlsOptions, Viewer, resolve_endpoint};
+use kvs_client::{
+    ClientOptions, Master, SharedCredentialsProvider, TlsOptions, Viewer, resolve_endpoint,
+};
 use kvs_proto::api::ChannelRole;
 use kvs_proto::client::{ChannelRef, ClientConfig};
 
@@ -53,6 +56,15 @@ enum Command {
     /// viewer has reached signaling CONNECTED, ICE connected, DTLS, an open data channel, a
     /// message round trip and the first H.264 frame.
     Demo(demo::DemoArgs),
+    /// Check, in order, everything a session needs and say which part fails and how to fix it.
+    ///
+    /// The seed's troubleshooting list as checks: connection (DNS, TCP, TLS, proxies),
+    /// authentication (credential provider, clock offset, a signed call, the role's
+    /// permissions), timeouts (call latency, WebSocket upgrade), ICE (STUN, TURN over UDP)
+    /// and SDP (a typical offer against the 10,000-byte limit). Read-only: it connects as a
+    /// viewer with a client id of its own, never as master or creating a channel unless
+    /// asked. Exits non-zero when a check fails.
+    Doctor(Box<doctor::DoctorArgs>),
     /// Run the local KVS-compatible signaling service until interrupted.
     Serve(Box<serve::ServeArgs>),
     /// Connect as the channel's master and act as a JSON-lines signaling pipe.
@@ -109,7 +121,7 @@ enum Command {
     LoadEchoServer,
 }
 
-/// Options shared by the master and viewer pipes.
+/// Which channel, where, and whose credentials: shared by the clients and the doctor.
 #[derive(Args, Debug, Clone)]
 struct ClientArgs {
     /// Signaling channel name (created if it does not exist) or channel ARN (used as is).
@@ -125,13 +137,6 @@ struct ClientArgs {
     /// PEM file of extra CAs to trust (the local service prints its own). Defaults to AWS_CA_BUNDLE.
     #[arg(long)]
     ca_bundle: Option<PathBuf>,
-    /// Cache channel endpoints in this JSON file, so later runs skip Describe and
-    /// GetSignalingChannelEndpoint (entries live 10 hours).
-    #[arg(long)]
-    endpoint_cache: Option<PathBuf>,
-    /// On exit, print the session's metrics as one more JSON line ({"event":"metrics",...}).
-    #[arg(long)]
-    metrics: bool,
     /// Take credentials from this profile of the shared config and credentials files
     /// (static keys or credential_process). Without it and the other credential flags:
     /// AWS_ACCESS_KEY_ID and friends, then the AWS_PROFILE (or default) profile, then the
@@ -146,10 +151,24 @@ struct ClientArgs {
     iot: iot::IotArgs,
 }
 
+/// What a long-running session adds to [`ClientArgs`].
+#[derive(Args, Debug, Clone)]
+struct SessionArgs {
+    /// Cache channel endpoints in this JSON file, so later runs skip Describe and
+    /// GetSignalingChannelEndpoint (entries live 10 hours).
+    #[arg(long)]
+    endpoint_cache: Option<PathBuf>,
+    /// On exit, print the session's metrics as one more JSON line ({"event":"metrics",...}).
+    #[arg(long)]
+    metrics: bool,
+}
+
 #[derive(Args, Debug)]
 struct MasterArgs {
     #[command(flatten)]
     client: ClientArgs,
+    #[command(flatten)]
+    session: SessionArgs,
     #[command(flatten)]
     webrtc: peer::WebrtcArgs,
 }
@@ -158,6 +177,8 @@ struct MasterArgs {
 struct ViewerArgs {
     #[command(flatten)]
     client: ClientArgs,
+    #[command(flatten)]
+    session: SessionArgs,
     /// This viewer's client id ([a-zA-Z0-9_.-], at most 256 characters).
     #[arg(long)]
     client_id: String,
@@ -169,6 +190,8 @@ struct ViewerArgs {
 struct CoprocessorArgs {
     #[command(flatten)]
     client: ClientArgs,
+    #[command(flatten)]
+    session: SessionArgs,
     #[command(flatten)]
     serial: split::SerialArgs,
     /// A shell command that wakes the host (on a board: a GPIO), run when an offer comes
@@ -193,24 +216,51 @@ struct HostArgs {
 }
 
 impl ClientArgs {
-    /// Client options with credentials from the standard AWS environment variables.
-    fn options(&self, role: ChannelRole, client_id: &str) -> anyhow::Result<ClientOptions> {
+    /// Client options for `role`, with the credentials of [`Self::credential_providers`].
+    fn options(
+        &self,
+        role: ChannelRole,
+        client_id: &str,
+        session: &SessionArgs,
+    ) -> anyhow::Result<ClientOptions> {
         let mut config =
             ClientConfig::new(ChannelRef::Name(self.channel.clone()), &self.region, role);
-        config.endpoint = resolve_endpoint(self.endpoint_url.as_deref(), &self.region);
+        config.endpoint = self.endpoint();
         config.client_id = client_id.to_owned();
-        let iot = self.iot.settings()?;
-        let credentials: Arc<dyn kvs_client::ProvideCredentials> =
-            match (&self.profile, &self.c_sdk_credentials_file, iot) {
-                (Some(name), _, _) => Arc::new(kvs_client::profile_provider(Some(name))),
-                (None, Some(path), _) => Arc::new(kvs_client::CSdkFileProvider::new(path)),
-                (None, None, Some(iot)) => Arc::new(kvs_client::IotProvider::new(&iot)?),
-                (None, None, None) => Arc::new(kvs_client::default_chain()),
-            };
-        let mut options = ClientOptions::new(config, credentials);
+        let credentials = kvs_client::chain(self.credential_providers()?);
+        let mut options = ClientOptions::new(config, Arc::new(credentials));
         options.tls = TlsOptions::resolve(self.ca_bundle.as_deref())?;
-        options.endpoint_cache_file = self.endpoint_cache.clone();
+        options.endpoint_cache_file = session.endpoint_cache.clone();
         Ok(options)
+    }
+
+    /// The control-plane endpoint these flags and the environment name.
+    fn endpoint(&self) -> String {
+        resolve_endpoint(self.endpoint_url.as_deref(), &self.region)
+    }
+
+    /// Where credentials come from, by name, in the order they are asked: the one the flags
+    /// name, or the default chain (the environment, the profile files, then IoT).
+    fn credential_providers(&self) -> anyhow::Result<Vec<(String, SharedCredentialsProvider)>> {
+        let iot = self.iot.settings()?;
+        Ok(match (&self.profile, &self.c_sdk_credentials_file, iot) {
+            (Some(name), _, _) => vec![(
+                format!("profile {name}"),
+                SharedCredentialsProvider::new(kvs_client::profile_provider(Some(name))),
+            )],
+            (None, Some(path), _) => vec![(
+                format!("C SDK credentials file {}", path.display()),
+                SharedCredentialsProvider::new(kvs_client::CSdkFileProvider::new(path)),
+            )],
+            (None, None, Some(iot)) => vec![(
+                "IoT credentials provider".to_owned(),
+                SharedCredentialsProvider::new(kvs_client::IotProvider::new(&iot)?),
+            )],
+            (None, None, None) => kvs_client::default_providers()
+                .into_iter()
+                .map(|(name, provider)| (name.to_owned(), provider))
+                .collect(),
+        })
     }
 }
 
@@ -269,23 +319,30 @@ async fn run(cli: Cli) -> ExitCode {
                 demo::run(args).await
             }
         }
+        Command::Doctor(args) => {
+            init_logging(level, "error");
+            doctor::run(*args).await
+        }
         Command::Serve(args) => {
             init_logging(level, "info");
             serve::run(*args).await
         }
         Command::Master(args) => {
             init_logging(level, QUIET_WEBRTC);
-            match args.client.options(ChannelRole::Master, "") {
+            match args.client.options(ChannelRole::Master, "", &args.session) {
                 Ok(options) if args.webrtc.webrtc => peer::master(options, &args.webrtc).await,
-                Ok(options) => pipe::run::<Master>(options, args.client.metrics).await,
+                Ok(options) => pipe::run::<Master>(options, args.session.metrics).await,
                 Err(e) => Err(e),
             }
         }
         Command::Viewer(args) => {
             init_logging(level, QUIET_WEBRTC);
-            match args.client.options(ChannelRole::Viewer, &args.client_id) {
+            match args
+                .client
+                .options(ChannelRole::Viewer, &args.client_id, &args.session)
+            {
                 Ok(options) if args.webrtc.webrtc => peer::viewer(options, &args.webrtc).await,
-                Ok(options) => pipe::run::<Viewer>(options, args.client.metrics).await,
+                Ok(options) => pipe::run::<Viewer>(options, args.session.metrics).await,
                 Err(e) => Err(e),
             }
         }
@@ -307,7 +364,7 @@ async fn run(cli: Cli) -> ExitCode {
         }
         Command::Coprocessor(args) => {
             init_logging(level, QUIET_WEBRTC);
-            match args.client.options(ChannelRole::Master, "") {
+            match args.client.options(ChannelRole::Master, "", &args.session) {
                 Ok(options) => {
                     split::coprocessor(options, &args.serial, args.wake_command.as_deref()).await
                 }

@@ -63,6 +63,10 @@ pub struct ServeArgs {
     /// printed at start; GetIceServerConfig hands them out either way).
     #[arg(long, value_delimiter = ',', num_args = 2, default_values_t = [0, 0])]
     turn_ports: Vec<u16>,
+    /// The two ports GetIceServerConfig lists instead of --turn-ports, when a port forward or
+    /// NAT maps the bound ones to others, e.g. 3478,3479.
+    #[arg(long, value_delimiter = ',', num_args = 2, conflicts_with = "no_turn")]
+    turn_advertised_ports: Option<Vec<u16>>,
     /// Do not run the TURN server; GetIceServerConfig then lists no servers.
     #[arg(long)]
     no_turn: bool,
@@ -223,6 +227,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         limits: (!args.no_rate_limits).then_some(Limits::KVS),
         turn: (!args.no_turn).then(|| TurnConfig {
             ports: [args.turn_ports[0], args.turn_ports[1]],
+            advertised_ports: args.turn_advertised_ports.as_deref().map(|p| [p[0], p[1]]),
         }),
         path_prefix: args.path_prefix,
         admin_token: admin_token

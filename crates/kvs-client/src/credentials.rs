@@ -5,6 +5,8 @@
 //! asks for credentials and receives them.
 
 pub use aws_credential_types::provider::ProvideCredentials;
+/// A provider behind an `Arc`, as the AWS SDK shares them.
+pub use aws_credential_types::provider::SharedCredentialsProvider;
 pub use aws_credential_types::provider::error::CredentialsError;
 /// The future a provider returns (`aws_credential_types::provider::future::ProvideCredentials`).
 pub use aws_credential_types::provider::future::ProvideCredentials as ProvideFuture;
@@ -39,20 +41,55 @@ pub fn profile_provider(name: Option<&str>) -> aws_config::profile::ProfileFileC
 /// the `aws-default-chain` feature, then the rest of the AWS SDK's default chain (web
 /// identity, ECS, IMDS, SSO).
 pub fn default_chain() -> aws_config::meta::credentials::CredentialsProviderChain {
-    let chain = aws_config::meta::credentials::CredentialsProviderChain::first_try(
-        "environment",
-        EnvironmentProvider,
-    )
-    .or_else("profile", profile_provider(None));
-    let chain =
-        match crate::IotSettings::from_env().map(|s| s.and_then(|s| crate::IotProvider::new(&s))) {
-            None => chain,
-            Some(Ok(iot)) => chain.or_else("iot", iot),
-            Some(Err(e)) => chain.or_else("iot", Unusable(e.to_string())),
-        };
+    chain(default_providers())
+}
+
+/// A chain asking `providers` in order until one supplies keys (none: every ask fails).
+pub fn chain<N: Into<std::borrow::Cow<'static, str>>>(
+    providers: impl IntoIterator<Item = (N, SharedCredentialsProvider)>,
+) -> aws_config::meta::credentials::CredentialsProviderChain {
+    let mut providers = providers.into_iter();
+    let start = match providers.next() {
+        Some((name, first)) => {
+            aws_config::meta::credentials::CredentialsProviderChain::first_try(name, first)
+        }
+        None => aws_config::meta::credentials::CredentialsProviderChain::first_try(
+            "none",
+            Unusable("no credential provider was configured".into()),
+        ),
+    };
+    providers.fold(start, |chain, (name, provider)| {
+        chain.or_else(name, provider)
+    })
+}
+
+/// The default chain's providers, by name, in the order it asks them: for tools that say
+/// which one supplied the keys (`kvs-signaling doctor`), which the chain itself does not.
+pub fn default_providers() -> Vec<(&'static str, SharedCredentialsProvider)> {
+    let mut providers = vec![
+        (
+            "environment",
+            SharedCredentialsProvider::new(EnvironmentProvider),
+        ),
+        (
+            "profile",
+            SharedCredentialsProvider::new(profile_provider(None)),
+        ),
+    ];
+    match crate::IotSettings::from_env().map(|s| s.and_then(|s| crate::IotProvider::new(&s))) {
+        None => {}
+        Some(Ok(iot)) => providers.push(("iot", SharedCredentialsProvider::new(iot))),
+        Some(Err(e)) => providers.push((
+            "iot",
+            SharedCredentialsProvider::new(Unusable(e.to_string())),
+        )),
+    }
     #[cfg(feature = "aws-default-chain")]
-    let chain = chain.or_else("aws-sdk-default-chain", SdkDefaultChain::default());
-    chain
+    providers.push((
+        "aws-sdk-default-chain",
+        SharedCredentialsProvider::new(SdkDefaultChain::default()),
+    ));
+    providers
 }
 
 /// The AWS SDK's default chain, built (asynchronously, as the SDK requires) at its first use.

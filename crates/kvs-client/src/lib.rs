@@ -97,8 +97,9 @@ use kvs_proto::client::{Client, EndpointCacheFile, OutgoingMessage, cache_key};
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use credentials::{
-    CredentialsError, EnvironmentProvider, ProvideCredentials, ProvideFuture, default_chain,
-    profile_provider, provider_config,
+    CredentialsError, EnvironmentProvider, ProvideCredentials, ProvideFuture,
+    SharedCredentialsProvider, chain, default_chain, default_providers, profile_provider,
+    provider_config,
 };
 pub use credentials_file::CSdkFileProvider;
 pub use driver::{MAX_WS_MESSAGE, WS_READ_BUFFER};

@@ -52,8 +52,10 @@ impl TlsOptions {
         }
     }
 
-    /// A rustls client config (ring, TLS 1.2/1.3, no ALPN) trusting these roots.
-    pub(crate) fn client_config(&self) -> Result<Arc<rustls::ClientConfig>, TransportError> {
+    /// A rustls client config (ring, TLS 1.2/1.3, no ALPN) trusting these roots: what the
+    /// client's HTTPS and WebSocket connections use, for tools that must handshake the same
+    /// way (`kvs-signaling doctor`).
+    pub fn client_config(&self) -> Result<Arc<rustls::ClientConfig>, TransportError> {
         Ok(Arc::new(self.config_builder()?.with_no_client_auth()))
     }
 

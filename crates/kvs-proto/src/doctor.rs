@@ -216,6 +216,18 @@ impl Finding {
         }
     }
 
+    /// A check that could not run for a reason of its own (not a failed prerequisite),
+    /// e.g. no STUN server to ask.
+    pub fn not_run(check: Check, why: impl Into<String>) -> Self {
+        Self {
+            check,
+            mark: Mark::Skipped,
+            figure: format!("skipped: {}", why.into()),
+            cause: None,
+            fix: None,
+        }
+    }
+
     /// The line a person reads: mark, area, what was checked, the figure, then the cause
     /// and the fix.
     pub fn line(&self) -> String {

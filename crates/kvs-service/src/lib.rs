@@ -177,6 +177,9 @@ pub struct TurnConfig {
     /// The UDP ports of the two TURN servers GetIceServerConfig lists, like the real
     /// service's two; 0 picks a free port.
     pub ports: [u16; 2],
+    /// The ports GetIceServerConfig lists instead, when a port forward or NAT maps the
+    /// bound ones to others (`None`: the bound ones).
+    pub advertised_ports: Option<[u16; 2]>,
 }
 
 /// Why the service could not start.

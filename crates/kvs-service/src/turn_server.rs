@@ -25,6 +25,8 @@ const REALM: &str = "kinesisvideo";
 pub(crate) struct Turn {
     pub(crate) credentials: TurnCredentials,
     pub(crate) ports: Vec<u16>,
+    /// The ports GetIceServerConfig lists: the bound ones unless others are advertised.
+    pub(crate) advertised: Vec<u16>,
     pub(crate) server: Server,
 }
 
@@ -99,10 +101,14 @@ pub(crate) async fn start(
     })
     .await
     .map_err(|e| ServiceError::Turn(e.to_string()))?;
-    info!(?ports, "TURN server listening (UDP)");
+    let advertised = config
+        .advertised_ports
+        .map_or_else(|| ports.clone(), Vec::from);
+    info!(?ports, ?advertised, "TURN server listening (UDP)");
     Ok(Turn {
         credentials,
         ports,
+        advertised,
         server,
     })
 }

@@ -310,11 +310,11 @@ async fn start<'a, S: SignalingSession>(
                     failed("the viewer offers neither a data channel nor video".into()).await,
                 );
             }
-            if ctx.options.offer_data_channel {
-                let channel = match pc.create_data_channel(DATA_CHANNEL_LABEL, None).await {
-                    Ok(channel) => channel,
-                    Err(e) => return Err(failed(format!("creating the data channel: {e}")).await),
-                };
+            let channel = match offer_media(pc.as_ref(), &ctx.options).await {
+                Ok(channel) => channel,
+                Err(e) => return Err(failed(e).await),
+            };
+            if let Some(channel) = channel {
                 tasks.spawn(data_channel(
                     ctx.name.clone(),
                     channel.clone(),
@@ -322,18 +322,6 @@ async fn start<'a, S: SignalingSession>(
                     ctx.events.clone(),
                 ));
                 own_channel = Some(channel);
-            }
-            if ctx.options.offer_video {
-                let recv_only = RTCRtpTransceiverInit {
-                    direction: RTCRtpTransceiverDirection::Recvonly,
-                    ..Default::default()
-                };
-                if let Err(e) = pc
-                    .add_transceiver_from_kind(RtpCodecKind::Video, Some(recv_only))
-                    .await
-                {
-                    return Err(failed(format!("adding the video transceiver: {e}")).await);
-                }
             }
             ctx.emit(PeerEvent::Opened {
                 peer: ctx.name.clone(),
@@ -363,6 +351,32 @@ async fn start<'a, S: SignalingSession>(
             offerer,
         },
     })
+}
+
+/// Adds what a viewer offers to `pc`: its data channel (returned) and a receive-only video
+/// transceiver, as `options` ask.
+pub(crate) async fn offer_media(
+    pc: &dyn PeerConnection,
+    options: &PeerOptions,
+) -> Result<Option<Arc<dyn DataChannel>>, String> {
+    let channel = match options.offer_data_channel {
+        true => Some(
+            pc.create_data_channel(DATA_CHANNEL_LABEL, None)
+                .await
+                .map_err(|e| format!("creating the data channel: {e}"))?,
+        ),
+        false => None,
+    };
+    if options.offer_video {
+        let recv_only = RTCRtpTransceiverInit {
+            direction: RTCRtpTransceiverDirection::Recvonly,
+            ..Default::default()
+        };
+        pc.add_transceiver_from_kind(RtpCodecKind::Video, Some(recv_only))
+            .await
+            .map_err(|e| format!("adding the video transceiver: {e}"))?;
+    }
+    Ok(channel)
 }
 
 async fn set_remote(pc: &dyn PeerConnection, payload: &[u8]) -> Result<(), SdpError> {

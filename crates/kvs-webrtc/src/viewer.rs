@@ -73,3 +73,26 @@ impl Viewer {
         let _ = self.task.await;
     }
 }
+
+/// The offer a viewer with `options` makes (its data channel and receive-only H.264 video,
+/// as configured), as the JSON it sends over signaling, before any candidate (they trickle
+/// separately): what `kvs-signaling doctor` holds against the service's message limit. The
+/// peer connection is built and closed without gathering.
+pub async fn typical_offer(options: &PeerOptions) -> Result<Vec<u8>, String> {
+    let plan = options.plan(&[]);
+    let built = crate::stack::build(options, &plan)
+        .await
+        .map_err(|e| format!("creating the peer connection: {e}"))?;
+    let pc = built.pc;
+    let offer = async {
+        crate::link::offer_media(pc.as_ref(), options).await?;
+        let offer = pc
+            .create_offer(None)
+            .await
+            .map_err(|e| format!("creating the offer: {e}"))?;
+        serde_json::to_vec(&offer).map_err(|e| format!("encoding the offer: {e}"))
+    }
+    .await;
+    let _ = pc.close().await;
+    offer
+}

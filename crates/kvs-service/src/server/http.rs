@@ -162,7 +162,7 @@ fn dispatch(
     let uris = shared
         .turn
         .as_ref()
-        .map(|t| turn_uris(host, &t.ports))
+        .map(|t| turn_uris(host, &t.advertised))
         .unwrap_or_default();
     let req = ApiRequest {
         operation: op,
