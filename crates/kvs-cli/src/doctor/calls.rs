@@ -210,7 +210,7 @@ pub(super) async fn run(
     };
     session.permissions(&caller, described, out).await;
     session.latency(out);
-    session.websocket(&caller, out).await;
+    session.websocket(out);
     Service {
         ice_servers: session.ice_servers,
     }
@@ -295,8 +295,20 @@ struct Session<'a> {
     channel_arn: Option<String>,
     wss: Option<String>,
     ice_servers: Option<Vec<IceServer>>,
+    /// The WebSocket upgrade's outcome, once tried.
+    upgrade: Option<Upgrade>,
     /// Why the permissions check could not finish, when it could not.
     stopped: Option<Finding>,
+}
+
+/// How the WebSocket upgrade went.
+enum Upgrade {
+    /// Upgraded (and closed at once) after this long.
+    Open(Duration),
+    /// Refused with this status and message.
+    Refused(u16, String),
+    /// Failed otherwise: the finding says how.
+    Failed(Finding),
 }
 
 impl<'a> Session<'a> {
@@ -314,6 +326,7 @@ impl<'a> Session<'a> {
             channel_arn: None,
             wss: None,
             ice_servers: None,
+            upgrade: None,
             stopped: None,
         }
     }
@@ -474,32 +487,55 @@ impl Session<'_> {
             out.record(stopped);
             return;
         }
-        let denied: Vec<&str> = self
+        self.upgrade = Some(self.connect(caller).await);
+        let mut denied: Vec<&str> = self
             .calls
             .iter()
             .filter(|c| c.denied)
             .map(|c| c.name)
             .collect();
-        let connect = match self.role {
-            ChannelRole::Master if !self.args.connect_as_master => {
-                "; ConnectAsMaster not tried (it would replace the live master: --connect-as-master)"
-            }
-            _ => "; ConnectAs* in the WebSocket check",
-        };
-        let allowed: Vec<&str> = self
+        let mut allowed: Vec<&str> = self
             .calls
             .iter()
             .filter(|c| !c.denied)
             .map(|c| c.name)
             .collect();
+        let action = self.connect_action();
+        if self.tries_role_action() {
+            match &self.upgrade {
+                Some(Upgrade::Refused(401 | 403, _)) => denied.push(action),
+                Some(Upgrade::Open(_)) => allowed.push(action),
+                _ => {}
+            }
+        }
+        let untried = match (self.role, self.tries_role_action()) {
+            (ChannelRole::Master, false) => {
+                "; ConnectAsMaster not tried (it would replace the live master: --connect-as-master)"
+            }
+            (_, false) => "; ConnectAsViewer not confirmed (see the WebSocket check)",
+            (_, true) => "",
+        };
         if denied.is_empty() {
             out.record(Finding::pass(
                 Check::Permissions,
-                format!("allowed: {}{connect}", allowed.join(", ")),
+                format!("allowed: {}{untried}", allowed.join(", ")),
             ));
         } else {
             out.record(self.denial(&denied));
         }
+    }
+
+    /// The action the upgrade tries: ConnectAsMaster only when asked.
+    fn connect_action(&self) -> &'static str {
+        match self.args.connect_as_master {
+            true => "ConnectAsMaster",
+            false => "ConnectAsViewer",
+        }
+    }
+
+    /// True when the upgrade's outcome answers for the role's own ConnectAs* permission.
+    fn tries_role_action(&self) -> bool {
+        self.role == ChannelRole::Viewer || self.args.connect_as_master
     }
 
     fn denial(&self, denied: &[&str]) -> Finding {
@@ -671,19 +707,14 @@ impl Session<'_> {
 
     /// The WebSocket upgrade: ConnectAsViewer with our own client id (or ConnectAsMaster
     /// when asked), closed at once.
-    async fn websocket(&self, caller: &Caller<'_>, out: &mut Output) {
-        if out.blocked(Check::WebSocket) {
-            return;
-        }
+    async fn connect(&self, caller: &Caller<'_>) -> Upgrade {
         let (Some(wss), Some(arn)) = (&self.wss, &self.channel_arn) else {
-            out.record(Finding::not_run(
+            return Upgrade::Failed(Finding::not_run(
                 Check::WebSocket,
-                "no WSS endpoint was listed",
+                "the service listed no WSS endpoint",
             ));
-            return;
         };
-        let as_master = self.args.connect_as_master;
-        let client_id = (!as_master).then_some(self.client_id.as_str());
+        let client_id = (!self.args.connect_as_master).then_some(self.client_id.as_str());
         let url = match sigv4::presign_channel_url(
             wss,
             arn,
@@ -695,23 +726,15 @@ impl Session<'_> {
         ) {
             Ok(url) => url,
             Err(e) => {
-                out.record(Finding::fail(
+                return Upgrade::Failed(Finding::fail(
                     Check::WebSocket,
                     format!("cannot presign the URL: {e}"),
-                    "the WSS endpoint cannot be signed",
-                    "check the endpoint the service listed",
+                    "the WSS endpoint the service listed cannot be signed",
+                    "check the endpoint GetSignalingChannelEndpoint lists",
                 ));
-                return;
             }
         };
-        let action = match as_master {
-            true => "ConnectAsMaster",
-            false => "ConnectAsViewer",
-        };
-        let who = match client_id {
-            Some(id) => format!("viewer {id}"),
-            None => "master (the live master was replaced and reconnects)".to_owned(),
-        };
+        let action = self.connect_action();
         let started = Instant::now();
         // The presigned URL carries the session token, and tungstenite logs the request at
         // TRACE: the handshake runs with no subscriber, as in the client.
@@ -726,42 +749,58 @@ impl Session<'_> {
             Ok(Ok((mut socket, _))) => {
                 let elapsed = started.elapsed();
                 let _ = tokio::time::timeout(Duration::from_secs(1), socket.close(None)).await;
-                out.record(Finding::pass(
-                    Check::WebSocket,
-                    format!("{action} as {who}: upgraded in {}, closed", ms(elapsed)),
-                ));
+                Upgrade::Open(elapsed)
             }
             Ok(Err(tokio_tungstenite::tungstenite::Error::Http(response))) => {
-                let status = response.status().as_u16();
                 let body = response.body().as_deref().unwrap_or_default();
-                let message = String::from_utf8_lossy(body).chars().take(200).collect::<String>();
-                if matches!(status, 401 | 403) {
-                    let mut denial = self.denial(&[action]);
-                    denial.check = Check::WebSocket;
-                    denial.figure = format!("{action}: HTTP {status} {message}");
-                    out.record(denial);
-                } else {
-                    out.record(Finding::fail(
-                        Check::WebSocket,
-                        format!("{action}: HTTP {status} {message}"),
-                        "the service refused the WebSocket upgrade",
-                        "retry; if it persists, check the service's health and limits",
-                    ));
-                }
+                let message = String::from_utf8_lossy(body).chars().take(200).collect();
+                Upgrade::Refused(response.status().as_u16(), message)
             }
-            Ok(Err(e)) => out.record(Finding::fail(
+            Ok(Err(e)) => Upgrade::Failed(Finding::fail(
                 Check::WebSocket,
                 format!("{action}: {}", kvs_client::error_chain(&e)),
                 "the WebSocket connection to the WSS endpoint failed: a firewall or proxy that allows HTTPS calls but not WebSockets",
                 "allow direct outbound TCP 443 to the WSS endpoint, including the Upgrade header",
             )),
-            Err(_) => out.record(Finding::fail(
+            Err(_) => Upgrade::Failed(Finding::fail(
                 Check::WebSocket,
                 format!("{action}: no upgrade in {}", secs(self.timeout)),
                 "the WebSocket upgrade gets no answer: a firewall or proxy holds it",
                 "allow direct outbound TCP 443 to the WSS endpoint",
             )),
         }
+    }
+
+    /// The upgrade's verdict.
+    fn websocket(&mut self, out: &mut Output) {
+        if out.blocked(Check::WebSocket) {
+            return;
+        }
+        let action = self.connect_action();
+        let who = match self.args.connect_as_master {
+            false => format!("viewer {}", self.client_id),
+            true => "master (the live master was replaced and reconnects)".to_owned(),
+        };
+        let finding = match self.upgrade.take() {
+            None => Finding::not_run(Check::WebSocket, "the upgrade was not tried"),
+            Some(Upgrade::Open(elapsed)) => Finding::pass(
+                Check::WebSocket,
+                format!("{action} as {who}: upgraded in {}, closed", ms(elapsed)),
+            ),
+            Some(Upgrade::Refused(status @ (401 | 403), message)) => Finding {
+                check: Check::WebSocket,
+                figure: format!("{action}: HTTP {status} {message}"),
+                ..self.denial(&[action])
+            },
+            Some(Upgrade::Refused(status, message)) => Finding::fail(
+                Check::WebSocket,
+                format!("{action}: HTTP {status} {message}"),
+                "the service refused the WebSocket upgrade",
+                "retry; if it persists, check the service's health and limits",
+            ),
+            Some(Upgrade::Failed(finding)) => finding,
+        };
+        out.record(finding);
     }
 }
 

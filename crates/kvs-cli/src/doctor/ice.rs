@@ -15,6 +15,10 @@ use webrtc_util::Conn;
 use super::connection::{ms, secs};
 use super::{DoctorArgs, Output};
 
+/// A STUN or TURN exchange with one server: its URI with the address learned (server
+/// reflexive or relayed) and the time it took, or its URI and what went wrong.
+type Exchange = Result<(String, SocketAddr, Duration), (String, String)>;
+
 /// Runs the ICE and SDP checks.
 pub(super) async fn run(
     args: &DoctorArgs,
@@ -102,7 +106,7 @@ pub(super) async fn run(
 fn turn_verdict(
     listed: bool,
     total: usize,
-    results: &[Result<(String, SocketAddr, Duration), (String, String)>],
+    results: &[Exchange],
     timeout: Duration,
     out: &mut Output,
 ) -> usize {
@@ -197,10 +201,7 @@ fn turn_client_config(
 }
 
 /// A STUN binding to `url`: the server-reflexive address and the time it took.
-async fn binding(
-    url: &str,
-    timeout: Duration,
-) -> Result<(String, SocketAddr, Duration), (String, String)> {
+async fn binding(url: &str, timeout: Duration) -> Exchange {
     let fail = |e: String| (url.to_owned(), e);
     let (socket, server) = tokio::time::timeout(timeout, socket_for(server_address(url)))
         .await
@@ -240,7 +241,7 @@ async fn allocation(
     username: String,
     password: String,
     timeout: Duration,
-) -> Result<(String, SocketAddr, Duration), (String, String)> {
+) -> Exchange {
     let fail = |e: String| (uri.clone(), e);
     let (socket, server) = tokio::time::timeout(timeout, socket_for(server_address(&uri)))
         .await
