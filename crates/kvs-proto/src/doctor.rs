@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
+use crate::api::ErrorCode;
 use crate::wire::MAX_PAYLOAD_LEN;
 
 /// The part of the troubleshooting list a check belongs to.
@@ -446,6 +447,131 @@ pub fn offer_size(offer_json_len: usize) -> Finding {
         )
     } else {
         Finding::pass(Check::OfferSize, figure)
+    }
+}
+
+/// What a signed call's refusal says: the cause and the fix, from the exception
+/// (`clock` when its message says the signature's time was refused).
+pub fn signed_call_refused(
+    code: Option<ErrorCode>,
+    clock: bool,
+    key_id: &str,
+    region: &str,
+) -> (String, String) {
+    let (cause, fix) = match code {
+        Some(ErrorCode::InvalidSignature) if clock => (
+            "the signature is refused for its time even with our clock corrected".to_owned(),
+            "sync the clock (NTP)",
+        ),
+        Some(ErrorCode::InvalidSignature) => (
+            format!(
+                "the signature does not match: the secret access key is not the one of key id {key_id}, or the region {region} is not the endpoint's"
+            ),
+            "check AWS_SECRET_ACCESS_KEY (or the profile's aws_secret_access_key) and the region",
+        ),
+        Some(ErrorCode::UnrecognizedClient) => (
+            format!(
+                "the service does not know the key id {key_id}: deleted, of another partition, or mistyped"
+            ),
+            "check AWS_ACCESS_KEY_ID (`aws sts get-caller-identity` says whose keys they are)",
+        ),
+        Some(ErrorCode::ExpiredToken) => (
+            "the session token has expired".to_owned(),
+            "get new temporary credentials (aws sts get-session-token / assume-role, or the IoT credentials provider)",
+        ),
+        Some(ErrorCode::MissingAuthenticationToken | ErrorCode::IncompleteSignature) => (
+            "the service did not find a complete signature on the request: a proxy may strip headers".to_owned(),
+            "check that no proxy rewrites the Authorization and X-Amz-* headers",
+        ),
+        _ => (
+            "the service refused the call".to_owned(),
+            "retry; if it persists, check the service's health",
+        ),
+    };
+    (cause, fix.to_owned())
+}
+
+/// One STUN or TURN exchange with a server: its URI, and the address it gave (server
+/// reflexive or relayed) with the time it took, or what went wrong.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Exchange {
+    /// The server's URI (`stun:host:port`, `turn:host:port?transport=udp`).
+    pub uri: String,
+    /// The address learned and the milliseconds it took, or the error.
+    pub outcome: Result<(String, u64), String>,
+}
+
+/// The verdict on the STUN binding (`None`: there was no STUN server to ask).
+pub fn stun(exchange: Option<&Exchange>) -> Finding {
+    match exchange {
+        None => Finding::not_run(
+            Check::Stun,
+            "no STUN server to ask: the endpoint is not the public one and the service listed no TURN server (whose port answers STUN); pass --stun-url",
+        ),
+        Some(Exchange {
+            uri,
+            outcome: Ok((address, ms)),
+        }) => Finding::pass(
+            Check::Stun,
+            format!("{uri} → server-reflexive {address} in {ms} ms"),
+        ),
+        Some(Exchange {
+            uri,
+            outcome: Err(e),
+        }) => Finding::fail(
+            Check::Stun,
+            format!("{uri}: {e}"),
+            "the STUN server does not answer over UDP: a firewall drops outbound UDP, or nothing listens there",
+            "allow outbound UDP to the STUN server's port (443 for the real service)",
+        ),
+    }
+}
+
+/// The verdict on the TURN allocations: `exchanges` of the `total` UDP TURN servers listed
+/// (`None`: GetIceServerConfig gave no answer), each bounded by `timeout`.
+pub fn turn(exchanges: Option<&[Exchange]>, timeout: Duration) -> Finding {
+    let Some(exchanges) = exchanges else {
+        return Finding::not_run(
+            Check::Turn,
+            "GetIceServerConfig gave no servers (see the permissions check)",
+        );
+    };
+    let total = exchanges.len();
+    if total == 0 {
+        return Finding::fail(
+            Check::Turn,
+            "GetIceServerConfig listed no TURN server over UDP",
+            "without a relay, peers that no direct path joins (symmetric NATs, strict firewalls) cannot connect",
+            "the TURN servers come from the service; for the local service, run it without --no-turn",
+        );
+    }
+    let ok = exchanges.iter().filter(|e| e.outcome.is_ok()).count();
+    let each: Vec<String> = exchanges
+        .iter()
+        .map(|e| match &e.outcome {
+            Ok((relay, ms)) => format!("{} → relay {relay} in {ms} ms", e.uri),
+            Err(error) => format!("{}: {error}", e.uri),
+        })
+        .collect();
+    let figure = format!("{ok} of {total} allocated: {}", each.join("; "));
+    match ok {
+        0 => Finding::fail(
+            Check::Turn,
+            figure,
+            format!(
+                "no TURN server allocated a relay within {} s: UDP to the TURN ports is blocked, or nothing listens there",
+                timeout.as_secs_f64()
+            ),
+            "allow outbound UDP to the TURN servers' ports; for your own TURN server, check that it runs on the listed port",
+        ),
+        n if n < total => Finding::warn(
+            Check::Turn,
+            figure,
+            "some TURN servers did not allocate a relay, so relayed connections have fewer paths",
+            "allow outbound UDP to every TURN server's port",
+        ),
+        _ => Finding::pass(Check::Turn, figure),
     }
 }
 

@@ -420,33 +420,12 @@ async fn signed_call(
     };
     session.note("DescribeSignalingChannel", &answer);
     if !answer.signature_accepted() {
-        let region = &session.args.client.region;
-        let (cause, fix) = match answer.code {
-            Some(ErrorCode::InvalidSignature) if answer.clock_refusal() => (
-                "the signature is refused for its time even with our clock corrected".to_owned(),
-                "sync the clock (NTP)".to_owned(),
-            ),
-            Some(ErrorCode::InvalidSignature) => (
-                format!("the signature does not match: the secret access key is not the one of key id {key_id}, or the region {region} is not the endpoint's"),
-                "check AWS_SECRET_ACCESS_KEY (or the profile's aws_secret_access_key) and --region".to_owned(),
-            ),
-            Some(ErrorCode::UnrecognizedClient) => (
-                format!("the service does not know the key id {key_id}: deleted, of another partition, or mistyped"),
-                "check AWS_ACCESS_KEY_ID (`aws sts get-caller-identity` says whose keys they are)".to_owned(),
-            ),
-            Some(ErrorCode::ExpiredToken) => (
-                "the session token has expired".to_owned(),
-                "get new temporary credentials (aws sts get-session-token / assume-role, or the IoT credentials provider)".to_owned(),
-            ),
-            Some(ErrorCode::MissingAuthenticationToken | ErrorCode::IncompleteSignature) => (
-                "the service did not find a complete signature on the request: a proxy may strip headers".to_owned(),
-                "check that no proxy rewrites the Authorization and X-Amz-* headers".to_owned(),
-            ),
-            _ => (
-                "the service refused the call".to_owned(),
-                "retry; if it persists, check the service's health".to_owned(),
-            ),
-        };
+        let (cause, fix) = doctor::signed_call_refused(
+            answer.code,
+            answer.clock_refusal(),
+            &key_id,
+            &session.args.client.region,
+        );
         out.record(Finding::fail(
             Check::SignedCall,
             format!(
