@@ -548,3 +548,103 @@ async fn demo_browser_open_hands_the_url_to_the_system_browser() {
     }
     assert_eq!(std::fs::read_to_string(&record).unwrap().trim(), url);
 }
+
+/// "Diagnose" runs the doctor's checks a browser can run itself (a signed call and the clock
+/// offset, STUN and TURN through Chromium's ICE agent) and words them as the command does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diagnose_runs_the_doctors_browser_checks_with_the_same_wording() {
+    use kvs_proto::doctor;
+    let svc = plain_service().await;
+    let (master, mut master_events) = rust_master(&svc, "diagnosed").await;
+    tokio::spawn(async move { while master_events.recv().await.is_some() {} });
+    let mut browser = Browser::start(&["--allow-loopback-in-peer-connection"]).await;
+    open_page(&mut browser, &svc, "?channel=diagnosed").await;
+    browser
+        .eval("document.getElementById('diagnose').click()")
+        .await;
+    browser
+        .wait_for(
+            "kvsConsole.state.diagnosis !== null",
+            Duration::from_secs(30),
+        )
+        .await;
+    let findings = browser.eval("kvsConsole.state.diagnosis").await;
+    let by_check = |check: &str| {
+        findings
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["check"] == check)
+            .unwrap_or_else(|| panic!("no {check} in {findings:#}"))
+            .clone()
+    };
+    for check in ["clockOffset", "signedCall", "stun", "turn", "udp"] {
+        assert_eq!(by_check(check)["mark"], "pass", "{findings:#}");
+    }
+    let turn = by_check("turn");
+    assert!(
+        turn["figure"]
+            .as_str()
+            .unwrap()
+            .starts_with("2 of 2 allocated"),
+        "{turn}"
+    );
+    let line = by_check("clockOffset")["line"].as_str().unwrap().to_owned();
+    assert!(
+        line.starts_with(&format!(
+            "✔ authentication {}: ",
+            doctor::Check::ClockOffset.title()
+        )),
+        "{line}"
+    );
+    let shown = browser
+        .eval("document.getElementById('diagnosis').textContent")
+        .await;
+    assert!(
+        shown.as_str().unwrap().contains(&line),
+        "the page shows the lines"
+    );
+
+    // A wrong secret: the signed call fails with the command's cause, and what needs it is
+    // skipped.
+    browser
+        .eval("document.getElementById('secret-key').value = 'not-the-secret'")
+        .await;
+    browser
+        .eval("kvsConsole.diagnose({channel: 'diagnosed'})")
+        .await;
+    browser
+        .wait_for(
+            "kvsConsole.state.diagnosis !== null",
+            Duration::from_secs(30),
+        )
+        .await;
+    let findings = browser.eval("kvsConsole.state.diagnosis").await;
+    let call = findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check"] == "signedCall")
+        .unwrap();
+    assert_eq!(call["mark"], "fail", "{findings:#}");
+    let (cause, fix) = doctor::signed_call_refused(
+        Some(kvs_proto::api::ErrorCode::InvalidSignature),
+        false,
+        kvs_service::EXAMPLE_ACCESS_KEY_ID,
+        "us-west-2",
+    );
+    assert_eq!(call["cause"], cause.as_str());
+    assert_eq!(call["fix"], fix.as_str());
+    let marks: Vec<&str> = findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["mark"].as_str().unwrap())
+        .collect();
+    assert_eq!(marks, ["pass", "fail", "skipped", "skipped", "skipped"]);
+    browser
+        .screenshot(&screenshot_path("console-diagnose.png"))
+        .await;
+    master.stop().await;
+    svc.shutdown().await;
+}

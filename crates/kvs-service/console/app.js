@@ -2,11 +2,12 @@
 // video, a data-channel chat, live stats and the signaling timeline. Credentials live in the
 // inputs and the tab's session storage only, and go nowhere but into signatures.
 import { Api, ApiError, Signaling } from "/console/kvs.js";
+import { diagnose as runDiagnosis } from "/console/diagnose.js";
 
 const $ = (id) => document.getElementById(id);
 const started = performance.now();
-const state = { timeline: [], chat: [], framesDecoded: 0, iceState: "new", selectedPair: null, error: null, role: null };
-window.kvsConsole = { state, connect, disconnect, send, listChannels };
+const state = { timeline: [], chat: [], framesDecoded: 0, iceState: "new", selectedPair: null, error: null, role: null, diagnosis: null };
+window.kvsConsole = { state, connect, disconnect, send, listChannels, diagnose };
 
 let config = { region: "us-west-2", pathPrefix: "" };
 let session = null;
@@ -88,6 +89,28 @@ function iceConfig(servers, relay) {
   const m = first && /^turns?:([^?]+)/.exec(first);
   if (m) iceServers.unshift({ urls: `stun:${m[1]}` });
   return { iceServers, iceTransportPolicy: relay ? "relay" : "all" };
+}
+
+// The checks a browser can run itself, worded as `kvs-signaling doctor` words them.
+async function diagnose(opts = {}) {
+  state.diagnosis = null;
+  const list = $("diagnosis");
+  list.textContent = "";
+  const findings = await runDiagnosis({
+    api: api(),
+    channel: opts.channel ?? $("channel").value.trim(),
+    keyId: credentials().accessKeyId,
+    region: config.region,
+    timeoutMs: opts.timeoutMs || 3000,
+    stunUrl: (servers) => iceConfig(servers, false).iceServers.find((s) => String(s.urls).startsWith("stun:"))?.urls,
+  });
+  for (const f of findings) {
+    const li = document.createElement("li");
+    li.className = f.mark;
+    li.textContent = f.line;
+    list.appendChild(li);
+  }
+  state.diagnosis = findings;
 }
 
 function describeCandidate(c) {
@@ -292,6 +315,7 @@ async function init() {
   };
   $("connect").onclick = () => connect();
   $("disconnect").onclick = disconnect;
+  $("diagnose").onclick = () => diagnose().catch(fail);
   $("chat-send").onclick = () => {
     send($("chat-input").value);
     $("chat-input").value = "";

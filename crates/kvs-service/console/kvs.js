@@ -24,21 +24,40 @@ export class Api {
   }
 
   async call(path, body, base = this.endpoint) {
+    const r = await this.raw(path, body, base);
+    if (r.status < 200 || r.status > 299) throw new ApiError(r.status, r.errorType || "Error", r.message);
+    return r.text ? JSON.parse(r.text) : {};
+  }
+
+  // A signed call with everything the answer says: status, exception, message, the
+  // service's Date, our clock halfway through, and how long it took.
+  async raw(path, body, base = this.endpoint) {
     const url = base.replace(/\/$/, "") + path;
     const text = JSON.stringify(body);
     const headers = { "content-type": "application/json" };
     const signed = await signRequest({ url, headers, body: text, region: this.region, credentials: this.credentials });
+    const sent = Date.now();
     const resp = await fetch(url, { method: "POST", headers: { ...headers, ...signed }, body: text });
     const answer = await resp.text();
+    const received = Date.now();
+    let message = "";
     if (!resp.ok) {
-      let message = answer;
+      message = answer;
       try {
         const parsed = JSON.parse(answer);
         message = parsed.Message || parsed.message || answer;
       } catch (_) {}
-      throw new ApiError(resp.status, resp.headers.get("x-amzn-errortype") || "Error", message);
     }
-    return answer ? JSON.parse(answer) : {};
+    const date = resp.headers.get("date");
+    return {
+      status: resp.status,
+      errorType: resp.headers.get("x-amzn-errortype"),
+      message,
+      text: answer,
+      date: date ? Date.parse(date) : null,
+      midpoint: (sent + received) / 2,
+      ms: received - sent,
+    };
   }
 
   listChannels() {

@@ -8,6 +8,7 @@ use http_body_util::Full;
 use hyper::Response;
 use hyper::body::Bytes;
 use hyper::header::{self, HeaderValue};
+use kvs_proto::doctor;
 use serde_json::json;
 
 use super::Shared;
@@ -15,7 +16,7 @@ use super::response::Body;
 use crate::{EXAMPLE_ACCESS_KEY_ID, EXAMPLE_SECRET_ACCESS_KEY};
 
 /// The files, by the path they are served at.
-const FILES: [(&str, &str, &str); 8] = [
+const FILES: [(&str, &str, &str); 9] = [
     (
         "/",
         "text/html; charset=utf-8",
@@ -30,6 +31,11 @@ const FILES: [(&str, &str, &str); 8] = [
         "/console/sigv4.js",
         "text/javascript; charset=utf-8",
         include_str!("../../console/sigv4.js"),
+    ),
+    (
+        "/console/diagnose.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../console/diagnose.js"),
     ),
     (
         "/console/kvs.js",
@@ -106,5 +112,138 @@ fn config(shared: &Shared) -> Response<Body> {
     file(
         "application/json",
         Bytes::from(serde_json::to_vec(&body).unwrap_or_default()),
+    )
+}
+
+/// Where the page's "diagnose" asks for verdicts on what it measured.
+pub(super) const VERDICTS: &str = "/console/verdicts";
+
+/// What the page measured by itself: the clock offset from a signed call's `Date`, how the
+/// call went, and its STUN and TURN exchanges through the browser's own ICE agent.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Measured {
+    /// The service's clock minus the page's, when the answer had a `Date`.
+    clock_offset_ms: Option<i64>,
+    signed_call: SignedCall,
+    /// `None`: no STUN server to ask.
+    stun: Option<doctor::Exchange>,
+    /// `None`: GetIceServerConfig gave no answer.
+    turn: Option<Vec<doctor::Exchange>>,
+    /// How long the page waited for each candidate.
+    timeout_ms: u64,
+}
+
+/// The page's signed call and how the service answered it.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SignedCall {
+    operation: String,
+    status: u16,
+    error_type: Option<String>,
+    message: String,
+    key_id: String,
+    region: String,
+    ms: u64,
+}
+
+/// The verdicts on the page's measurements, worded as `kvs-signaling doctor` words them:
+/// a JSON array of findings, each with its area, title and printed line.
+pub(super) fn verdicts(body: &[u8]) -> Response<Body> {
+    let measured: Measured = match serde_json::from_slice(body) {
+        Ok(m) => m,
+        Err(e) => {
+            return super::response::error_response(
+                400,
+                kvs_proto::api::ErrorCode::SerializationException.name(),
+                &format!("not the page's measurements: {e}"),
+            );
+        }
+    };
+    let call = &measured.signed_call;
+    let code = call
+        .error_type
+        .as_deref()
+        .and_then(kvs_proto::api::ErrorCode::from_header);
+    let accepted = (200..300).contains(&call.status)
+        || matches!(
+            code,
+            Some(
+                kvs_proto::api::ErrorCode::ResourceNotFound
+                    | kvs_proto::api::ErrorCode::AccessDenied
+                    | kvs_proto::api::ErrorCode::NotAuthorized
+            )
+        );
+    let clock =
+        call.message.contains("Signature expired") || call.message.contains("not yet current");
+    // The page itself loaded from the service, so the connection checks passed; a check
+    // whose prerequisite did not pass is skipped, as in the command.
+    let mut findings = vec![match measured.clock_offset_ms {
+        Some(offset) => doctor::clock_offset(offset),
+        None => doctor::Finding::not_run(
+            doctor::Check::ClockOffset,
+            "the answer's Date header was not readable",
+        ),
+    }];
+    findings.push(match accepted {
+        true => doctor::Finding::pass(
+            doctor::Check::SignedCall,
+            format!(
+                "{} with key id {} accepted in {} ms",
+                call.operation, call.key_id, call.ms
+            ),
+        ),
+        false => {
+            let (cause, fix) = doctor::signed_call_refused(code, clock, &call.key_id, &call.region);
+            doctor::Finding::fail(
+                doctor::Check::SignedCall,
+                format!(
+                    "{} with key id {}: HTTP {} {}: {}",
+                    call.operation,
+                    call.key_id,
+                    call.status,
+                    call.error_type.as_deref().unwrap_or(""),
+                    call.message
+                ),
+                cause,
+                fix,
+            )
+        }
+    });
+    let timeout = std::time::Duration::from_millis(measured.timeout_ms);
+    let turn = measured.turn.as_deref();
+    let stun = doctor::stun(measured.stun.as_ref());
+    let stun_ok = stun.mark == doctor::Mark::Pass;
+    if accepted {
+        findings.push(stun);
+        findings.push(doctor::turn(turn, timeout));
+    } else {
+        findings.push(doctor::skipped(
+            doctor::Check::Stun,
+            doctor::Check::SignedCall,
+        ));
+        findings.push(doctor::skipped(
+            doctor::Check::Turn,
+            doctor::Check::SignedCall,
+        ));
+    }
+    let turn_ok = turn.map_or(0, |t| t.iter().filter(|e| e.outcome.is_ok()).count());
+    findings.push(match accepted && stun_ok {
+        true => doctor::udp(stun_ok, turn_ok, turn.map_or(0, <[_]>::len)),
+        false => doctor::skipped(doctor::Check::Udp, doctor::Check::Stun),
+    });
+    let lines: Vec<serde_json::Value> = findings
+        .iter()
+        .map(|f| {
+            let mut v = serde_json::to_value(f).unwrap_or_default();
+            v["area"] = json!(f.check.area());
+            v["title"] = json!(f.check.title());
+            v["line"] = json!(f.line());
+            v
+        })
+        .collect();
+    file(
+        "application/json",
+        Bytes::from(serde_json::to_vec(&lines).unwrap_or_default()),
     )
 }

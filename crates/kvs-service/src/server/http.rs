@@ -73,6 +73,12 @@ async fn answer(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     if parts.route.starts_with(admin::PREFIX) {
         return admin::handle(&shared, req, &parts.route).await;
     }
+    if req.method() == Method::POST && parts.route == console::VERDICTS {
+        return match read_body(&shared, req.into_body()).await {
+            Ok(body) => console::verdicts(&body),
+            Err(resp) => resp,
+        };
+    }
     let started = Instant::now();
     let operation = Operation::from_path(&parts.route).filter(|_| req.method() == Method::POST);
     let Some(operation) = operation else {
