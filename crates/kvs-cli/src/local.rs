@@ -1,4 +1,5 @@
-//! Client options for talking to an in-process service with its default key pair.
+//! Client options for talking to an in-process service with its default key pair, and the
+//! signed requests the tools make themselves.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -58,25 +59,14 @@ pub fn bare_reqwest(tls: &Arc<rustls::ClientConfig>) -> anyhow::Result<reqwest::
 /// answer, or fails with the status and body.
 pub async fn signed_post(http: &reqwest::Client, url: &str, body: Value) -> anyhow::Result<Value> {
     let body = serde_json::to_vec(&body)?;
-    let content_type = [("content-type", "application/json")];
-    let signed = sigv4::sign_headers(
-        RequestToSign {
-            method: "POST",
-            url,
-            headers: &content_type,
-            body: &body,
-        },
+    let req = signed_json_post(
+        http,
+        url,
+        body,
         &example_credentials(),
         crate::LOCAL_REGION,
         SystemTime::now(),
     )?;
-    let mut req = http
-        .post(url)
-        .header("content-type", "application/json")
-        .body(body);
-    for (k, v) in signed {
-        req = req.header(k, v);
-    }
     let resp = req.send().await?;
     let status = resp.status();
     let bytes = resp.bytes().await?;
@@ -87,6 +77,38 @@ pub async fn signed_post(http: &reqwest::Client, url: &str, body: Value) -> anyh
         );
     }
     Ok(serde_json::from_slice(&bytes)?)
+}
+
+/// A JSON POST of `body` to `url`, signed with `credentials` for `region` at `at`, ready to
+/// send: the request our client makes, for the tools that make it themselves.
+pub fn signed_json_post(
+    http: &reqwest::Client,
+    url: &str,
+    body: Vec<u8>,
+    credentials: &Credentials,
+    region: &str,
+    at: SystemTime,
+) -> Result<reqwest::RequestBuilder, sigv4::SigningError> {
+    let content_type = [("content-type", "application/json")];
+    let signed = sigv4::sign_headers(
+        RequestToSign {
+            method: "POST",
+            url,
+            headers: &content_type,
+            body: &body,
+        },
+        credentials,
+        region,
+        at,
+    )?;
+    let mut req = http
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body);
+    for (k, v) in signed {
+        req = req.header(k, v);
+    }
+    Ok(req)
 }
 
 /// The WSS endpoint `wss` presigned for the master (`client_id` `None`) or a viewer of `arn`,

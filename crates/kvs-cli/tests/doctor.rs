@@ -43,6 +43,10 @@ impl Run {
             .unwrap_or_else(|| panic!("no {check} finding in {:#?}", self.findings))
     }
 
+    fn figure(&self, check: &str) -> &str {
+        self.finding(check)["figure"].as_str().unwrap()
+    }
+
     fn mark(&self, check: &str) -> &str {
         self.finding(check)["mark"].as_str().unwrap()
     }
@@ -76,6 +80,11 @@ impl Run {
 /// Runs `kvs-signaling doctor --json` with `args` and `env`, and nothing of this process's
 /// environment (no AWS variables, no profile files).
 async fn doctor(args: &[&str], env: &[(&str, &str)]) -> Run {
+    doctor_logging(args, env, "error").await
+}
+
+/// [`doctor`] with `RUST_LOG` set to `log`.
+async fn doctor_logging(args: &[&str], env: &[(&str, &str)], log: &str) -> Run {
     let home = tempfile::tempdir().unwrap();
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_kvs-signaling"))
         .arg("doctor")
@@ -83,6 +92,7 @@ async fn doctor(args: &[&str], env: &[(&str, &str)]) -> Run {
         .args(args)
         .env_clear()
         .env("HOME", home.path())
+        .env("RUST_LOG", log)
         .envs(env.iter().copied())
         .output()
         .await
@@ -244,11 +254,16 @@ async fn a_healthy_service_passes_every_check_and_the_master_stays_connected() {
         .collect();
     assert!(marks.values().all(|m| *m == "pass"), "{:#?}", run.findings);
     assert!(run.success, "{}", run.stderr);
-    let figure = |check: &str| run.finding(check)["figure"].as_str().unwrap().to_owned();
-    assert!(figure("credentials").contains("environment (key id AKIA"));
-    assert!(figure("webSocket").contains("ConnectAsViewer as viewer kvs-doctor-"));
-    assert!(figure("turn").starts_with("2 of 2 allocated"));
-    assert!(figure("stun").contains("server-reflexive 127.0.0.1:"));
+    assert!(
+        run.figure("credentials")
+            .contains("environment (key id AKIA")
+    );
+    assert!(
+        run.figure("webSocket")
+            .contains("ConnectAsViewer as viewer kvs-doctor-")
+    );
+    assert!(run.figure("turn").starts_with("2 of 2 allocated"));
+    assert!(run.figure("stun").contains("server-reflexive 127.0.0.1:"));
 
     // Nothing disturbed: the master is connected, got no message and did not reconnect,
     // and the channel list is what it was.
@@ -316,12 +331,12 @@ async fn a_clock_ten_minutes_off_fails_the_offset_and_the_corrected_call_passes(
     );
     let run = doctor(&target(&svc, "skewed"), &KEYS).await;
     run.fails_only("clockOffset", "other tool");
-    let offset = run.finding("clockOffset")["figure"].as_str().unwrap();
+    let offset = run.figure("clockOffset");
     assert!(
         offset.starts_with("+59") || offset.starts_with("+60"),
         "{offset}"
     );
-    let call = run.finding("signedCall")["figure"].as_str().unwrap();
+    let call = run.figure("signedCall");
     assert!(call.contains("corrected by +"), "{call}");
     for check in ["permissions", "webSocket", "turn"] {
         assert_eq!(run.mark(check), "pass", "{:#?}", run.findings);
@@ -386,12 +401,7 @@ async fn expired_temporary_credentials_fail_the_credentials() {
     args.extend(["--c-sdk-credentials-file", file.to_str().unwrap()]);
     let run = doctor(&args, &[]).await;
     run.fails_only("credentials", "expired");
-    assert!(
-        run.finding("credentials")["figure"]
-            .as_str()
-            .unwrap()
-            .contains("C SDK credentials file")
-    );
+    assert!(run.figure("credentials").contains("C SDK credentials file"));
     assert_eq!(run.mark("signedCall"), "skipped");
     svc.shutdown().await;
 }
@@ -488,14 +498,52 @@ async fn a_turn_port_with_nothing_listening_fails_the_turn_check() {
     args.extend(["--stun-url", &stun]);
     let run = doctor(&args, &KEYS).await;
     run.fails_only("turn", "nothing listens there");
-    assert!(
-        run.finding("turn")["figure"]
-            .as_str()
-            .unwrap()
-            .starts_with("0 of 2 allocated")
-    );
+    assert!(run.figure("turn").starts_with("0 of 2 allocated"));
     assert_eq!(run.mark("stun"), "pass");
     assert_eq!(run.mark("udp"), "warn");
+    master.close().await;
+    svc.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_trace_level_the_doctor_prints_no_secret_and_no_session_token() {
+    const TOKEN: &str = "DOCTORSESSIONTOKEN0123456789";
+    let svc = service(ServiceConfig {
+        credentials: vec![ServiceKey {
+            session_token: Some(TOKEN.into()),
+            ..ServiceKey::new(EXAMPLE_ACCESS_KEY_ID, EXAMPLE_SECRET_ACCESS_KEY)
+        }],
+        ..ServiceConfig::default()
+    })
+    .await;
+    let (master, _events) = {
+        let mut options = options(&svc, "traced", ChannelRole::Master);
+        options.credentials = Arc::new(Credentials::new(
+            EXAMPLE_ACCESS_KEY_ID,
+            EXAMPLE_SECRET_ACCESS_KEY,
+            Some(TOKEN.into()),
+            None,
+            kvs_proto::STATIC_PROVIDER,
+        ));
+        let (client, events) =
+            kvs_client::SignalingClient::<kvs_client::Master>::start(options).unwrap();
+        client.connected().await.expect("the master connects");
+        (client, events)
+    };
+    let mut env = KEYS.to_vec();
+    env.push(("AWS_SESSION_TOKEN", TOKEN));
+    let run = doctor_logging(&target(&svc, "traced"), &env, "trace").await;
+    assert_eq!(run.mark("webSocket"), "pass", "{:#?}", run.findings);
+    assert!(run.stderr.contains("TRACE"), "trace logs were on");
+    let printed = format!(
+        "{}{}",
+        serde_json::to_string(&run.findings).unwrap(),
+        run.stderr
+    );
+    for secret in [EXAMPLE_SECRET_ACCESS_KEY, TOKEN] {
+        let leak = printed.lines().find(|l| l.contains(secret));
+        assert!(leak.is_none(), "printed: {leak:?}");
+    }
     master.close().await;
     svc.shutdown().await;
 }

@@ -13,7 +13,7 @@ use kvs_proto::api::{
     GetSignalingChannelEndpointOutput, Operation, SingleMasterChannelEndpointConfiguration,
 };
 use kvs_proto::doctor::{self, Check, Finding};
-use kvs_proto::sigv4::{self, RequestToSign};
+use kvs_proto::sigv4;
 use serde::Serialize;
 use tracing::instrument::WithSubscriber;
 
@@ -100,27 +100,15 @@ impl Caller<'_> {
 
     async fn post(&self, url: &str, body: &impl Serialize) -> Result<Answer, String> {
         let body = serde_json::to_vec(body).map_err(|e| e.to_string())?;
-        let content_type = [("content-type", "application/json")];
-        let signed = sigv4::sign_headers(
-            RequestToSign {
-                method: "POST",
-                url,
-                headers: &content_type,
-                body: &body,
-            },
+        let request = crate::local::signed_json_post(
+            &self.http,
+            url,
+            body,
             self.credentials,
             self.region,
             self.sign_time(),
         )
         .map_err(|e| e.to_string())?;
-        let mut request = self
-            .http
-            .post(url)
-            .header("content-type", "application/json")
-            .body(body);
-        for (name, value) in signed {
-            request = request.header(name, value);
-        }
         let sent_wall = SystemTime::now();
         let started = Instant::now();
         let response = request
