@@ -319,15 +319,16 @@ pub fn clock_offset(offset_ms: i64) -> Finding {
             "the service is behind"
         }
     );
-    let limit = CLOCK_TOLERANCE.as_millis() as i64;
-    if offset_ms.abs() > limit {
+    // Unsigned: the offset may come from a page (the console), and i64::MIN has no `abs`.
+    let limit = CLOCK_TOLERANCE.as_millis() as u64;
+    if offset_ms.unsigned_abs() > limit {
         Finding::fail(
             Check::ClockOffset,
             figure,
             "this machine's clock is more than the 5 minutes the service tolerates away from the service's; our client compensates, but every other tool on this machine (the AWS CLI, the C SDK) will get \"Signature expired\"",
             "sync the clock (NTP: `timedatectl set-ntp true`, or chrony)",
         )
-    } else if offset_ms.abs() > limit / 5 {
+    } else if offset_ms.unsigned_abs() > limit / 5 {
         Finding::warn(
             Check::ClockOffset,
             figure,
@@ -695,6 +696,80 @@ mod tests {
             "7,500 bytes are exactly 10,000 of base64"
         );
         assert_eq!(offer_size(7_501).mark, Mark::Fail);
+    }
+
+    #[test]
+    fn clock_extremes_do_not_overflow() {
+        assert_eq!(clock_offset(i64::MIN).mark, Mark::Fail);
+        assert_eq!(clock_offset(i64::MAX).mark, Mark::Fail);
+    }
+
+    #[test]
+    fn refusals_name_their_cause() {
+        let (cause, _) = signed_call_refused(
+            Some(ErrorCode::InvalidSignature),
+            false,
+            "AKID",
+            "eu-west-1",
+        );
+        assert!(
+            cause.contains("secret access key")
+                && cause.contains("AKID")
+                && cause.contains("eu-west-1")
+        );
+        let (cause, fix) =
+            signed_call_refused(Some(ErrorCode::InvalidSignature), true, "AKID", "r");
+        assert!(cause.contains("time") && fix.contains("NTP"));
+        let (cause, _) =
+            signed_call_refused(Some(ErrorCode::UnrecognizedClient), false, "AKID", "r");
+        assert!(cause.contains("does not know the key id AKID"));
+        let (cause, _) = signed_call_refused(Some(ErrorCode::ExpiredToken), false, "AKID", "r");
+        assert!(cause.contains("expired"));
+        let (cause, _) = signed_call_refused(None, false, "AKID", "r");
+        assert_eq!(cause, "the service refused the call");
+    }
+
+    #[test]
+    fn stun_and_turn_verdicts() {
+        let ok = |uri: &str| Exchange {
+            uri: uri.into(),
+            outcome: Ok(("192.0.2.1:5000".into(), 12)),
+        };
+        let lost = |uri: &str| Exchange {
+            uri: uri.into(),
+            outcome: Err("no answer in 3 s".into()),
+        };
+        assert_eq!(stun(None).mark, Mark::Skipped);
+        let found = stun(Some(&ok("stun:s:443")));
+        assert_eq!(found.mark, Mark::Pass);
+        assert_eq!(
+            found.figure,
+            "stun:s:443 → server-reflexive 192.0.2.1:5000 in 12 ms"
+        );
+        assert_eq!(stun(Some(&lost("stun:s:443"))).mark, Mark::Fail);
+
+        let t = Duration::from_secs(3);
+        assert_eq!(turn(None, t).mark, Mark::Skipped);
+        let none = turn(Some(&[]), t);
+        assert_eq!(none.mark, Mark::Fail);
+        assert!(none.cause.unwrap().contains("without a relay"));
+        assert_eq!(
+            turn(Some(&[ok("turn:a"), ok("turn:b")]), t).mark,
+            Mark::Pass
+        );
+        assert_eq!(
+            turn(Some(&[ok("turn:a"), lost("turn:b")]), t).mark,
+            Mark::Warn
+        );
+        let dead = turn(Some(&[lost("turn:a"), lost("turn:b")]), t);
+        assert_eq!(dead.mark, Mark::Fail);
+        assert!(
+            dead.figure
+                .starts_with("0 of 2 allocated: turn:a: no answer"),
+            "{}",
+            dead.figure
+        );
+        assert!(dead.cause.unwrap().contains("within 3 s"));
     }
 
     #[test]

@@ -154,7 +154,11 @@ impl Caller<'_> {
 
 fn shift(t: SystemTime, offset_ms: i64) -> SystemTime {
     let by = Duration::from_millis(offset_ms.unsigned_abs());
-    if offset_ms >= 0 { t + by } else { t - by }
+    let shifted = match offset_ms >= 0 {
+        true => t.checked_add(by),
+        false => t.checked_sub(by),
+    };
+    shifted.unwrap_or(t)
 }
 
 /// Runs the authentication and timeout checks.
@@ -372,11 +376,13 @@ async fn signed_call(
     match first.date {
         Some(date) => {
             let offset_ms = match date.duration_since(first.midpoint) {
-                Ok(ahead) => ahead.as_millis() as i64,
-                Err(behind) => -(behind.duration().as_millis() as i64),
+                Ok(ahead) => i64::try_from(ahead.as_millis()).unwrap_or(i64::MAX),
+                Err(behind) => {
+                    i64::try_from(behind.duration().as_millis()).map_or(i64::MIN, |ms| -ms)
+                }
             };
             // `Date` has whole seconds: anything within one second is our own rounding.
-            caller.offset_ms = if offset_ms.abs() > 1_000 {
+            caller.offset_ms = if offset_ms.unsigned_abs() > 1_000 {
                 offset_ms
             } else {
                 0

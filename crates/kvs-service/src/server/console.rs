@@ -247,3 +247,104 @@ pub(super) fn verdicts(body: &[u8]) -> Response<Body> {
         Bytes::from(serde_json::to_vec(&lines).unwrap_or_default()),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::verdicts;
+
+    fn measured() -> Value {
+        json!({
+            "clockOffsetMs": 120,
+            "signedCall": {
+                "operation": "DescribeSignalingChannel", "status": 200, "errorType": null,
+                "message": "", "keyId": "AKID", "region": "us-west-2", "ms": 3
+            },
+            "stun": {"uri": "stun:127.0.0.1:3478", "outcome": {"Ok": ["127.0.0.1:5000", 1]}},
+            "turn": [{"uri": "turn:127.0.0.1:3478?transport=udp", "outcome": {"Err": "no answer in 3 s"}}],
+            "timeoutMs": 3000
+        })
+    }
+
+    fn answer(body: &[u8]) -> (u16, Vec<u8>) {
+        use http_body_util::BodyExt;
+        let resp = verdicts(body);
+        let status = resp.status().as_u16();
+        let bytes = futures_util::FutureExt::now_or_never(resp.into_body().collect())
+            .expect("a full body is ready")
+            .expect("infallible")
+            .to_bytes();
+        (status, bytes.to_vec())
+    }
+
+    #[test]
+    fn the_pages_measurements_get_the_doctors_findings() {
+        let (status, body) = answer(measured().to_string().as_bytes());
+        assert_eq!(status, 200);
+        let findings: Vec<Value> = serde_json::from_slice(&body).unwrap();
+        let marks: Vec<&str> = findings
+            .iter()
+            .map(|f| f["mark"].as_str().unwrap())
+            .collect();
+        assert_eq!(marks, ["pass", "pass", "pass", "fail", "warn"]);
+        assert!(findings[3]["line"].as_str().unwrap().starts_with("✘ ice"));
+    }
+
+    /// Values a field may be perturbed into: wrong types, extremes, nothing.
+    fn garbage() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            Just(json!(i64::MIN)),
+            Just(json!(u64::MAX)),
+            Just(json!(-1)),
+            Just(json!(1e308)),
+            Just(json!("")),
+            Just(json!({"Ok": [1, "x"]})),
+            Just(json!({"Err": null})),
+            Just(json!([[], {}])),
+            ".{0,40}".prop_map(Value::String),
+        ]
+    }
+
+    proptest! {
+        /// Valid measurements with one field replaced (or removed, or one added) are answered
+        /// with findings or a 400 naming the problem, never a panic.
+        #[test]
+        fn perturbed_measurements_are_answered_or_refused(
+            path in prop::sample::select(vec![
+                "clockOffsetMs", "signedCall", "signedCall.status", "signedCall.errorType",
+                "signedCall.message", "signedCall.ms", "stun", "stun.outcome", "turn",
+                "turn.0.outcome", "timeoutMs", "extra",
+            ]),
+            value in garbage(),
+            remove in any::<bool>(),
+            cut in 0usize..400,
+        ) {
+            let mut m = measured();
+            let mut at = &mut m;
+            let parts: Vec<&str> = path.split('.').collect();
+            for part in &parts[..parts.len() - 1] {
+                at = match part.parse::<usize>() {
+                    Ok(i) => &mut at[i],
+                    Err(_) => &mut at[*part],
+                };
+            }
+            let last = parts[parts.len() - 1];
+            match (remove, at.as_object_mut()) {
+                (true, Some(obj)) => { obj.remove(last); }
+                _ => at[last] = value,
+            }
+            let text = m.to_string();
+            let (status, body) = answer(text.as_bytes());
+            prop_assert!(status == 200 || status == 400, "{status}");
+            if status == 400 {
+                prop_assert!(String::from_utf8_lossy(&body).contains("measurements"));
+            }
+            // Cut short: refused, not a panic.
+            let cut = text.as_bytes().get(..cut.min(text.len().saturating_sub(1))).unwrap_or_default();
+            prop_assert_eq!(answer(cut).0, 400);
+        }
+    }
+}
