@@ -547,3 +547,51 @@ async fn at_trace_level_the_doctor_prints_no_secret_and_no_session_token() {
     master.close().await;
     svc.shutdown().await;
 }
+
+/// Injects `ErrorType` for the next `count` ConnectAsViewer upgrades through the admin API.
+async fn throttle_viewer_connects(svc: &ServiceHandle, count: u32) {
+    let answer = http(svc)
+        .post(format!("{}/admin/faults/errors", svc.endpoint()))
+        .bearer_auth(ADMIN_TOKEN)
+        .body(
+            json!({
+                "ErrorType": "ClientLimitExceededException",
+                "Count": count,
+                "Target": "ConnectAsViewer",
+                "Message": "more than 3 connects per second on this channel; retry with backoff"
+            })
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_upgrade_is_tried_again_and_then_only_warns() {
+    let svc = service(ServiceConfig::default()).await;
+    let (master, _events) = master(&svc, "busy").await;
+
+    // Throttled once: the second try a second later connects.
+    throttle_viewer_connects(&svc, 1).await;
+    let run = doctor(&target(&svc, "busy"), &KEYS).await;
+    assert_eq!(run.mark("webSocket"), "pass", "{:#?}", run.findings);
+    assert!(run.success);
+
+    // Throttled twice: a warning naming the connect rate, not a failure, and the
+    // permission is reported as not confirmed rather than denied.
+    throttle_viewer_connects(&svc, 2).await;
+    let run = doctor(&target(&svc, "busy"), &KEYS).await;
+    assert_eq!(run.mark("webSocket"), "warn", "{:#?}", run.findings);
+    let cause = run.finding("webSocket")["cause"].as_str().unwrap();
+    assert!(cause.contains("connect rate"), "{cause}");
+    assert_eq!(run.mark("permissions"), "pass");
+    assert!(
+        run.figure("permissions")
+            .contains("ConnectAsViewer not confirmed")
+    );
+    assert!(run.failed().is_empty() && run.success);
+    master.close().await;
+    svc.shutdown().await;
+}

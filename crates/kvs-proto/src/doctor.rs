@@ -49,7 +49,7 @@ pub enum Check {
     Permissions,
     /// Each call's latency against the client's timeout.
     CallLatency,
-    /// The WebSocket upgrade, as a viewer of our own.
+    /// The WebSocket upgrade: as a viewer of our own, or as master when asked.
     WebSocket,
     /// A STUN binding: the server-reflexive address.
     Stun,
@@ -105,7 +105,7 @@ impl Check {
             Self::SignedCall => "a signed call accepted",
             Self::Permissions => "permissions of the role",
             Self::CallLatency => "call latency against the timeouts",
-            Self::WebSocket => "WebSocket upgrade as a viewer",
+            Self::WebSocket => "WebSocket upgrade (ConnectAs*)",
             Self::Stun => "STUN binding (server-reflexive address)",
             Self::Turn => "TURN allocation over UDP (relay address)",
             Self::Udp => "UDP reachability",
@@ -310,15 +310,19 @@ pub const CLOCK_TOLERANCE: Duration = Duration::from_secs(300);
 
 /// The verdict on the clock: `offset_ms` is the service's clock minus ours.
 pub fn clock_offset(offset_ms: i64) -> Finding {
-    let figure = format!(
-        "{:+.1} s ({})",
-        offset_ms as f64 / 1000.0,
-        if offset_ms >= 0 {
-            "the service is ahead"
-        } else {
-            "the service is behind"
-        }
-    );
+    let figure = match offset_ms.unsigned_abs() {
+        // `Date` has whole seconds: closer than that cannot be told apart.
+        ..1_000 => "within a second (the service's Date has whole seconds)".to_owned(),
+        _ => format!(
+            "{:+.1} s ({})",
+            offset_ms as f64 / 1000.0,
+            if offset_ms >= 0 {
+                "the service is ahead"
+            } else {
+                "the service is behind"
+            }
+        ),
+    };
     // Unsigned: the offset may come from a page (the console), and i64::MIN has no `abs`.
     let limit = CLOCK_TOLERANCE.as_millis() as u64;
     if offset_ms.unsigned_abs() > limit {
@@ -374,8 +378,8 @@ pub fn credentials_expiry(provider: &str, expiry: Option<SystemTime>, now: Syste
 /// The verdict on the slowest call against the client's per-call timeout.
 pub fn call_latency(slowest_call: &str, slowest: Duration, timeout: Duration) -> Finding {
     let figure = format!(
-        "slowest {slowest_call} {} ms of the {} s timeout",
-        slowest.as_millis(),
+        "slowest {slowest_call} {:.1} ms of the {} s timeout",
+        slowest.as_secs_f64() * 1000.0,
         timeout.as_secs()
     );
     if slowest >= timeout {
@@ -503,6 +507,14 @@ pub struct Exchange {
     pub outcome: Result<(String, u64), String>,
 }
 
+/// Whole milliseconds in words: under one reads as such, not as zero.
+fn millis(ms: u64) -> String {
+    match ms {
+        0 => "under 1 ms".to_owned(),
+        ms => format!("{ms} ms"),
+    }
+}
+
 /// The verdict on the STUN binding (`None`: there was no STUN server to ask).
 pub fn stun(exchange: Option<&Exchange>) -> Finding {
     match exchange {
@@ -515,7 +527,7 @@ pub fn stun(exchange: Option<&Exchange>) -> Finding {
             outcome: Ok((address, ms)),
         }) => Finding::pass(
             Check::Stun,
-            format!("{uri} → server-reflexive {address} in {ms} ms"),
+            format!("{uri} → server-reflexive {address} in {}", millis(*ms)),
         ),
         Some(Exchange {
             uri,
@@ -551,7 +563,7 @@ pub fn turn(exchanges: Option<&[Exchange]>, timeout: Duration) -> Finding {
     let each: Vec<String> = exchanges
         .iter()
         .map(|e| match &e.outcome {
-            Ok((relay, ms)) => format!("{} → relay {relay} in {ms} ms", e.uri),
+            Ok((relay, ms)) => format!("{} → relay {relay} in {}", e.uri, millis(*ms)),
             Err(error) => format!("{}: {error}", e.uri),
         })
         .collect();
@@ -636,6 +648,7 @@ mod tests {
     #[test]
     fn the_clock_fails_past_five_minutes_and_names_other_tools() {
         assert_eq!(clock_offset(1_200).mark, Mark::Pass);
+        assert!(clock_offset(-600).figure.starts_with("within a second"));
         assert_eq!(clock_offset(-90_000).mark, Mark::Warn);
         let off = clock_offset(600_000);
         assert_eq!(off.mark, Mark::Fail);

@@ -8,9 +8,12 @@
 //! (briefly), no master connection and no channel created unless asked, and only the public
 //! KVS API, so it runs against the real service exactly as against the local one.
 
+mod caller;
 mod calls;
 mod connection;
 mod ice;
+mod session;
+mod websocket;
 
 use std::io::Write;
 use std::time::Duration;
