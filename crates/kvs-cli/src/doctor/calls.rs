@@ -60,7 +60,11 @@ pub(super) async fn run(
         }
         return Service::default();
     };
-    session.permissions(&caller, described, out).await;
+    session.calls(&caller, described).await;
+    if session.reached_websocket() {
+        session.upgrade = Some(session.connect(&caller).await);
+    }
+    session.permissions(out);
     session.latency(out);
     session.websocket(out);
     Service {

@@ -2,13 +2,12 @@
 //! only with `--create`), its endpoints and ICE servers, the permissions they prove by name,
 //! and each call's latency.
 
-/// One API call the permissions check made.
 use std::time::{Duration, SystemTime};
 
 use kvs_client::{ChannelRole, ClientConfig, IceServer};
 use kvs_proto::api::{
     ChannelProtocol, CreateSignalingChannelInput, CreateSignalingChannelOutput,
-    DescribeSignalingChannelOutput, GetIceServerConfigInput, GetIceServerConfigOutput,
+    DescribeSignalingChannelOutput, ErrorCode, GetIceServerConfigInput, GetIceServerConfigOutput,
     GetSignalingChannelEndpointInput, GetSignalingChannelEndpointOutput, Operation,
     SingleMasterChannelEndpointConfiguration,
 };
@@ -16,30 +15,40 @@ use kvs_proto::doctor::{self, Check, Finding};
 
 use super::caller::{Answer, Caller};
 use super::connection::ms;
-use super::websocket::Upgrade;
 use super::{DoctorArgs, Output};
 
-pub(super) struct Call {
-    pub(super) name: &'static str,
-    pub(super) elapsed: Duration,
-    pub(super) denied: bool,
+/// How the WebSocket upgrade went.
+pub(super) enum Upgrade {
+    /// Upgraded (and closed at once) after this long.
+    Open(Duration),
+    /// Refused with this status, exception and message.
+    Refused(u16, Option<ErrorCode>, String),
+    /// Failed otherwise: the finding says how.
+    Failed(Finding),
+}
+
+/// One API call the permissions check made.
+struct Call {
+    name: &'static str,
+    elapsed: Duration,
+    denied: bool,
 }
 
 /// The channel's calls, as a session of the chosen role makes them.
 pub(super) struct Session<'a> {
     pub(super) args: &'a DoctorArgs,
-    pub(super) endpoint: &'a str,
+    endpoint: &'a str,
     pub(super) timeout: Duration,
-    pub(super) role: ChannelRole,
+    role: ChannelRole,
     pub(super) client_id: String,
-    pub(super) calls: Vec<Call>,
+    calls: Vec<Call>,
     pub(super) channel_arn: Option<String>,
     pub(super) wss: Option<String>,
     pub(super) ice_servers: Option<Vec<IceServer>>,
     /// The WebSocket upgrade's outcome, once tried.
     pub(super) upgrade: Option<Upgrade>,
     /// Why the permissions check could not finish, when it could not.
-    pub(super) stopped: Option<Finding>,
+    stopped: Option<Finding>,
 }
 
 impl<'a> Session<'a> {
@@ -78,21 +87,24 @@ impl<'a> Session<'a> {
 impl Session<'_> {
     /// The calls a session of the role makes, by name; the channel is created only with
     /// `--create`.
-    pub(super) async fn permissions(
-        &mut self,
-        caller: &Caller<'_>,
-        described: Answer,
-        out: &mut Output,
-    ) {
+    pub(super) async fn calls(&mut self, caller: &Caller<'_>, described: Answer) {
         self.channel_arn = self.channel(caller, described).await;
         if let Some(arn) = self.channel_arn.clone() {
             self.endpoints_and_ice(caller, &arn).await;
         }
+    }
+
+    /// True when the calls got as far as the WebSocket (nothing stopped them).
+    pub(super) fn reached_websocket(&self) -> bool {
+        self.stopped.is_none()
+    }
+
+    /// The permissions the calls and the upgrade (in [`Self::upgrade`]) proved or refused.
+    pub(super) fn permissions(&mut self, out: &mut Output) {
         if let Some(stopped) = self.stopped.take() {
             out.record(stopped);
             return;
         }
-        self.upgrade = Some(self.connect(caller).await);
         let mut denied: Vec<&str> = self
             .calls
             .iter()
@@ -128,6 +140,19 @@ impl Session<'_> {
         } else {
             out.record(self.denial(&denied));
         }
+    }
+
+    /// The action the upgrade tries: ConnectAsMaster only when asked.
+    pub(super) fn connect_action(&self) -> &'static str {
+        match self.args.connect_as_master {
+            true => "ConnectAsMaster",
+            false => "ConnectAsViewer",
+        }
+    }
+
+    /// True when the upgrade's outcome answers for the role's own ConnectAs* permission.
+    pub(super) fn tries_role_action(&self) -> bool {
+        self.role == ChannelRole::Viewer || self.args.connect_as_master
     }
 
     pub(super) fn denial(&self, denied: &[&str]) -> Finding {

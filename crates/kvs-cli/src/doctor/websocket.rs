@@ -4,7 +4,6 @@
 
 use std::time::{Duration, Instant};
 
-use kvs_client::ChannelRole;
 use kvs_proto::api::ErrorCode;
 use kvs_proto::doctor::{Check, Finding};
 use kvs_proto::sigv4;
@@ -13,17 +12,7 @@ use tracing::instrument::WithSubscriber;
 use super::Output;
 use super::caller::Caller;
 use super::connection::{ms, secs};
-use super::session::Session;
-
-/// How the WebSocket upgrade went.
-pub(super) enum Upgrade {
-    /// Upgraded (and closed at once) after this long.
-    Open(Duration),
-    /// Refused with this status, exception and message.
-    Refused(u16, Option<ErrorCode>, String),
-    /// Failed otherwise: the finding says how.
-    Failed(Finding),
-}
+use super::session::{Session, Upgrade};
 
 /// How long to wait before the second try of a throttled upgrade.
 const THROTTLE_PAUSE: Duration = Duration::from_secs(1);
@@ -38,19 +27,6 @@ impl Upgrade {
 }
 
 impl Session<'_> {
-    /// The action the upgrade tries: ConnectAsMaster only when asked.
-    pub(super) fn connect_action(&self) -> &'static str {
-        match self.args.connect_as_master {
-            true => "ConnectAsMaster",
-            false => "ConnectAsViewer",
-        }
-    }
-
-    /// True when the upgrade's outcome answers for the role's own ConnectAs* permission.
-    pub(super) fn tries_role_action(&self) -> bool {
-        self.role == ChannelRole::Viewer || self.args.connect_as_master
-    }
-
     /// The WebSocket upgrade, tried again once a second later when the channel's connect
     /// rate refused it (KVS allows 3 connects a second per channel; a client reconnecting
     /// at that moment, or doctor runs in a row, can take them).
