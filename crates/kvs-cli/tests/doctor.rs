@@ -595,3 +595,49 @@ async fn a_throttled_upgrade_is_tried_again_and_then_only_warns() {
     master.close().await;
     svc.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_certificate_names_the_iot_provider_and_its_expiry() {
+    let dir = tempfile::tempdir().unwrap();
+    let device = kvs_service::issue_device_certificate(dir.path(), "cam-doctor", None).unwrap();
+    let svc = kvs_service::start(ServiceConfig {
+        listen: ([127, 0, 0, 1], 0).into(),
+        state_dir: Some(dir.path().to_owned()),
+        iot: Some(kvs_service::IotConfig::default()),
+        ..ServiceConfig::default()
+    })
+    .await
+    .unwrap();
+    let (master, _events) = master(&svc, "cam").await;
+    let ca = device.ca_path.to_str().unwrap();
+    let mut args = target(&svc, "cam");
+    args.extend([
+        "--iot-endpoint",
+        svc.iot_endpoint().unwrap(),
+        "--iot-role-alias",
+        kvs_service::DEFAULT_ROLE_ALIAS,
+        "--iot-thing-name",
+        "cam-doctor",
+        "--iot-cert",
+        device.cert_path.to_str().unwrap(),
+        "--iot-key",
+        device.key_path.to_str().unwrap(),
+        "--iot-ca",
+        ca,
+    ]);
+    let run = doctor(&args, &[]).await;
+    assert!(
+        run.failed().is_empty() && run.success,
+        "{:#?}",
+        run.findings
+    );
+    let credentials = run.figure("credentials");
+    assert!(
+        credentials.starts_with("from IoT credentials provider (key id ")
+            && credentials.contains("temporary, 35"),
+        "{credentials}"
+    );
+    assert_eq!(run.mark("webSocket"), "pass");
+    master.close().await;
+    svc.shutdown().await;
+}
