@@ -124,7 +124,8 @@ enum Command {
 /// Which channel, where, and whose credentials: shared by the clients and the doctor.
 #[derive(Args, Debug, Clone)]
 struct ClientArgs {
-    /// Signaling channel name (created if it does not exist) or channel ARN (used as is).
+    /// Signaling channel name or ARN. A session creates a named channel that does not exist;
+    /// `doctor` only with --create.
     #[arg(long)]
     channel: String,
     /// AWS region.
