@@ -152,17 +152,22 @@ fn target<'a>(svc: &'a ServiceHandle, channel: &'a str) -> Vec<&'a str> {
     ]
 }
 
+/// The example key pair, with `token` as the session token.
+fn example_keys(token: Option<&str>) -> Credentials {
+    Credentials::new(
+        EXAMPLE_ACCESS_KEY_ID,
+        EXAMPLE_SECRET_ACCESS_KEY,
+        token.map(str::to_owned),
+        None,
+        kvs_proto::STATIC_PROVIDER,
+    )
+}
+
 fn options(svc: &ServiceHandle, channel: &str, role: ChannelRole) -> ClientOptions {
     let config = ClientConfig::builder(ChannelRef::Name(channel.into()), "us-west-2", role)
         .endpoint(svc.endpoint())
         .build();
-    let keys = Credentials::new(
-        EXAMPLE_ACCESS_KEY_ID,
-        EXAMPLE_SECRET_ACCESS_KEY,
-        None,
-        None,
-        kvs_proto::STATIC_PROVIDER,
-    );
+    let keys = example_keys(None);
     let mut options = ClientOptions::new(config, Arc::new(keys));
     options.tls = TlsOptions {
         extra_ca_pem: svc.ca_pem().unwrap().as_bytes().to_vec(),
@@ -192,13 +197,7 @@ async fn master(
 async fn channel_names(svc: &ServiceHandle) -> Vec<String> {
     let url = format!("{}/listSignalingChannels", svc.endpoint());
     let body = b"{}".to_vec();
-    let keys = Credentials::new(
-        EXAMPLE_ACCESS_KEY_ID,
-        EXAMPLE_SECRET_ACCESS_KEY,
-        None,
-        None,
-        kvs_proto::STATIC_PROVIDER,
-    );
+    let keys = example_keys(None);
     let signed = kvs_proto::sigv4::sign_headers(
         kvs_proto::sigv4::RequestToSign {
             method: "POST",
@@ -518,13 +517,7 @@ async fn at_trace_level_the_doctor_prints_no_secret_and_no_session_token() {
     .await;
     let (master, _events) = {
         let mut options = options(&svc, "traced", ChannelRole::Master);
-        options.credentials = Arc::new(Credentials::new(
-            EXAMPLE_ACCESS_KEY_ID,
-            EXAMPLE_SECRET_ACCESS_KEY,
-            Some(TOKEN.into()),
-            None,
-            kvs_proto::STATIC_PROVIDER,
-        ));
+        options.credentials = Arc::new(example_keys(Some(TOKEN)));
         let (client, events) =
             kvs_client::SignalingClient::<kvs_client::Master>::start(options).unwrap();
         client.connected().await.expect("the master connects");
