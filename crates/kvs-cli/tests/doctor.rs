@@ -634,3 +634,36 @@ async fn a_device_certificate_names_the_iot_provider_and_its_expiry() {
     master.close().await;
     svc.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxies_from_the_environment_are_named_without_their_password() {
+    let svc = service(ServiceConfig::default()).await;
+    let (master, _events) = master(&svc, "proxied").await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let proxy = format!("http://user:proxy-password@127.0.0.1:{closed}");
+
+    // Excluded by NO_PROXY: direct, and everything passes.
+    let mut env = KEYS.to_vec();
+    env.extend([("HTTPS_PROXY", proxy.as_str()), ("NO_PROXY", "127.0.0.1")]);
+    let run = doctor(&target(&svc, "proxied"), &env).await;
+    assert!(run.failed().is_empty(), "{:#?}", run.findings);
+    assert!(
+        run.figure("proxy")
+            .contains("NO_PROXY excludes the endpoint")
+    );
+
+    // Applied, and nothing listens there: the proxy check fails, naming it without the
+    // password.
+    env.pop();
+    let run = doctor(&target(&svc, "proxied"), &env).await;
+    assert_eq!(run.mark("proxy"), "fail", "{:#?}", run.findings);
+    assert!(run.figure("proxy").contains(&format!("127.0.0.1:{closed}")));
+    let printed = serde_json::to_string(&run.findings).unwrap();
+    assert!(!printed.contains("proxy-password"), "{printed}");
+    master.close().await;
+    svc.shutdown().await;
+}
