@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use crate::api::ErrorCode;
+use crate::sigv4::{MAX_CLOCK_SKEW, is_clock_refusal};
 use crate::wire::MAX_PAYLOAD_LEN;
 
 /// The part of the troubleshooting list a check belongs to.
@@ -177,15 +178,20 @@ pub struct Finding {
 }
 
 impl Finding {
-    /// A pass with its figure.
-    pub fn pass(check: Check, figure: impl Into<String>) -> Self {
+    /// A finding with no cause or fix.
+    fn plain(check: Check, mark: Mark, figure: String) -> Self {
         Self {
             check,
-            mark: Mark::Pass,
-            figure: figure.into(),
+            mark,
+            figure,
             cause: None,
             fix: None,
         }
+    }
+
+    /// A pass with its figure.
+    pub fn pass(check: Check, figure: impl Into<String>) -> Self {
+        Self::plain(check, Mark::Pass, figure.into())
     }
 
     /// A failure with its figure, cause and fix.
@@ -220,13 +226,7 @@ impl Finding {
     /// A check that could not run for a reason of its own (not a failed prerequisite),
     /// e.g. no STUN server to ask.
     pub fn not_run(check: Check, why: impl Into<String>) -> Self {
-        Self {
-            check,
-            mark: Mark::Skipped,
-            figure: format!("skipped: {}", why.into()),
-            cause: None,
-            fix: None,
-        }
+        Self::plain(check, Mark::Skipped, format!("skipped: {}", why.into()))
     }
 
     /// The line a person reads: mark, area, what was checked, the figure, then the cause
@@ -295,18 +295,11 @@ impl Report {
 
 /// A skip of `check` because `blocker` did not pass.
 pub fn skipped(check: Check, blocker: Check) -> Finding {
-    Finding {
+    Finding::not_run(
         check,
-        mark: Mark::Skipped,
-        figure: format!("skipped: needs {}, which did not pass", blocker.title()),
-        cause: None,
-        fix: None,
-    }
+        format!("needs {}, which did not pass", blocker.title()),
+    )
 }
-
-/// How far the service's clock may be from the signer's: signatures older or newer than this
-/// are refused (`Signature expired` / `not yet current`).
-pub const CLOCK_TOLERANCE: Duration = Duration::from_secs(300);
 
 /// The verdict on the clock: `offset_ms` is the service's clock minus ours.
 pub fn clock_offset(offset_ms: i64) -> Finding {
@@ -324,7 +317,7 @@ pub fn clock_offset(offset_ms: i64) -> Finding {
         ),
     };
     // Unsigned: the offset may come from a page (the console), and i64::MIN has no `abs`.
-    let limit = CLOCK_TOLERANCE.as_millis() as u64;
+    let limit = MAX_CLOCK_SKEW.as_millis() as u64;
     if offset_ms.unsigned_abs() > limit {
         Finding::fail(
             Check::ClockOffset,
@@ -452,6 +445,89 @@ pub fn offer_size(offer_json_len: usize) -> Finding {
         )
     } else {
         Finding::pass(Check::OfferSize, figure)
+    }
+}
+
+/// A signed call as the service answered it.
+#[derive(Debug, Clone, Copy)]
+pub struct SignedCall<'a> {
+    /// The operation, e.g. `DescribeSignalingChannel`.
+    pub operation: &'a str,
+    /// The access key id it was signed with (never the secret).
+    pub key_id: &'a str,
+    /// The region it was signed for.
+    pub region: &'a str,
+    /// The HTTP status.
+    pub status: u16,
+    /// `x-amzn-ErrorType`, when refused.
+    pub error_type: Option<&'a str>,
+    /// The service's message, when refused.
+    pub message: &'a str,
+    /// How long the call took.
+    pub elapsed: Duration,
+    /// The clock correction it was signed again with, after a refusal for its time.
+    pub corrected_ms: Option<i64>,
+}
+
+/// True when the service accepted the signature: a success, or a refusal that comes after
+/// the signature check (no such channel, no permission).
+pub fn signature_accepted(status: u16, code: Option<ErrorCode>) -> bool {
+    (200..300).contains(&status)
+        || matches!(
+            code,
+            Some(ErrorCode::ResourceNotFound | ErrorCode::AccessDenied | ErrorCode::NotAuthorized)
+        )
+}
+
+/// The verdict on a signed call.
+pub fn signed_call(call: &SignedCall<'_>) -> Finding {
+    let code = call.error_type.and_then(ErrorCode::from_header);
+    if signature_accepted(call.status, code) {
+        let how = match call.corrected_ms {
+            Some(offset) => format!(
+                " once signed with our clock corrected by {:+.1} s (our client corrects by itself)",
+                offset as f64 / 1000.0
+            ),
+            None => String::new(),
+        };
+        return Finding::pass(
+            Check::SignedCall,
+            format!(
+                "{} with key id {} accepted{how} in {}",
+                call.operation,
+                call.key_id,
+                ms(call.elapsed)
+            ),
+        );
+    }
+    let (cause, fix) = signed_call_refused(
+        code,
+        is_clock_refusal(call.message),
+        call.key_id,
+        call.region,
+    );
+    Finding::fail(
+        Check::SignedCall,
+        format!(
+            "{} with key id {}: HTTP {} {}: {}",
+            call.operation,
+            call.key_id,
+            call.status,
+            call.error_type.unwrap_or(""),
+            call.message
+        ),
+        cause,
+        fix,
+    )
+}
+
+/// A duration for a figure: milliseconds, to a tenth below 10 ms.
+pub fn ms(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms < 10.0 {
+        format!("{ms:.1} ms")
+    } else {
+        format!("{ms:.0} ms")
     }
 }
 

@@ -14,6 +14,7 @@ pub mod iot;
 pub mod rate;
 pub mod redact;
 pub mod sigv4;
+pub mod skew;
 pub mod wire;
 
 pub use credentials::{Credentials, STATIC_PROVIDER};

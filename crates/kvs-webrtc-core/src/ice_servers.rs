@@ -80,6 +80,13 @@ struct TurnUri<'a> {
     tcp: bool,
 }
 
+impl TurnUri<'_> {
+    /// `host:port`, as a socket-address lookup takes it.
+    fn address(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
 /// Parses `turn[s]:host[:port][?transport=udp|tcp]` (RFC 7065).
 fn parse_turn_uri(uri: &str) -> Option<TurnUri<'_>> {
     let (secure, rest) = if let Some(rest) = uri.strip_prefix("turns:") {
@@ -123,6 +130,16 @@ fn parse_turn_uri(uri: &str) -> Option<TurnUri<'_>> {
     })
 }
 
+/// The `host:port` a `stun:`, `turn:` or `turns:` URI names (the port defaulted as RFC 7064
+/// and 7065 say), as a socket-address lookup takes it; `None` for anything else.
+pub fn server_address(uri: &str) -> Option<String> {
+    let turn_form = match uri.strip_prefix("stun:") {
+        Some(rest) => format!("turn:{rest}"),
+        None => uri.to_owned(),
+    };
+    parse_turn_uri(&turn_form).map(|u| u.address())
+}
+
 /// Decides the ICE servers for a session in `region` whose signaling endpoint is `endpoint`,
 /// from the service's TURN servers and an optional STUN URL that overrides the default.
 pub fn plan(
@@ -142,7 +159,7 @@ pub fn plan(
                 Some(u) if u.secure => Some(SkipReason::TurnOverTls),
                 Some(u) if u.tcp => Some(SkipReason::TurnOverTcp),
                 Some(u) => {
-                    first_turn_host.get_or_insert_with(|| format!("{}:{}", u.host, u.port));
+                    first_turn_host.get_or_insert_with(|| u.address());
                     None
                 }
             };
@@ -182,6 +199,27 @@ pub fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn server_addresses_of_stun_and_turn_uris() {
+        assert_eq!(
+            server_address("stun:s.example:443").as_deref(),
+            Some("s.example:443")
+        );
+        assert_eq!(
+            server_address("stun:s.example").as_deref(),
+            Some("s.example:3478")
+        );
+        assert_eq!(
+            server_address("turn:[::1]:5000?transport=udp").as_deref(),
+            Some("[::1]:5000")
+        );
+        assert_eq!(
+            server_address("turns:t.example").as_deref(),
+            Some("t.example:5349")
+        );
+        assert_eq!(server_address("https://x"), None);
+    }
 
     fn server(uris: &[&str]) -> IceServer {
         IceServer {

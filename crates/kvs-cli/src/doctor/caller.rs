@@ -27,20 +27,6 @@ impl Answer {
         (200..300).contains(&self.status)
     }
 
-    /// The signature was accepted: a success, or a refusal that comes after the signature
-    /// check (no such channel, no permission).
-    pub(super) fn signature_accepted(&self) -> bool {
-        self.ok()
-            || matches!(
-                self.code,
-                Some(
-                    ErrorCode::ResourceNotFound
-                        | ErrorCode::AccessDenied
-                        | ErrorCode::NotAuthorized
-                )
-            )
-    }
-
     pub(super) fn denied(&self) -> bool {
         matches!(
             self.code,
@@ -48,10 +34,10 @@ impl Answer {
         ) || self.status == 401
     }
 
+    /// Refused for the signature's time.
     pub(super) fn clock_refusal(&self) -> bool {
         self.code == Some(ErrorCode::InvalidSignature)
-            && (self.message.contains("Signature expired")
-                || self.message.contains("not yet current"))
+            && kvs_proto::sigv4::is_clock_refusal(&self.message)
     }
 
     pub(super) fn describe(&self) -> String {
@@ -77,7 +63,7 @@ pub(super) struct Caller<'a> {
 
 impl Caller<'_> {
     pub(super) fn sign_time(&self) -> SystemTime {
-        shift(SystemTime::now(), self.offset_ms)
+        kvs_proto::skew::shifted(SystemTime::now(), self.offset_ms)
     }
 
     pub(super) async fn post(&self, url: &str, body: &impl Serialize) -> Result<Answer, String> {
@@ -132,13 +118,4 @@ impl Caller<'_> {
             elapsed,
         })
     }
-}
-
-pub(super) fn shift(t: SystemTime, offset_ms: i64) -> SystemTime {
-    let by = Duration::from_millis(offset_ms.unsigned_abs());
-    let shifted = match offset_ms >= 0 {
-        true => t.checked_add(by),
-        false => t.checked_sub(by),
-    };
-    shifted.unwrap_or(t)
 }

@@ -10,7 +10,7 @@ use kvs_proto::api::{DescribeSignalingChannelInput, Operation};
 use kvs_proto::doctor::{self, Check, Finding};
 
 use super::caller::{Answer, Caller};
-use super::connection::{ms, secs};
+use super::connection::secs;
 use super::session::Session;
 use super::{DoctorArgs, Output};
 
@@ -172,12 +172,7 @@ async fn signed_call(
     };
     match first.date {
         Some(date) => {
-            let offset_ms = match date.duration_since(first.midpoint) {
-                Ok(ahead) => i64::try_from(ahead.as_millis()).unwrap_or(i64::MAX),
-                Err(behind) => {
-                    i64::try_from(behind.duration().as_millis()).map_or(i64::MIN, |ms| -ms)
-                }
-            };
+            let offset_ms = kvs_proto::skew::offset_ms(date, first.midpoint);
             // `Date` has whole seconds: anything within one second is our own rounding.
             caller.offset_ms = if offset_ms.unsigned_abs() > 1_000 {
                 offset_ms
@@ -193,7 +188,6 @@ async fn signed_call(
             "none needed unless signatures are refused as expired",
         )),
     }
-    let key_id = caller.credentials.access_key_id().to_owned();
     let (answer, corrected) = match first.clock_refusal() && caller.offset_ms != 0 {
         true => match caller.post(&url, &input).await {
             Ok(again) => (again, true),
@@ -210,37 +204,17 @@ async fn signed_call(
         false => (first, false),
     };
     session.note("DescribeSignalingChannel", &answer);
-    if !answer.signature_accepted() {
-        let (cause, fix) = doctor::signed_call_refused(
-            answer.code,
-            answer.clock_refusal(),
-            &key_id,
-            &session.args.client.region,
-        );
-        out.record(Finding::fail(
-            Check::SignedCall,
-            format!(
-                "DescribeSignalingChannel with key id {key_id}: {}",
-                answer.describe()
-            ),
-            cause,
-            fix,
-        ));
-        return None;
-    }
-    let how = match corrected {
-        true => format!(
-            " once signed with our clock corrected by {:+.1} s (our client corrects by itself)",
-            caller.offset_ms as f64 / 1000.0
-        ),
-        false => String::new(),
-    };
-    out.record(Finding::pass(
-        Check::SignedCall,
-        format!(
-            "DescribeSignalingChannel with key id {key_id} accepted{how} in {}",
-            ms(answer.elapsed)
-        ),
-    ));
-    Some(answer)
+    let finding = doctor::signed_call(&doctor::SignedCall {
+        operation: "DescribeSignalingChannel",
+        key_id: caller.credentials.access_key_id(),
+        region: caller.region,
+        status: answer.status,
+        error_type: answer.error_name.as_deref(),
+        message: &answer.message,
+        elapsed: answer.elapsed,
+        corrected_ms: corrected.then_some(caller.offset_ms),
+    });
+    let accepted = finding.mark == doctor::Mark::Pass;
+    out.record(finding);
+    accepted.then_some(answer)
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use kvs_client::TlsOptions;
-use kvs_proto::doctor::{Check, Finding};
+use kvs_proto::doctor::{Check, Finding, ms};
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 
@@ -390,16 +390,6 @@ async fn proxy(target: Option<&Target>, timeout: Duration, out: &mut Output) {
         "the API calls go through the proxy, but the signaling WebSocket connects directly: a network that allows only the proxy lets the calls pass and the WebSocket fail",
         "allow direct outbound TCP 443 to the channel's WSS endpoint, or add the endpoint to NO_PROXY if the proxy is not needed",
     ));
-}
-
-/// A duration in milliseconds, to a tenth below 10 ms.
-pub(super) fn ms(d: Duration) -> String {
-    let ms = d.as_secs_f64() * 1000.0;
-    if ms < 10.0 {
-        format!("{ms:.1} ms")
-    } else {
-        format!("{ms:.0} ms")
-    }
 }
 
 /// A timeout in seconds.

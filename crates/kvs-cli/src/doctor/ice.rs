@@ -85,12 +85,6 @@ pub(super) async fn run(
     }
 }
 
-/// `stun:host:port` or `turn:host:port?transport=udp` → `host:port`.
-fn server_address(uri: &str) -> &str {
-    let rest = uri.split_once(':').map_or(uri, |(_, rest)| rest);
-    rest.split('?').next().unwrap_or(rest)
-}
-
 /// A UDP socket of the family of `server`, and the server's address.
 async fn socket_for(address: &str) -> Result<(Arc<UdpSocket>, SocketAddr), String> {
     let server = tokio::net::lookup_host(address)
@@ -136,7 +130,9 @@ async fn exchange(
     turn_credentials: Option<(String, String)>,
     timeout: Duration,
 ) -> Result<(String, u64), String> {
-    let (socket, server) = tokio::time::timeout(timeout, socket_for(server_address(uri)))
+    let address = kvs_webrtc::core::ice_servers::server_address(uri)
+        .ok_or_else(|| format!("{uri} is not a STUN or TURN URI"))?;
+    let (socket, server) = tokio::time::timeout(timeout, socket_for(&address))
         .await
         .map_err(|_| format!("no DNS answer in {}", secs(timeout)))??;
     let allocate = turn_credentials.is_some();

@@ -4,17 +4,16 @@
 
 use std::time::{Duration, SystemTime};
 
-use kvs_client::{ChannelRole, ClientConfig, IceServer};
+use kvs_client::{ChannelRole, IceServer};
 use kvs_proto::api::{
     ChannelProtocol, CreateSignalingChannelInput, CreateSignalingChannelOutput,
     DescribeSignalingChannelOutput, ErrorCode, GetIceServerConfigInput, GetIceServerConfigOutput,
     GetSignalingChannelEndpointInput, GetSignalingChannelEndpointOutput, Operation,
     SingleMasterChannelEndpointConfiguration,
 };
-use kvs_proto::doctor::{self, Check, Finding};
+use kvs_proto::doctor::{self, Check, Finding, ms};
 
 use super::caller::{Answer, Caller};
-use super::connection::ms;
 use super::{DoctorArgs, Output};
 
 /// How the WebSocket upgrade went.
@@ -304,12 +303,7 @@ impl Session<'_> {
         if out.blocked(Check::CallLatency) {
             return;
         }
-        let call_timeout = ClientConfig::new(
-            kvs_client::ChannelRef::Name(String::new()),
-            "",
-            ChannelRole::Viewer,
-        )
-        .call_timeout;
+        let call_timeout = kvs_proto::client::DEFAULT_CALL_TIMEOUT;
         let slowest = self.calls.iter().max_by_key(|c| c.elapsed);
         let all: Vec<String> = self
             .calls

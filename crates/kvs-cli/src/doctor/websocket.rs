@@ -5,13 +5,13 @@
 use std::time::{Duration, Instant};
 
 use kvs_proto::api::ErrorCode;
-use kvs_proto::doctor::{Check, Finding};
+use kvs_proto::doctor::{Check, Finding, ms};
 use kvs_proto::sigv4;
 use tracing::instrument::WithSubscriber;
 
 use super::Output;
 use super::caller::Caller;
-use super::connection::{ms, secs};
+use super::connection::secs;
 use super::session::{Session, Upgrade};
 
 /// How long to wait before the second try of a throttled upgrade.

@@ -10,13 +10,7 @@ impl Client {
 
     /// The time to sign with: our clock corrected by the estimated skew.
     pub(super) fn signing_time(&self, now: Instant) -> SystemTime {
-        let local = self.wall_time(now);
-        let offset = Duration::from_millis(self.skew_ms.unsigned_abs());
-        if self.skew_ms >= 0 {
-            local + offset
-        } else {
-            local.checked_sub(offset).unwrap_or(local)
-        }
+        crate::skew::shifted(self.wall_time(now), self.skew_ms)
     }
 
     /// The estimated offset of the service's clock from ours (positive: the service is ahead).
@@ -36,11 +30,7 @@ impl Client {
         service: SystemTime,
         min: Duration,
     ) -> bool {
-        let local = self.wall_time(now);
-        let skew_ms = match service.duration_since(local) {
-            Ok(ahead) => ahead.as_millis() as i64,
-            Err(behind) => -(behind.duration().as_millis() as i64),
-        };
+        let skew_ms = crate::skew::offset_ms(service, self.wall_time(now));
         if (skew_ms - self.skew_ms).unsigned_abs() > min.as_millis() as u64 {
             self.skew_ms = skew_ms;
             self.emit(Event::ClockSkew { skew_ms });

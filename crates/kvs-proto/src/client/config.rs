@@ -4,6 +4,10 @@ use super::{CachedEndpoints, RetryPolicy};
 use crate::api::{ChannelRole, ChannelType};
 use crate::rate::Limits;
 
+/// How long one API call or WebSocket connect may take unless configured (15 s, as the C
+/// SDK).
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// Which channel to use: by name (described, and created if missing) or by ARN.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChannelRef {
@@ -105,7 +109,7 @@ impl ClientConfig {
             channel_type: ChannelType::SingleMaster,
             message_ttl_seconds: None,
             create_if_missing: true,
-            call_timeout: Duration::from_secs(15),
+            call_timeout: DEFAULT_CALL_TIMEOUT,
             presign_expires: Duration::from_secs(299),
             cached_endpoints: None,
             endpoint_cache_ttl: Duration::from_secs(10 * 3600),

@@ -99,7 +99,7 @@ fn describe_service_error(
     message: &str,
 ) -> String {
     let name = error_type.unwrap_or("error");
-    let clock = message.contains("Signature expired") || message.contains("not yet current");
+    let clock = crate::sigv4::is_clock_refusal(message);
     let hint = match (status, code) {
         (_, Some(ErrorCode::InvalidSignature)) if clock => {
             "; the device clock is off: sync it (NTP)"

@@ -25,7 +25,9 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime};
 
 pub use cache::{CachedEndpoints, EndpointCacheFile, cache_key};
-pub use config::{ChannelRef, ClientConfig, ClientConfigBuilder, default_endpoint};
+pub use config::{
+    ChannelRef, ClientConfig, ClientConfigBuilder, DEFAULT_CALL_TIMEOUT, default_endpoint,
+};
 pub use driving::{HttpRequest, HttpResponse, Input, Output, PresignedUrl, RequestId};
 pub use error::{Error, SendError};
 pub use event::{Event, ReceivedMessage, State};

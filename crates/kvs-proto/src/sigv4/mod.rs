@@ -20,6 +20,12 @@ pub const SERVICE_NAME: &str = "kinesisvideo";
 /// How far a request's signing time may be from the service's clock (KVS uses 5 minutes).
 pub const MAX_CLOCK_SKEW: std::time::Duration = std::time::Duration::from_secs(5 * 60);
 
+/// True for a refusal whose message says the signature's time was refused ("Signature
+/// expired" / "Signature not yet current", as AWS and our verifier word them).
+pub fn is_clock_refusal(message: &str) -> bool {
+    message.contains("Signature expired") || message.contains("not yet current")
+}
+
 /// The longest validity a presigned URL may ask for (SigV4's maximum, 7 days).
 pub const MAX_PRESIGN_EXPIRES_SECS: u64 = 604_800;
 

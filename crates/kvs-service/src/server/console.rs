@@ -161,55 +161,27 @@ pub(super) fn verdicts(body: &[u8]) -> Response<Body> {
         }
     };
     let call = &measured.signed_call;
-    let code = call
-        .error_type
-        .as_deref()
-        .and_then(kvs_proto::api::ErrorCode::from_header);
-    let accepted = (200..300).contains(&call.status)
-        || matches!(
-            code,
-            Some(
-                kvs_proto::api::ErrorCode::ResourceNotFound
-                    | kvs_proto::api::ErrorCode::AccessDenied
-                    | kvs_proto::api::ErrorCode::NotAuthorized
-            )
-        );
-    let clock =
-        call.message.contains("Signature expired") || call.message.contains("not yet current");
+    let signed = doctor::signed_call(&doctor::SignedCall {
+        operation: &call.operation,
+        key_id: &call.key_id,
+        region: &call.region,
+        status: call.status,
+        error_type: call.error_type.as_deref(),
+        message: &call.message,
+        elapsed: std::time::Duration::from_millis(call.ms),
+        corrected_ms: None,
+    });
+    let accepted = signed.mark == doctor::Mark::Pass;
     // The page itself loaded from the service, so the connection checks passed; a check
     // whose prerequisite did not pass is skipped, as in the command.
-    let mut findings = vec![match measured.clock_offset_ms {
+    let clock = match measured.clock_offset_ms {
         Some(offset) => doctor::clock_offset(offset),
         None => doctor::Finding::not_run(
             doctor::Check::ClockOffset,
             "the answer's Date header was not readable",
         ),
-    }];
-    findings.push(match accepted {
-        true => doctor::Finding::pass(
-            doctor::Check::SignedCall,
-            format!(
-                "{} with key id {} accepted in {} ms",
-                call.operation, call.key_id, call.ms
-            ),
-        ),
-        false => {
-            let (cause, fix) = doctor::signed_call_refused(code, clock, &call.key_id, &call.region);
-            doctor::Finding::fail(
-                doctor::Check::SignedCall,
-                format!(
-                    "{} with key id {}: HTTP {} {}: {}",
-                    call.operation,
-                    call.key_id,
-                    call.status,
-                    call.error_type.as_deref().unwrap_or(""),
-                    call.message
-                ),
-                cause,
-                fix,
-            )
-        }
-    });
+    };
+    let mut findings = vec![clock, signed];
     let timeout = std::time::Duration::from_millis(measured.timeout_ms);
     let turn = measured.turn.as_deref();
     let stun = doctor::stun(measured.stun.as_ref());
